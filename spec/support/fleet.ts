@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import { createClient } from 'redis';
+import { RedisStreamClient, type RedisStreamClientOptions, type StreamLease, type ExpiredStream } from '../../lib/index.js';
+import type { RedisStreamClientError } from '../../lib/errors.js';
+
+export type NodeRedis = ReturnType<typeof createClient>;
+
+/** Everything one consumer reported, in order. */
+export interface EventLog {
+  added: StreamLease[];
+  expired: ExpiredStream[];
+  disowned: StreamLease[];
+  errors: RedisStreamClientError[];
+}
+
+/** A unique service name per test, so tests never see each other's keys. */
+export function serviceName(): string {
+  return `svc-${randomUUID().slice(0, 8)}`;
+}
+
+/** Creates connected node-redis clients and consumers, and closes all of them at the end of a test. */
+export class Fleet {
+  private readonly connections: NodeRedis[] = [];
+  private readonly clients: RedisStreamClient[] = [];
+
+  constructor(private readonly url: string) {}
+
+  async connect(): Promise<NodeRedis> {
+    const redis = createClient({ url: this.url });
+    redis.on('error', () => undefined);
+    await redis.connect();
+    this.connections.push(redis);
+    return redis;
+  }
+
+  /** A consumer that records its events; `init()` is called unless `start` is false. */
+  async consumer(
+    options: RedisStreamClientOptions,
+    { start = true }: { start?: boolean } = {},
+  ): Promise<{ client: RedisStreamClient; log: EventLog; redis: NodeRedis }> {
+    const redis = await this.connect();
+    const client = new RedisStreamClient(redis, options);
+    const log: EventLog = { added: [], expired: [], disowned: [], errors: [] };
+    client.on('streamAdded', (lease) => log.added.push(lease));
+    client.on('streamExpired', (expired) => log.expired.push(expired));
+    client.on('streamDisowned', (lease) => log.disowned.push(lease));
+    client.on('error', (error) => log.errors.push(error));
+    this.clients.push(client);
+    if (start) await client.init();
+    return { client, log, redis };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.clients.map((client) => client.close()));
+    await Promise.allSettled(this.connections.map((redis) => redis.disconnect()));
+    this.clients.length = 0;
+    this.connections.length = 0;
+  }
+}
