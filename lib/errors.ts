@@ -1,0 +1,69 @@
+/** Base class of every error this library throws or emits. `cause` carries the underlying error, if any. */
+export class RedisStreamClientError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Why a claim was refused. */
+export type ClaimRefusal =
+  /** Another consumer claimed the stream first, or it was finished. */
+  | 'taken'
+  /** The previous owner's session is alive: it still owns the stream. */
+  | 'owner-alive'
+  /** The payload does not match the LBS entry (stale or forged). */
+  | 'mismatch'
+  /** The stream is held through another LBS entry (a duplicate add); this entry was dropped. */
+  | 'duplicate';
+
+/** `claim()` lost: the stream is someone else's. Expected in normal operation; not a fault. */
+export class AlreadyClaimedError extends RedisStreamClientError {
+  constructor(
+    readonly stream: string,
+    readonly reason: ClaimRefusal,
+  ) {
+    super(`Stream "${stream}" was not claimed: ${refusalText[reason]}`);
+  }
+}
+
+const refusalText: Record<ClaimRefusal, string> = {
+  taken: 'another consumer claimed it first, or it was finished',
+  'owner-alive': 'its owner is alive',
+  mismatch: 'the payload does not match its LBS entry',
+  duplicate: 'the stream is already held through another LBS entry',
+};
+
+/** The stream is not owned by this consumer (never was, finished, or lost). */
+export class NotOwnerError extends RedisStreamClientError {
+  constructor(readonly stream: string) {
+    super(`Stream "${stream}" is not owned by this consumer`);
+  }
+}
+
+/** An option or a Redis setting is wrong; the message names what to change. */
+export class ConfigError extends RedisStreamClientError {
+  constructor(
+    message: string,
+    readonly setting?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An LBS entry was malformed and moved to the dead-letter stream. Reported through the `error` event. */
+export class DeadLetterError extends RedisStreamClientError {
+  constructor(
+    readonly lbsId: string,
+    readonly reason: string,
+  ) {
+    super(`LBS entry ${lbsId} was moved to the dead-letter stream: ${reason}`);
+  }
+}
+
+/** The client is not running (not initialised yet, or closed). */
+export class NotRunningError extends RedisStreamClientError {}
+
+/** This consumer's session is lost (stalled past its validity window, or Redis unreachable). */
+export class SessionLostError extends RedisStreamClientError {}

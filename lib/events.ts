@@ -1,0 +1,44 @@
+import type { RedisStreamClientError } from './errors.js';
+
+/** Free-form data the producer attached to a stream (`Info` of the LBS entry). */
+export type StreamInfo = Record<string, unknown>;
+
+/** A stream this consumer owns. */
+export interface StreamLease {
+  /** Name of the data stream: read it with XREAD or XREADGROUP. */
+  readonly stream: string;
+  /** Id of the LBS entry through which the stream is owned. */
+  readonly lbsId: string;
+  readonly info: StreamInfo;
+  /** Fencing token: strictly greater than the token of every earlier grant of this stream (and of any other
+   * stream of the service). Pass it with writes downstream so that a store can refuse a stale owner. */
+  readonly token: number;
+  readonly consumerId: string;
+  /** Aborted when the lease ends without `doneStream`: lost (`streamDisowned`) or given up (`close()`). */
+  readonly signal: AbortSignal;
+  /** True when the stream was taken over from a dead consumer or from this consumer's earlier incarnation. */
+  readonly recovered: boolean;
+}
+
+/** A stream whose owner died: claim it with `client.claim(expired)`. */
+export interface ExpiredStream {
+  readonly stream: string;
+  readonly lbsId: string;
+  readonly info: StreamInfo;
+  readonly previousOwner: string;
+}
+
+/** The events of `RedisStreamClient`. Listeners that throw or reject are reported through `error`. */
+export interface RedisStreamClientEvents {
+  /** A stream is now owned by this consumer: new from the LBS, or recovered (`lease.recovered`). */
+  streamAdded: (lease: StreamLease) => void;
+  /** A stream's owner died and nobody owns it: claim it, or leave it to a peer. Reported first to one consumer
+   * chosen by a stable hash, then, if still unclaimed shortly after, to the others. */
+  streamExpired: (expired: ExpiredStream) => void;
+  /** This consumer lost a stream (it stalled or lost Redis past its lease): stop working on it. `lease.signal`
+   * is aborted before this event. */
+  streamDisowned: (lease: StreamLease) => void;
+  /** Something went wrong that the client handles or retries: Redis errors, dead-lettered entries
+   * (`DeadLetterError`), failing listeners. The client keeps running. */
+  error: (error: RedisStreamClientError) => void;
+}

@@ -1,0 +1,17 @@
+export { RedisStreamClient } from './client.js';
+export { addStream, encodeEntry } from './producer.js';
+export { keysFor, type ServiceKeys } from './keys.js';
+export {
+  AlreadyClaimedError,
+  ConfigError,
+  DeadLetterError,
+  NotOwnerError,
+  NotRunningError,
+  RedisStreamClientError,
+  SessionLostError,
+  type ClaimRefusal,
+} from './errors.js';
+export type { ExpiredStream, RedisStreamClientEvents, StreamInfo, StreamLease } from './events.js';
+export type { RedisStreamClientOptions } from './options.js';
+export type { Logger } from './logger.js';
+export type { RedisClientLike } from './redis.js';

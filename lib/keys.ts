@@ -1,0 +1,52 @@
+import { ConfigError } from './errors.js';
+
+/** The Redis key names of one service. Every key carries the hash tag `{serviceName}`, so that in Redis Cluster
+ * all of a service's keys, and so every script's keys, live in one slot. */
+export interface ServiceKeys {
+  /** The load balancer stream: producers add stream names here (field `lbs-input`). */
+  readonly lbs: string;
+  /** Consumer group of the LBS; its pending entries list records which consumer owns which stream. */
+  readonly group: string;
+  /** Malformed LBS entries, with field `reason`, field `lbs-id` and the entry's own fields. */
+  readonly deadLetter: string;
+  /** Prefix of session keys: `sessionPrefix + consumerId` holds the nonce of the consumer's live incarnation. */
+  readonly sessionPrefix: string;
+  /** Sorted set: consumer id -> deadline of its session (server time, ms). */
+  readonly consumers: string;
+  /** Hash: stream name -> id of the LBS entry through which it is owned. */
+  readonly owners: string;
+  /** Hash: consumer id -> number of streams it owns (for even shares). */
+  readonly loads: string;
+  /** Hash: consumer id -> server time (ms) it last asked for new streams. */
+  readonly readers: string;
+  /** Counter of fencing tokens. */
+  readonly token: string;
+}
+
+/** Braces would change which part of a key Redis Cluster hashes. */
+export function isValidServiceName(serviceName: string): boolean {
+  return serviceName.length > 0 && !/[{}]/.test(serviceName);
+}
+
+/** The keys used for a service. */
+export function keysFor(serviceName: string): ServiceKeys {
+  if (!isValidServiceName(serviceName)) {
+    throw new ConfigError(`Expected \`serviceName\` to be a non-empty string without "{" or "}", got ${JSON.stringify(serviceName)}`, 'serviceName');
+  }
+  const base = `rsc:{${serviceName}}:`;
+  return {
+    lbs: `${base}lbs`,
+    group: 'redis-stream-client',
+    deadLetter: `${base}dead-letter`,
+    sessionPrefix: `${base}session:`,
+    consumers: `${base}consumers`,
+    owners: `${base}owners`,
+    loads: `${base}loads`,
+    readers: `${base}readers`,
+    token: `${base}token`,
+  };
+}
+
+export function sessionKey(keys: ServiceKeys, consumerId: string): string {
+  return keys.sessionPrefix + consumerId;
+}

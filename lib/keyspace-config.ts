@@ -1,0 +1,57 @@
+import { ConfigError } from './errors.js';
+import type { RedisCommander } from './redis.js';
+
+/** Which channel carries `expired` events, given the `notify-keyspace-events` flags. */
+export type EventChannel = 'keyspace' | 'keyevent';
+
+/** The flags with K (keyspace channel) and x (expired events) added where missing; every flag already set stays.
+ * `A` stands for all event classes, so it covers x. */
+export function withExpiredEvents(flags: string): string {
+  let merged = flags;
+  if (!/[KE]/.test(merged)) merged += 'K';
+  if (!/[xA]/.test(merged)) merged += 'x';
+  return merged;
+}
+
+export function channelFor(flags: string): EventChannel | undefined {
+  if (!/[xA]/.test(flags)) return undefined;
+  if (flags.includes('K')) return 'keyspace';
+  return flags.includes('E') ? 'keyevent' : undefined;
+}
+
+export const keyspaceAdvice =
+  'set `notify-keyspace-events` to include K (or E) and x, e.g. "Kx": with CONFIG SET, in redis.conf, or in your ' +
+  "provider's parameter group (ElastiCache, Azure Cache, Memorystore)";
+
+/**
+ * Makes sure Redis publishes `expired` events and returns the channel they come on. Adds the flags when they are
+ * missing and `configure` allows; fails with a ConfigError naming the setting otherwise. Returns undefined when
+ * CONFIG is refused (managed Redis): the caller must then check by expiring a key and listening.
+ */
+export async function ensureExpiredEvents(redis: RedisCommander, configure: boolean): Promise<EventChannel | undefined> {
+  let flags: string;
+  try {
+    const reply = (await redis.sendCommand(['CONFIG', 'GET', 'notify-keyspace-events'])) as string[];
+    flags = reply[1] ?? '';
+  } catch {
+    return undefined;
+  }
+  const channel = channelFor(flags);
+  if (channel) return channel;
+  if (!configure) {
+    throw new ConfigError(
+      `Keyspace notifications are off ("${flags}") and \`configureKeyspaceEvents\` is false: ${keyspaceAdvice}`,
+      'notify-keyspace-events',
+    );
+  }
+  try {
+    await redis.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', withExpiredEvents(flags)]);
+  } catch (error) {
+    throw new ConfigError(
+      `Keyspace notifications are off ("${flags}") and CONFIG SET was refused: ${keyspaceAdvice}`,
+      'notify-keyspace-events',
+      { cause: error },
+    );
+  }
+  return 'keyspace';
+}

@@ -1,0 +1,87 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import type { ServiceKeys } from './keys.js';
+import { keyspaceAdvice, type EventChannel } from './keyspace-config.js';
+import { openConnection, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
+
+export interface SubscriberEvents {
+  /** A session key expired: `consumerId`'s session has ended. */
+  onSessionExpired(consumerId: string): void;
+  /** The connection came back after a loss: events sent meanwhile are gone. */
+  onResubscribed(): void;
+  onError(error: unknown): void;
+}
+
+/** Glob-escapes a key prefix for PSUBSCRIBE. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (char) => `\\${char}`);
+}
+
+/**
+ * Listens on its own connection for the expiry of this service's session keys, in the database the client
+ * really uses. node-redis resubscribes by itself after a reconnect; the owner reconciles on `onResubscribed`.
+ */
+export class KeyspaceSubscriber {
+  private connection: RedisConnection | undefined;
+  private readonly waiting = new Map<string, () => void>();
+  private readonly message: z.ZodType<string>;
+
+  constructor(
+    private readonly keys: ServiceKeys,
+    private readonly database: number,
+    private readonly events: SubscriberEvents,
+  ) {
+    this.message = z.string().startsWith(keys.sessionPrefix);
+  }
+
+  /** Subscribes on the given channels: both when the flags could not be read. */
+  async start(redis: RedisClientLike, channels: readonly EventChannel[]): Promise<void> {
+    let ready = false;
+    const connection = await openConnection(redis, (error) => this.events.onError(error));
+    this.connection = connection;
+    connection.on('ready', () => {
+      if (ready) this.events.onResubscribed();
+    });
+    const keyspacePrefix = `__keyspace@${this.database}__:`;
+    if (channels.includes('keyspace')) {
+      await connection.pSubscribe(`${keyspacePrefix}${globEscape(this.keys.sessionPrefix)}*`, (event, channel) => {
+        if (event === 'expired') this.expired(channel.slice(keyspacePrefix.length));
+      });
+    }
+    if (channels.includes('keyevent')) {
+      await connection.subscribe(`__keyevent@${this.database}__:expired`, (key) => this.expired(key));
+    }
+    ready = true;
+  }
+
+  /** Checks that Redis publishes expiries (when CONFIG is refused) by expiring a key of our own and listening. */
+  async probe(redis: RedisCommander, consumerId: string): Promise<void> {
+    const probeId = `${consumerId}:probe`;
+    const key = this.keys.sessionPrefix + probeId;
+    const heard = new Promise<void>((resolve) => this.waiting.set(probeId, resolve));
+    await redis.sendCommand(['SET', key, '1', 'PX', '1']);
+    await sleep(2);
+    await redis.sendCommand(['EXISTS', key]);
+    const ok = await Promise.race([heard.then(() => true), sleep(1000).then(() => false)]);
+    this.waiting.delete(probeId);
+    if (!ok) {
+      throw new ConfigError(`Keyspace notifications are off and CONFIG is refused: ${keyspaceAdvice}`, 'notify-keyspace-events');
+    }
+  }
+
+  async stop(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.disconnect().catch(() => undefined);
+  }
+
+  private expired(key: string): void {
+    const parsed = this.message.safeParse(key);
+    if (!parsed.success) return;
+    const consumerId = parsed.data.slice(this.keys.sessionPrefix.length);
+    const waiter = this.waiting.get(consumerId);
+    if (waiter) waiter();
+    else this.events.onSessionExpired(consumerId);
+  }
+}

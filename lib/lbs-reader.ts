@@ -1,0 +1,129 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { Backoff } from './backoff.js';
+import type { ClientContext } from './context.js';
+import { decodeOutcomes, type EntryOutcome } from './grants.js';
+import { sessionKey } from './keys.js';
+import { errorCode, type RedisConnection } from './redis.js';
+import type { Session } from './session.js';
+
+export interface ReaderEvents {
+  /** What take.lua did with entries, for the session that was valid when they were taken. */
+  onOutcomes(outcomes: EntryOutcome[]): void;
+  onError(error: unknown): void;
+  /** How many more streams this consumer may take now (maxStreams minus owned). */
+  capacity(): number;
+}
+
+const takeReply = z.tuple([z.enum(['more', 'empty', 'hold', 'lost'])]).rest(z.array(z.unknown()));
+const blockingReadReply = z.array(z.tuple([z.string(), z.array(z.tuple([z.string(), z.unknown()]))])).nullable();
+
+/** Block on the LBS this long per call: finite, so a dead socket is noticed and `close()` is prompt. */
+export const BLOCK_MS = 5000;
+/** Most entries one take call grants; also how far above the least loaded reading peer a consumer may go. */
+const TAKE_BATCH = 10;
+/** While above its fair share, look again this often, and take anyway after HOLD_LIMIT_MS (peers may be slow). */
+const HOLD_POLL_MS = 10;
+const HOLD_LIMIT_MS = 250;
+/** When nothing can be taken (maxStreams reached, session lost), look again this often. */
+const IDLE_POLL_MS = 50;
+
+/**
+ * Reads the load balancer stream. New entries are taken by take.lua, which keeps shares even across the fleet and
+ * grants each entry atomically; when none are left, a blocking XREADGROUP on this reader's own connection waits
+ * for the next one, which the following take call then admits.
+ */
+export class LbsReader {
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private readonly backoff = new Backoff();
+
+  constructor(
+    private readonly context: ClientContext,
+    private readonly session: Session,
+    private readonly connection: RedisConnection,
+    private readonly events: ReaderEvents,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops reading; interrupts a blocking read by closing the reader's connection. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.connection.disconnect().catch(() => undefined);
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let adopt = '';
+    let holdingSince: number | undefined;
+    while (!this.stopping) {
+      try {
+        const capacity = Math.min(TAKE_BATCH, this.events.capacity());
+        if (capacity <= 0 || !this.session.isValid()) {
+          await sleep(IDLE_POLL_MS);
+          continue;
+        }
+        const force = holdingSince !== undefined && performance.now() - holdingSince > HOLD_LIMIT_MS;
+        const status = await this.take(capacity, force, adopt);
+        adopt = '';
+        this.backoff.reset();
+        if (status === 'hold') {
+          holdingSince ??= performance.now();
+          await sleep(HOLD_POLL_MS);
+          continue;
+        }
+        holdingSince = undefined;
+        if (status === 'empty') adopt = await this.waitForEntry();
+        else if (status === 'lost') await sleep(IDLE_POLL_MS);
+      } catch (error) {
+        if (this.stopping) break;
+        if (errorCode(error) === 'NOGROUP') await createGroup(this.context).catch(() => undefined);
+        this.events.onError(error);
+        await sleep(this.backoff.next());
+      }
+    }
+  }
+
+  private async take(capacity: number, force: boolean, adopt: string): Promise<string> {
+    const { keys, consumerId, options } = this.context;
+    const nonce = this.session.currentNonce;
+    const [status, ...items] = takeReply.parse(
+      await this.context.scripts.run(
+        'take',
+        [keys.lbs, sessionKey(keys, consumerId), keys.consumers, keys.loads, keys.readers, keys.owners, keys.token, keys.deadLetter],
+        [keys.group, consumerId, nonce, options.maxEntryBytes, capacity, TAKE_BATCH, force ? 1 : 0, BLOCK_MS + 1000, adopt],
+      ),
+    );
+    // Entries granted to an incarnation that has ended meanwhile are taken back by the next one (recover.lua).
+    if (items.length > 0 && nonce === this.session.currentNonce && this.session.isValid()) {
+      this.events.onOutcomes(decodeOutcomes(items));
+    }
+    return status;
+  }
+
+  /** Blocks until an entry is delivered to this consumer; returns its id, or '' when the block timed out. */
+  private async waitForEntry(): Promise<string> {
+    const { keys, consumerId } = this.context;
+    const reply = blockingReadReply.parse(
+      await this.connection.sendCommand([
+        'XREADGROUP', 'GROUP', keys.group, consumerId, 'COUNT', '1', 'BLOCK', String(BLOCK_MS), 'STREAMS', keys.lbs, '>',
+      ]),
+    );
+    return reply?.[0]?.[1][0]?.[0] ?? '';
+  }
+
+}
+
+/** Creates the LBS consumer group from the start of the stream, so entries added before any consumer are
+ * delivered too. */
+export async function createGroup(context: ClientContext): Promise<void> {
+  const { keys } = context;
+  try {
+    await context.redis.sendCommand(['XGROUP', 'CREATE', keys.lbs, keys.group, '0', 'MKSTREAM']);
+  } catch (error) {
+    if (errorCode(error) !== 'BUSYGROUP') throw error;
+  }
+}

@@ -1,0 +1,68 @@
+import { hostname } from 'node:os';
+import { nanoid } from 'nanoid';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { isValidServiceName } from './keys.js';
+import { defaultLogger, type Logger } from './logger.js';
+
+const loggerSchema = z.custom<Logger>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    ['debug', 'info', 'warn', 'error'].every((level) => typeof (value as Record<string, unknown>)[level] === 'function'),
+  { message: 'expected an object with debug, info, warn and error functions' },
+);
+
+/** The options of `RedisStreamClient`: one schema is their type, their defaults and their validation. */
+export const optionsSchema = z.strictObject({
+  /** Namespaces every key; consumers of one service share streams. */
+  serviceName: z.string().refine(isValidServiceName, 'expected a non-empty string without "{" or "}"'),
+  /** A consumer silent this long is dead. Its session is extended about every heartbeatMs / 3. */
+  heartbeatMs: z.number().int().min(100).max(3_600_000).default(2000),
+  /** This consumer's name in the consumer group. Default: host name, pid and a random suffix. */
+  consumerId: z
+    .string()
+    .min(1)
+    .max(256)
+    .default(() => `${hostname()}-${process.pid}-${nanoid(8)}`),
+  /** Claim orphaned streams automatically and emit them as `streamAdded` with `recovered: true`. */
+  autoClaim: z.boolean().default(false),
+  /** Stop taking LBS entries while holding this many streams. */
+  maxStreams: z.number().int().min(1).default(Number.MAX_SAFE_INTEGER),
+  /** LBS entries whose `lbs-input` is larger are dead-lettered. */
+  maxEntryBytes: z.number().int().min(64).max(64 * 1024 * 1024).default(65_536),
+  /** Add the `notify-keyspace-events` flags the client needs (K or E, and x) with CONFIG SET when missing. */
+  configureKeyspaceEvents: z.boolean().default(true),
+  /** Where the client logs; silent by default except for errors nobody listens to. */
+  logger: loggerSchema.default(defaultLogger),
+});
+
+export type RedisStreamClientOptions = z.input<typeof optionsSchema>;
+export type ResolvedOptions = z.output<typeof optionsSchema>;
+
+/** Validates options; the error names the option and says what was expected and what was given. */
+export function parseOptions(input: unknown): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const option = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return fail(`Unknown option ${issue.keys.map((key) => `\`${key}\``).join(', ')}`, issue.keys[0]);
+  }
+  if (option === '') return fail(`Expected options to be an object, got ${describe(input)}`);
+  const given = (input as Record<string, unknown>)[issue.path[0] as string];
+  return fail(`Invalid option \`${option}\`: ${issue.message}, got ${describe(given)}`, option);
+}
+
+function fail(message: string, setting?: string): never {
+  throw new ConfigError(message, setting);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,25 @@
+import type { StreamInfo } from './events.js';
+import { keysFor } from './keys.js';
+import type { RedisCommander } from './redis.js';
+
+/** The LBS entry format, the same as redis-stream-client-go's: field `lbs-input`, a JSON object. */
+export function encodeEntry(stream: string, info: StreamInfo = {}): string {
+  if (typeof stream !== 'string' || stream.length === 0) {
+    throw new TypeError(`Expected \`stream\` to be a non-empty string, got ${JSON.stringify(stream)}`);
+  }
+  return JSON.stringify({ DataStreamName: stream, Info: info });
+}
+
+/**
+ * Adds a stream to a service's load balancer stream: one consumer of the service will own it.
+ * Returns the LBS entry id.
+ */
+export async function addStream(
+  redis: RedisCommander,
+  serviceName: string,
+  stream: string,
+  info?: StreamInfo,
+): Promise<string> {
+  const entry = encodeEntry(stream, info);
+  return String(await redis.sendCommand(['XADD', keysFor(serviceName).lbs, '*', 'lbs-input', entry]));
+}

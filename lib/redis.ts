@@ -1,0 +1,55 @@
+/**
+ * The slice of a node-redis v4 client this library uses. Every part takes only this, so another client major or a
+ * cluster client needs an adapter here and nowhere else.
+ */
+export interface RedisCommander {
+  sendCommand(args: string[], options?: { signal?: AbortSignal }): Promise<unknown>;
+}
+
+/** A connection the library creates with `duplicate()` and closes itself. */
+export interface RedisConnection extends RedisCommander {
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  disconnect(): Promise<void>;
+  on(event: 'error' | 'ready' | 'end', listener: (...args: any[]) => void): unknown;
+  pSubscribe(pattern: string, listener: (message: string, channel: string) => void): Promise<void>;
+  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<void>;
+}
+
+/** A connected node-redis v4 client (`createClient()` then `connect()`). */
+export interface RedisClientLike extends RedisCommander {
+  duplicate(): RedisConnection;
+}
+
+/** Opens a connection of the library's own, reporting its errors instead of letting them crash the process
+ * (node-redis throws an `error` event nobody listens to). */
+export async function openConnection(
+  redis: RedisClientLike,
+  onError: (error: unknown) => void,
+): Promise<RedisConnection> {
+  const connection = redis.duplicate();
+  connection.on('error', onError);
+  await connection.connect();
+  return connection;
+}
+
+/** Closes a connection of the library's own at once, even with a blocking command in flight. */
+export async function closeConnection(connection: RedisConnection | undefined): Promise<void> {
+  if (!connection) return;
+  try {
+    await connection.disconnect();
+  } catch {
+    // Already closed: nothing to release.
+  }
+}
+
+/** The database number the connection really uses (from CLIENT INFO, so URL and options agree by definition). */
+export async function currentDatabase(redis: RedisCommander): Promise<number> {
+  const info = String(await redis.sendCommand(['CLIENT', 'INFO']));
+  const db = /\bdb=(\d+)/.exec(info)?.[1];
+  return db === undefined ? 0 : Number(db);
+}
+
+export function errorCode(error: unknown): string {
+  return error instanceof Error ? error.message.split(' ', 1)[0] ?? '' : '';
+}

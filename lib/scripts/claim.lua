@@ -1,0 +1,54 @@
+--[[
+Claims streams of a dead consumer. For each entry, atomically: the previous owner's session is gone, the entry
+is still pending under it and names the given stream; then it moves to this consumer with a new fencing token.
+Exactly one of several concurrent claimers wins each entry.
+
+KEYS[1] LBS stream
+KEYS[2] session key of this consumer
+KEYS[3] session key of the previous owner
+KEYS[4] owners hash
+KEYS[5] loads hash
+KEYS[6] fencing token counter
+ARGV[1] consumer group
+ARGV[2] consumer id
+ARGV[3] nonce of this incarnation
+ARGV[4] previous owner id
+ARGV[5] maxEntryBytes
+ARGV[6..] pairs of entry id, stream name
+
+Returns { 'lost' } (this consumer's session is gone), { 'alive' } (the previous owner's session exists), or
+{ 'ok', outcome... } with one outcome per pair: a fencing token (integer) when claimed, or 'taken' (no longer
+pending under the previous owner), 'mismatch' (the entry does not name that stream), 'duplicate' (the stream is
+held through another entry; this one was dropped).
+]]
+--@include ownership
+--@include entry
+
+local lbs, session, previous_session, owners, loads, token_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local group, me, nonce, previous, max_bytes = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+
+if redis.call('GET', session) ~= nonce then return { 'lost' } end
+if redis.call('EXISTS', previous_session) == 1 then return { 'alive' } end
+
+local result = { 'ok' }
+for i = 6, #ARGV, 2 do
+  local id, stream = ARGV[i], ARGV[i + 1]
+  local outcome = 'taken'
+  if pending_owner(lbs, group, id) == previous then
+    local fields = read_entry(lbs, id)
+    local name = fields and decode_entry(fields, max_bytes)
+    if name ~= stream then
+      outcome = 'mismatch'
+    elseif other_holder(lbs, owners, group, name, id) then
+      drop_entry(lbs, group, id)
+      redis.call('HINCRBY', loads, previous, -1)
+      outcome = 'duplicate'
+    else
+      redis.call('XCLAIM', lbs, group, me, 0, id)
+      redis.call('HINCRBY', loads, previous, -1)
+      outcome = grant(owners, loads, token_key, name, id, me)
+    end
+  end
+  result[#result + 1] = outcome
+end
+return result

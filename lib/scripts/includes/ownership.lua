@@ -1,0 +1,22 @@
+--@include entry
+-- Ownership records: owners maps a stream name to the LBS entry that holds it, loads counts what each consumer owns.
+
+-- The entry id that holds `name` now, other than `id`, or nil. A record whose entry is no longer pending is stale.
+local function other_holder(lbs, owners, group, name, id)
+  local holder = redis.call('HGET', owners, name)
+  if not holder or holder == id then return nil end
+  if pending_owner(lbs, group, holder) == nil then return nil end
+  return holder
+end
+
+-- Records `consumer` as the owner of `name` through entry `id` and returns a new fencing token.
+local function grant(owners, loads, token_key, name, id, consumer)
+  redis.call('HSET', owners, name, id)
+  redis.call('HINCRBY', loads, consumer, 1)
+  return redis.call('INCR', token_key)
+end
+
+local function server_time_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end

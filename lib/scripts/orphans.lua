@@ -1,0 +1,43 @@
+--[[
+Lists the streams a dead consumer still holds: its pending entries, once its session is gone.
+Malformed pending entries (delivered but never admitted) are dead-lettered on the way.
+
+KEYS[1] LBS stream
+KEYS[2] session key of the dead consumer
+KEYS[3] consumers sorted set
+KEYS[4] dead-letter stream
+ARGV[1] consumer group
+ARGV[2] dead consumer id
+ARGV[3] list entries after this id ('-' to start)
+ARGV[4] most entries to list
+ARGV[5] maxEntryBytes
+
+Returns { 'alive' } while the consumer's session exists; otherwise
+{ 'orphaned', last id listed or '' when done, { live consumer ids }, { id, name, raw lbs-input }... }.
+]]
+--@include ownership
+--@include entry
+
+local lbs, session, consumers, dead_letter_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local group, dead, after, count, max_bytes = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+
+if redis.call('EXISTS', session) == 1 then return { 'alive' } end
+local start = after == '-' and '-' or '(' .. after
+local pending = redis.call('XPENDING', lbs, group, start, '+', count, dead)
+local result = { 'orphaned', '', redis.call('ZRANGEBYSCORE', consumers, server_time_ms(), '+inf') }
+if #pending == count then result[2] = pending[#pending][1] end
+for _, p in ipairs(pending) do
+  local id = p[1]
+  local fields = read_entry(lbs, id)
+  if fields == nil then
+    redis.call('XACK', lbs, group, id)
+  else
+    local name, detail = decode_entry(fields, max_bytes)
+    if name == nil then
+      dead_letter(lbs, dead_letter_key, group, id, fields, detail)
+    else
+      result[#result + 1] = { id, name, detail }
+    end
+  end
+end
+return result

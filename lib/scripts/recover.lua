@@ -1,0 +1,44 @@
+--[[
+Takes back what this consumer's earlier incarnation still holds: its pending entries get new fencing tokens.
+Called after registering an incarnation, page by page.
+
+KEYS[1] LBS stream
+KEYS[2] session key of this consumer
+KEYS[3] owners hash
+KEYS[4] loads hash
+KEYS[5] fencing token counter
+KEYS[6] dead-letter stream
+ARGV[1] consumer group
+ARGV[2] consumer id
+ARGV[3] nonce of this incarnation
+ARGV[4] list entries after this id ('-' to start)
+ARGV[5] most entries to list
+ARGV[6] maxEntryBytes
+
+Returns { 'lost' } or { 'ok', last id listed or '' when done, items... } with the items of take.lua.
+]]
+--@include ownership
+--@include entry
+--@include admit
+
+local lbs, session, owners, loads, token_key, dead_letter_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local group, me, nonce, after, count, max_bytes =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+
+if redis.call('GET', session) ~= nonce then return { 'lost' } end
+local k = { lbs = lbs, owners = owners, loads = loads, token = token_key, dead_letter = dead_letter_key }
+local start = after == '-' and '-' or '(' .. after
+local pending = redis.call('XPENDING', lbs, group, start, '+', count, me)
+local result = { 'ok', '' }
+if #pending == count then result[2] = pending[#pending][1] end
+for _, p in ipairs(pending) do
+  local id = p[1]
+  local fields = read_entry(lbs, id)
+  if fields == nil then
+    redis.call('XACK', lbs, group, id)
+    redis.call('HINCRBY', loads, me, -1)
+  else
+    result[#result + 1] = admit(k, group, me, max_bytes, id, fields, true)
+  end
+end
+return result

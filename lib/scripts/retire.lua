@@ -1,0 +1,34 @@
+--[[
+Removes this consumer for good after it finished its streams (done()): its session, its place in the fleet and,
+when nothing is pending under it any more, its consumer-group entry.
+
+KEYS[1] session key
+KEYS[2] consumers sorted set
+KEYS[3] loads hash
+KEYS[4] readers hash
+KEYS[5] LBS stream
+ARGV[1] nonce of this incarnation
+ARGV[2] consumer id
+ARGV[3] consumer group
+
+Returns 1 when the consumer was removed, 0 when entries were still pending under it (its session then ends
+like close(), so peers take them over).
+]]
+--@include entry
+--@include forget
+--@include ownership
+
+local session, consumers, loads, readers, lbs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local nonce, me, group = ARGV[1], ARGV[2], ARGV[3]
+
+if has_pending(lbs, group, me) then
+  if redis.call('GET', session) == nonce then
+    redis.call('PEXPIRE', session, 1)
+    redis.call('ZADD', consumers, server_time_ms(), me)
+  end
+  redis.call('HDEL', readers, me)
+  return 0
+end
+if redis.call('GET', session) == nonce then redis.call('DEL', session) end
+forget(consumers, loads, readers, lbs, group, me)
+return 1

@@ -1,0 +1,78 @@
+--[[
+Takes new LBS entries for this consumer, keeping the fleet's shares even: a consumer holds back while it owns
+more than `slack` streams above the least loaded reading peer. Each well formed entry is granted with a fencing
+token; a malformed one goes to the dead-letter stream; one naming a stream that is already owned is dropped.
+
+KEYS[1] LBS stream
+KEYS[2] session key of this consumer
+KEYS[3] consumers sorted set
+KEYS[4] loads hash
+KEYS[5] readers hash: consumer id -> server ms of its last take
+KEYS[6] owners hash
+KEYS[7] fencing token counter
+KEYS[8] dead-letter stream
+ARGV[1] consumer group
+ARGV[2] consumer id
+ARGV[3] nonce of this incarnation
+ARGV[4] maxEntryBytes
+ARGV[5] most entries to take
+ARGV[6] slack: how many streams above the least loaded reading peer this consumer may own
+ARGV[7] 1 to take even when above the fair share, 0 otherwise
+ARGV[8] how long a peer counts as reading after its last take (ms)
+ARGV[9] id of an entry a blocking read already delivered to this consumer, or ''
+
+Returns { status, items... }: status 'more' (maybe more entries), 'empty' (none left), 'hold' (above fair share)
+or 'lost' (session gone); items { 'granted', id, name, raw lbs-input, token } | { 'duplicate', id, name }
+| { 'dead', id, reason }.
+]]
+--@include ownership
+--@include entry
+--@include admit
+
+local lbs, session, consumers, loads, readers, owners, token_key, dead_letter_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local group, me, nonce, max_bytes = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local max_take, slack, force, reading_window, adopt_id =
+  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9]
+
+if redis.call('GET', session) ~= nonce then return { 'lost' } end
+local now = server_time_ms()
+local result = { 'more' }
+
+local k = { lbs = lbs, owners = owners, loads = loads, token = token_key, dead_letter = dead_letter_key }
+
+if adopt_id ~= '' and pending_owner(lbs, group, adopt_id) == me then
+  local fields = read_entry(lbs, adopt_id)
+  if fields then
+    result[#result + 1] = admit(k, group, me, max_bytes, adopt_id, fields, false)
+  else
+    redis.call('XACK', lbs, group, adopt_id)
+  end
+end
+
+redis.call('HSET', readers, me, now)
+local allowed = max_take
+if not force then
+  local mine = tonumber(redis.call('HGET', loads, me) or '0')
+  local least
+  for _, peer in ipairs(redis.call('ZRANGEBYSCORE', consumers, now, '+inf')) do
+    local last = tonumber(redis.call('HGET', readers, peer) or '0')
+    if peer ~= me and last >= now - reading_window then
+      local load = tonumber(redis.call('HGET', loads, peer) or '0')
+      if least == nil or load < least then least = load end
+    end
+  end
+  if least ~= nil then allowed = math.min(max_take, least + slack - mine) end
+end
+if allowed <= 0 then
+  result[1] = 'hold'
+  return result
+end
+
+local read = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', allowed, 'STREAMS', lbs, '>')
+local entries = read and read[1][2] or {}
+for _, entry in ipairs(entries) do
+  result[#result + 1] = admit(k, group, me, max_bytes, entry[1], entry[2], false)
+end
+if #entries < allowed then result[1] = 'empty' end
+return result

@@ -1,0 +1,233 @@
+import { nanoid } from 'nanoid';
+import { z } from 'zod';
+import type { ClientContext } from './context.js';
+import { ConfigError } from './errors.js';
+import { sessionKey } from './keys.js';
+import { ValidityWindow } from './validity.js';
+
+export interface SessionEvents {
+  /** The session ended without this consumer giving it up (stall, outage, replaced): every lease is void. */
+  onLost(): void;
+  /** A new incarnation was registered after a loss: what the old one still holds can be taken back. */
+  onRenewed(): void;
+  /** Peers whose sessions expired and who still hold streams. */
+  onDeadPeers(consumerIds: string[]): void;
+  onError(error: unknown): void;
+}
+
+const heartbeatReply = z.tuple([z.number(), z.number(), z.number()]).rest(z.string());
+const registerReply = z.tuple([z.number(), z.number()]);
+
+/** Reporting an unclaimed stream of a dead peer again after this many heartbeats. */
+const RECHECK_HEARTBEATS = 5;
+/** Most overdue peers one heartbeat inspects. */
+const SWEEP_LIMIT = 100;
+/** Wake this long after a peer's deadline, so that its key has surely expired by Redis's clock. */
+const DEADLINE_MARGIN_MS = 3;
+
+/**
+ * This consumer's session: one key holding the nonce of its live incarnation, extended by one script call about
+ * every heartbeatMs / 3 whatever the number of streams owned. The same call sweeps peers past their deadline, and
+ * the next call is brought forward to the earliest peer deadline, so a dead peer is noticed about when its
+ * session ends. Validity is judged by this process's own clock, on a timer: a reply that never comes (outage)
+ * or comes late (stall) cannot keep a lease alive.
+ */
+export class Session {
+  private nonce = nanoid();
+  private replacedNonce = '';
+  private lost = false;
+  private stopped = true;
+  private readonly validity: ValidityWindow;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private validityTimer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  /** Server time minus local monotonic time, from the last heartbeat. */
+  private clockOffset = 0;
+  private nextPeerDeadline = Number.POSITIVE_INFINITY;
+  private conflictReported = false;
+
+  private readonly heartbeatMs: number;
+  private readonly key: string;
+
+  constructor(
+    private readonly context: ClientContext,
+    private readonly events: SessionEvents,
+  ) {
+    this.heartbeatMs = context.options.heartbeatMs;
+    this.key = sessionKey(context.keys, context.consumerId);
+    this.validity = new ValidityWindow(this.heartbeatMs);
+  }
+
+  get currentNonce(): string {
+    return this.nonce;
+  }
+
+  /** Registers the first incarnation. A live session under the same consumer id (a previous process that has
+   * not expired yet) is waited out for up to two heartbeats; after that the id is taken by a live consumer. */
+  async start(): Promise<void> {
+    const giveUpAt = performance.now() + 2 * this.heartbeatMs + 1000;
+    for (;;) {
+      const sentAt = performance.now();
+      const waitMs = await this.register();
+      if (waitMs === 0) {
+        this.validity.extended(sentAt);
+        break;
+      }
+      if (performance.now() + waitMs > giveUpAt) {
+        throw new ConfigError(
+          `consumerId "${this.context.consumerId}" is in use by a live consumer: give each client its own \`consumerId\``,
+          'consumerId',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs + DEADLINE_MARGIN_MS, 250)));
+    }
+    this.stopped = false;
+    this.armValidityTimer();
+    this.schedule(0);
+  }
+
+  /** True while this consumer may act on its leases. Ends the session first if its window has passed, so
+   * that a process waking from a stall learns of the loss before it handles anything else. */
+  isValid(): boolean {
+    if (!this.lost && !this.stopped && !this.validity.isValid()) this.lose();
+    return !this.lost && !this.stopped;
+  }
+
+  /** Runs a heartbeat now (a peer's session may have ended). */
+  heartbeatSoon(): void {
+    if (!this.stopped) this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.validityTimer);
+  }
+
+  /** Ends the session now so that peers take this consumer's streams over at once. */
+  async release(): Promise<void> {
+    this.stop();
+    await this.inFlight;
+    const { consumers, readers } = this.context.keys;
+    const released = await this.context.scripts.run('release', [this.key, consumers, readers], [this.nonce, this.context.consumerId]);
+    // The key now expires in 1 ms; touching it after that makes Redis expire it and publish the event now.
+    if (released === 1) await this.touchAfterExpiry();
+  }
+
+  /** Removes this consumer from the fleet; returns false when streams were still pending under it (its session
+   * then ends as with release()). */
+  async retire(): Promise<boolean> {
+    this.stop();
+    await this.inFlight;
+    const { consumers, loads, readers, lbs, group } = this.context.keys;
+    const retired = await this.context.scripts.run('retire', [this.key, consumers, loads, readers, lbs], [this.nonce, this.context.consumerId, group]);
+    if (retired === 1) return true;
+    await this.touchAfterExpiry();
+    return false;
+  }
+
+  private async touchAfterExpiry(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await this.context.redis.sendCommand(['EXISTS', this.key]);
+  }
+
+  private lose(): void {
+    this.lost = true;
+    this.validity.invalidate();
+    clearTimeout(this.validityTimer);
+    this.events.onLost();
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = setTimeout(() => void this.tick(), Math.max(0, delayMs));
+    this.heartbeatTimer.unref();
+  }
+
+  private armValidityTimer(): void {
+    clearTimeout(this.validityTimer);
+    this.validityTimer = setTimeout(() => this.isValid(), this.validity.remainingMs() + 1);
+    this.validityTimer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.inFlight || this.stopped) return;
+    this.inFlight = (this.lost ? this.renew() : this.heartbeat()).catch((error: unknown) => this.events.onError(error));
+    await this.inFlight;
+    this.inFlight = undefined;
+    this.scheduleNext();
+  }
+
+  private scheduleNext(): void {
+    const period = this.heartbeatMs / 3;
+    const untilPeerDeadline = this.nextPeerDeadline - this.clockOffset - performance.now() + DEADLINE_MARGIN_MS;
+    this.schedule(Math.max(5, Math.min(period, untilPeerDeadline)));
+  }
+
+  private async heartbeat(): Promise<void> {
+    const nonce = this.nonce;
+    const sentAt = performance.now();
+    const { consumers, lbs, loads, readers, sessionPrefix, group } = this.context.keys;
+    const reply = heartbeatReply.parse(
+      await this.context.scripts.run(
+        'heartbeat',
+        [this.key, consumers, lbs, loads, readers],
+        [nonce, this.heartbeatMs, this.context.consumerId, sessionPrefix, group, RECHECK_HEARTBEATS * this.heartbeatMs, SWEEP_LIMIT],
+        AbortSignal.timeout(this.heartbeatMs),
+      ),
+    );
+    const receivedAt = performance.now();
+    const [extended, serverNow, peerDeadline, ...deadPeers] = reply;
+    this.clockOffset = serverNow - (sentAt + receivedAt) / 2;
+    this.nextPeerDeadline = peerDeadline < 0 ? Number.POSITIVE_INFINITY : peerDeadline;
+    if (this.lost || nonce !== this.nonce) return;
+    if (extended === 1) {
+      this.validity.extended(sentAt);
+      this.armValidityTimer();
+    } else {
+      this.lose();
+    }
+    if (deadPeers.length > 0) this.events.onDeadPeers(deadPeers);
+  }
+
+  /** After a loss: a new incarnation with a new nonce, replacing only this process's own previous one. */
+  private async renew(): Promise<void> {
+    if (this.replacedNonce === '') {
+      this.replacedNonce = this.nonce;
+      this.nonce = nanoid();
+    }
+    const sentAt = performance.now();
+    const waitMs = await this.register();
+    if (waitMs > 0) {
+      if (!this.conflictReported) {
+        this.conflictReported = true;
+        this.events.onError(
+          new ConfigError(`consumerId "${this.context.consumerId}" was taken over by another live consumer; retrying`, 'consumerId'),
+        );
+      }
+      return;
+    }
+    this.replacedNonce = '';
+    this.conflictReported = false;
+    this.lost = false;
+    this.validity.extended(sentAt);
+    this.armValidityTimer();
+    this.events.onRenewed();
+  }
+
+  /** Returns 0 when registered, else how long the live holder's session has left (ms). */
+  private async register(): Promise<number> {
+    const { consumers, lbs, loads, group } = this.context.keys;
+    const [registered, detail] = registerReply.parse(
+      await this.context.scripts.run(
+        'register',
+        [this.key, consumers, lbs, loads],
+        [this.nonce, this.replacedNonce, this.heartbeatMs, this.context.consumerId, group],
+        AbortSignal.timeout(this.heartbeatMs),
+      ),
+    );
+    return registered === 1 ? 0 : Math.max(1, detail);
+  }
+}
