@@ -57,18 +57,21 @@ export class LbsReader {
   }
 
   private async run(): Promise<void> {
-    let adopt = '';
+    /** An entry a blocking read delivered, to be admitted by the next take; only by the incarnation that read it,
+     * since a later one takes it back with everything else still pending (recover.lua). */
+    let adopt: { id: string; nonce: string } | undefined;
     let holdingSince: number | undefined;
     while (!this.stopping) {
       try {
-        const capacity = Math.min(TAKE_BATCH, this.events.capacity());
-        if (capacity <= 0 || !this.session.isValid()) {
+        if (adopt && adopt.nonce !== this.session.currentNonce) adopt = undefined;
+        const capacity = Math.max(0, Math.min(TAKE_BATCH, this.events.capacity()));
+        if (!this.session.isValid() || (capacity === 0 && !adopt)) {
           await sleep(IDLE_POLL_MS);
           continue;
         }
         const force = holdingSince !== undefined && performance.now() - holdingSince > HOLD_LIMIT_MS;
-        const status = await this.take(capacity, force, adopt);
-        adopt = '';
+        const status = await this.take(capacity, force, adopt?.id ?? '');
+        adopt = undefined;
         this.backoff.reset();
         if (status === 'hold') {
           holdingSince ??= performance.now();
@@ -76,7 +79,11 @@ export class LbsReader {
           continue;
         }
         holdingSince = undefined;
-        if (status === 'empty') adopt = await this.waitForEntry();
+        if (status === 'empty') {
+          const nonce = this.session.currentNonce;
+          const id = await this.waitForEntry();
+          if (id !== '') adopt = { id, nonce };
+        }
         else if (status === 'lost') await sleep(IDLE_POLL_MS);
       } catch (error) {
         if (this.stopping) break;

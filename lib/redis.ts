@@ -3,7 +3,9 @@
  * cluster client needs an adapter here and nowhere else.
  */
 export interface RedisCommander {
-  sendCommand(args: string[], options?: { signal?: AbortSignal }): Promise<unknown>;
+  // No AbortSignal: node-redis v4 keeps a signal's listener after the command is sent, and an abort then corrupts
+  // its send queue. A call that may hang (offline queue) is bounded by the caller's own clock instead.
+  sendCommand(args: string[]): Promise<unknown>;
 }
 
 /** A connection the library creates with `duplicate()` and closes itself. */
@@ -11,7 +13,7 @@ export interface RedisConnection extends RedisCommander {
   readonly isReady: boolean;
   connect(): Promise<unknown>;
   disconnect(): Promise<void>;
-  on(event: 'error' | 'ready' | 'end', listener: (...args: any[]) => void): unknown;
+  on(event: 'error' | 'ready' | 'end', listener: (...args: unknown[]) => void): unknown;
   pSubscribe(pattern: string, listener: (message: string, channel: string) => void): Promise<void>;
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<void>;
 }

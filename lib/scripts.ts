@@ -14,16 +14,14 @@ export class Scripts {
     name: ScriptName,
     keys: readonly string[],
     args: ReadonlyArray<string | number>,
-    signal?: AbortSignal,
   ): Promise<unknown> {
     const script = luaScripts[name];
     const tail = [String(keys.length), ...keys, ...args.map(String)];
-    const options = signal ? { signal } : undefined;
     try {
-      return await this.redis.sendCommand(['EVALSHA', script.sha, ...tail], options);
+      return await this.redis.sendCommand(['EVALSHA', script.sha, ...tail]);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.redis.sendCommand(['EVAL', script.source, ...tail], options);
+      return this.redis.sendCommand(['EVAL', script.source, ...tail]);
     }
   }
 }

@@ -175,7 +175,6 @@ export class Session {
         'heartbeat',
         [this.key, consumers, lbs, loads, readers],
         [nonce, this.heartbeatMs, this.context.consumerId, sessionPrefix, group, RECHECK_HEARTBEATS * this.heartbeatMs, SWEEP_LIMIT],
-        AbortSignal.timeout(this.heartbeatMs),
       ),
     );
     const receivedAt = performance.now();
@@ -225,7 +224,6 @@ export class Session {
         'register',
         [this.key, consumers, lbs, loads],
         [this.nonce, this.replacedNonce, this.heartbeatMs, this.context.consumerId, group],
-        AbortSignal.timeout(this.heartbeatMs),
       ),
     );
     return registered === 1 ? 0 : Math.max(1, detail);

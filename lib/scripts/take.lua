@@ -15,7 +15,7 @@ ARGV[1] consumer group
 ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
 ARGV[4] maxEntryBytes
-ARGV[5] most entries to take
+ARGV[5] most entries to take, counting an adopted one (0: adopt only)
 ARGV[6] slack: how many streams above the least loaded reading peer this consumer may own
 ARGV[7] 1 to take even when above the fair share, 0 otherwise
 ARGV[8] how long a peer counts as reading after its last take (ms)
@@ -41,17 +41,20 @@ local result = { 'more' }
 
 local k = { lbs = lbs, owners = owners, loads = loads, token = token_key, dead_letter = dead_letter_key }
 
+local room = max_take
 if adopt_id ~= '' and pending_owner(lbs, group, adopt_id) == me then
   local fields = read_entry(lbs, adopt_id)
   if fields then
     result[#result + 1] = admit(k, group, me, max_bytes, adopt_id, fields, false)
+    room = room - 1
   else
     redis.call('XACK', lbs, group, adopt_id)
   end
 end
+if room <= 0 then return result end
 
 redis.call('HSET', readers, me, now)
-local allowed = max_take
+local allowed = room
 if not force then
   local mine = tonumber(redis.call('HGET', loads, me) or '0')
   local least
@@ -62,7 +65,7 @@ if not force then
       if least == nil or load < least then least = load end
     end
   end
-  if least ~= nil then allowed = math.min(max_take, least + slack - mine) end
+  if least ~= nil then allowed = math.min(room, least + slack - mine) end
 end
 if allowed <= 0 then
   result[1] = 'hold'

@@ -1,0 +1,142 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AlreadyClaimedError, addStream, keysFor } from '../../lib/index.js';
+import { spawnConsumer, type ConsumerProcess } from '../support/consumer-process.js';
+import { Fleet, serviceName } from '../support/fleet.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait.js';
+
+const HEARTBEAT_MS = 1000;
+
+let server: RedisServer;
+let fleet: Fleet;
+const children: ConsumerProcess[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  // 20,000 unrelated keys with a 1-hour TTL: Redis's own expiry cycle then finds an expired session late.
+  const redis = await new Fleet(server.url).connect();
+  for (let batch = 0; batch < 20; batch++) {
+    const multi = redis.multi();
+    for (let i = 0; i < 1000; i++) multi.set(`cache:${batch}:${i}`, 'x', { EX: 3600 });
+    await multi.exec();
+  }
+  await redis.disconnect();
+});
+afterAll(() => server.stop());
+beforeEach(() => {
+  fleet = new Fleet(server.url);
+});
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await child.exited;
+  }
+  await fleet.close();
+});
+
+async function addStreams(service: string, count: number): Promise<string[]> {
+  const producer = await fleet.connect();
+  const names = Array.from({ length: count }, (_, i) => `stream-${i}`);
+  for (const name of names) await addStream(producer, service, name);
+  return names;
+}
+
+describe('claim', () => {
+  it('has exactly one winner among concurrent claimers, with a higher fencing token', async () => {
+    const service = serviceName();
+    const owner = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    await addStreams(service, 1);
+    const [lease] = await waitFor(() => owner.log.added.length === 1 && owner.log.added);
+    const claimers = await Promise.all([1, 2, 3, 4].map(() => fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS })));
+    await owner.client.close();
+    await waitFor(() => claimers.every(({ log }) => log.expired.length > 0), { timeoutMs: 5000 });
+
+    const results = await Promise.allSettled(claimers.map(({ client, log }) => client.claim(log.expired[0]!)));
+    const won = results.filter((result) => result.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const result of results) {
+      if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(AlreadyClaimedError);
+    }
+    expect(won[0]!.value.token).toBeGreaterThan(lease!.token);
+  });
+
+  it('is refused while the owner is alive, and for a payload that does not match its entry', async () => {
+    const service = serviceName();
+    const owner = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    const thief = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, maxStreams: 1 });
+    await addStreams(service, 4);
+    await waitFor(() => owner.log.added.length + thief.log.added.length === 4);
+    const victim = owner.client.owned()[0]!;
+    const forged = { stream: victim.stream, lbsId: victim.lbsId, info: {}, previousOwner: owner.client.id() };
+
+    await expect(thief.client.claim(forged)).rejects.toMatchObject({ reason: 'owner-alive' });
+    await owner.client.close();
+    await waitFor(() => thief.log.expired.length > 0, { timeoutMs: 5000 });
+    await expect(thief.client.claim({ ...forged, stream: 'another-name' })).rejects.toMatchObject({ reason: 'mismatch' });
+    const lease = await thief.client.claim(forged);
+    expect(lease.stream).toBe(victim.stream);
+    await expect(thief.client.claim(forged)).rejects.toMatchObject({ reason: 'taken' });
+  });
+});
+
+describe('a consumer that dies', () => {
+  it('hands its streams over at once on close()', async () => {
+    const service = serviceName();
+    const leaving = await fleet.consumer({ serviceName: service, heartbeatMs: 10_000 });
+    await addStreams(service, 20);
+    await waitFor(() => leaving.log.added.length === 20);
+    const staying = await fleet.consumer({ serviceName: service, heartbeatMs: 10_000, autoClaim: true });
+
+    const closedAt = Date.now();
+    await leaving.client.close();
+    await waitFor(() => staying.client.owned().length === 20, { timeoutMs: 5000 });
+    // Well under one heartbeat (10 s): the session ended at once rather than timing out.
+    expect(Date.now() - closedAt).toBeLessThan(2000);
+    expect(leaving.log.disowned).toHaveLength(0);
+    expect(leaving.log.added.every((lease) => lease.signal.aborted)).toBe(true);
+  });
+
+  it('loses its streams within heartbeatMs + 500 ms of a SIGKILL, despite 20,000 other TTL keys', async () => {
+    const service = serviceName();
+    const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    children.push(victim);
+    const survivors = await Promise.all([1, 2].map(() => fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true })));
+    const names = await addStreams(service, 30);
+    const owned = () => new Set(survivors.flatMap(({ client }) => client.owned().map((lease) => lease.stream)));
+    await waitFor(() => victim.owned().size + owned().size === names.length);
+    const victims = [...victim.owned()];
+    expect(victims.length).toBeGreaterThan(0);
+
+    const killedAt = Date.now();
+    victim.kill('SIGKILL');
+    await waitFor(() => owned().size === names.length, { timeoutMs: 10_000 });
+    const takenAt = survivors.flatMap(({ log }) => log.added.filter((lease) => lease.recovered)).length;
+    expect(takenAt).toBe(victims.length);
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(HEARTBEAT_MS + 500);
+  });
+
+  it('is replaced when stopped, and reports streamDisowned with aborted signals when it resumes', async () => {
+    const service = serviceName();
+    const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    children.push(victim);
+    const survivor = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true });
+    await addStreams(service, 20);
+    await waitFor(() => victim.owned().size + survivor.client.owned().length === 20);
+    const stalled = [...victim.owned()];
+    expect(stalled.length).toBeGreaterThan(0);
+
+    victim.kill('SIGSTOP');
+    await waitFor(() => survivor.client.owned().length === 20, { timeoutMs: 3 * HEARTBEAT_MS });
+    victim.kill('SIGCONT');
+    const disowned = await waitFor(() => {
+      const reports = victim.reports.filter((report) => report.event === 'streamDisowned');
+      return reports.length === stalled.length && reports;
+    });
+    expect(disowned.every((report) => report.event === 'streamDisowned' && report.aborted)).toBe(true);
+    // It stays a member of the fleet but holds nothing its peer holds.
+    await waitFor(() => victim.reports.some((r) => r.event === 'error') === false && victim.owned().size === 0);
+    expect(survivor.client.owned()).toHaveLength(20);
+    expect(await (await fleet.connect()).xLen(keysFor(service).lbs)).toBe(20);
+  });
+});

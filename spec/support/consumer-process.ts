@@ -1,0 +1,86 @@
+/**
+ * A consumer in a child process, for tests that kill or stop one with real signals. The parent starts it with
+ * `spawnConsumer()`; the child reports its events over IPC.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+import { RedisStreamClient, type RedisStreamClientOptions } from '../../lib/index.js';
+
+export type ConsumerReport =
+  | { event: 'ready'; id: string }
+  | { event: 'streamAdded'; stream: string; token: number; recovered: boolean; at: number }
+  | { event: 'streamExpired'; stream: string; previousOwner: string; at: number }
+  | { event: 'streamDisowned'; stream: string; aborted: boolean; at: number }
+  | { event: 'error'; message: string };
+
+/** A child consumer and everything it reported. */
+export class ConsumerProcess {
+  readonly reports: ConsumerReport[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (report: ConsumerReport) => this.reports.push(report));
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Streams this consumer holds by its reports: added and not disowned since. */
+  owned(): Set<string> {
+    const owned = new Set<string>();
+    for (const report of this.reports) {
+      if (report.event === 'streamAdded') owned.add(report.stream);
+      if (report.event === 'streamDisowned') owned.delete(report.stream);
+    }
+    return owned;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+}
+
+/** Starts a consumer process with autoClaim, resolving once it is initialised. */
+export async function spawnConsumer(url: string, options: RedisStreamClientOptions): Promise<ConsumerProcess> {
+  const child = fork(fileURLToPath(import.meta.url), [url, JSON.stringify(options)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const consumer = new ConsumerProcess(child);
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (report: ConsumerReport) => report.event === 'ready' && resolve());
+    child.on('exit', (code) => reject(new Error(`consumer process exited with ${code} before it was ready`)));
+  });
+  return consumer;
+}
+
+async function runConsumer(url: string, options: RedisStreamClientOptions): Promise<void> {
+  const send = (report: ConsumerReport): void => void process.send?.(report);
+  const redis = createClient({ url });
+  redis.on('error', () => undefined);
+  await redis.connect();
+  const client = new RedisStreamClient(redis, options);
+  client.on('streamAdded', (lease) =>
+    send({ event: 'streamAdded', stream: lease.stream, token: lease.token, recovered: lease.recovered, at: Date.now() }),
+  );
+  client.on('streamExpired', (expired) =>
+    send({ event: 'streamExpired', stream: expired.stream, previousOwner: expired.previousOwner, at: Date.now() }),
+  );
+  client.on('streamDisowned', (lease) =>
+    send({ event: 'streamDisowned', stream: lease.stream, aborted: lease.signal.aborted, at: Date.now() }),
+  );
+  client.on('error', (error) => send({ event: 'error', message: error.message }));
+  process.on('message', (command: string) => {
+    const stop = command === 'done' ? client.done() : client.close();
+    void stop.then(() => redis.disconnect()).then(() => process.disconnect());
+  });
+  await client.init();
+  send({ event: 'ready', id: client.id() });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  void runConsumer(process.argv[2]!, JSON.parse(process.argv[3]!) as RedisStreamClientOptions);
+}
