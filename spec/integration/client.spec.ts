@@ -1,0 +1,134 @@
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { createClient } from 'redis';
+import {
+  NotOwnerError,
+  NotRunningError,
+  RedisStreamClient,
+  RedisStreamClientError,
+  addStream,
+  keysFor,
+} from '../../lib/index.js';
+import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait.js';
+
+let server: RedisServer;
+let fleet: Fleet;
+let redis: NodeRedis;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(() => server.stop());
+beforeEach(async () => {
+  fleet = new Fleet(server.url);
+  redis = await fleet.connect();
+});
+afterEach(() => fleet.close());
+
+async function pendingCount(service: string): Promise<number> {
+  const keys = keysFor(service);
+  return (await redis.xPending(keys.lbs, keys.group)).pending;
+}
+
+it('doneStream and done() leave no pending or LBS entry, and done() leaves the group', async () => {
+  const service = serviceName();
+  const { client, log } = await fleet.consumer({ serviceName: service });
+  for (let i = 0; i < 6; i++) await client.addStream(`s${i}`);
+  await waitFor(() => log.added.length === 6);
+
+  await client.doneStream('s0');
+  expect(client.owned().map((lease) => lease.stream)).not.toContain('s0');
+  await expect(client.doneStream('s0')).rejects.toBeInstanceOf(NotOwnerError);
+  await expect(client.doneStream('never-added')).rejects.toBeInstanceOf(NotOwnerError);
+  expect(await pendingCount(service)).toBe(5);
+
+  await client.done();
+  const keys = keysFor(service);
+  expect(await pendingCount(service)).toBe(0);
+  expect(await redis.xLen(keys.lbs)).toBe(0);
+  expect(await redis.exists(`${keys.sessionPrefix}${client.id()}`)).toBe(0);
+  expect(await redis.hLen(keys.owners)).toBe(0);
+  expect(await redis.xInfoConsumers(keys.lbs, keys.group)).toEqual([]);
+  await expect(client.doneStream('s1')).rejects.toBeInstanceOf(NotRunningError);
+});
+
+it('issues fencing tokens that increase with every grant, across owners', async () => {
+  const service = serviceName();
+  const first = await fleet.consumer({ serviceName: service, heartbeatMs: 1000 });
+  for (let i = 0; i < 5; i++) await addStream(redis, service, `s${i}`);
+  await waitFor(() => first.log.added.length === 5);
+  const tokens = first.log.added.map((lease) => lease.token);
+  expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
+  expect(new Set(tokens).size).toBe(5);
+
+  const second = await fleet.consumer({ serviceName: service, heartbeatMs: 1000, autoClaim: true });
+  await first.client.close();
+  await waitFor(() => second.client.owned().length === 5, { timeoutMs: 5000 });
+  for (const lease of second.client.owned()) {
+    const before = first.log.added.find((old) => old.stream === lease.stream)!;
+    expect(lease.token).toBeGreaterThan(before.token);
+    expect(lease.token).toBeGreaterThan(Math.max(...tokens));
+  }
+});
+
+it('takes back, after a restart under the same consumerId, what the previous process held', async () => {
+  const service = serviceName();
+  const consumerId = 'worker-1';
+  const before = await fleet.consumer({ serviceName: service, consumerId, heartbeatMs: 500 });
+  for (let i = 0; i < 4; i++) await addStream(redis, service, `s${i}`);
+  await waitFor(() => before.log.added.length === 4);
+  // A crash: the connections go away without close(), the session expires by itself.
+  await before.redis.disconnect();
+
+  const after = await fleet.consumer({ serviceName: service, consumerId, heartbeatMs: 500 });
+  await waitFor(() => after.log.added.length === 4);
+  expect(after.log.added.every((lease) => lease.recovered)).toBe(true);
+  for (const lease of after.log.added) {
+    expect(lease.token).toBeGreaterThan(before.log.added.find((old) => old.stream === lease.stream)!.token);
+  }
+});
+
+it('refuses a second live client with the same consumerId', async () => {
+  const service = serviceName();
+  await fleet.consumer({ serviceName: service, consumerId: 'twin', heartbeatMs: 300 });
+  const twin = await fleet.consumer({ serviceName: service, consumerId: 'twin', heartbeatMs: 300 }, { start: false });
+  await expect(twin.client.init()).rejects.toMatchObject({ setting: 'consumerId' });
+});
+
+it('keeps running when listeners throw or reject, and reports them as errors', async () => {
+  const service = serviceName();
+  const { client, log } = await fleet.consumer({ serviceName: service }, { start: false });
+  client.on('streamAdded', () => {
+    throw new Error('sync failure');
+  });
+  client.on('streamAdded', () => Promise.reject(new Error('async failure')));
+  await client.init();
+  await addStream(redis, service, 'a');
+  await addStream(redis, service, 'b');
+  await waitFor(() => log.added.length === 2 && log.errors.length === 4);
+  expect(log.errors.map((error) => error.message).sort()).toEqual([
+    'A streamAdded listener failed: Error: async failure',
+    'A streamAdded listener failed: Error: async failure',
+    'A streamAdded listener failed: Error: sync failure',
+    'A streamAdded listener failed: Error: sync failure',
+  ]);
+});
+
+it('rejects init() clearly when Redis cannot be reached', async () => {
+  const closed = createClient({ url: server.url });
+  const client = new RedisStreamClient(closed, { serviceName: serviceName() });
+  await expect(client.init()).rejects.toBeInstanceOf(RedisStreamClientError);
+  await expect(client.init()).rejects.toThrow(/once/);
+});
+
+it('falls back to EVAL when Redis has lost its scripts (SCRIPT FLUSH)', async () => {
+  const service = serviceName();
+  const { log } = await fleet.consumer({ serviceName: service });
+  await addStream(redis, service, 'before');
+  await waitFor(() => log.added.length === 1);
+  await redis.scriptFlush();
+  await addStream(redis, service, 'after');
+  await waitFor(() => log.added.length === 2);
+  expect(log.errors).toEqual([]);
+});

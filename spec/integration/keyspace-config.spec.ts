@@ -1,0 +1,83 @@
+import { afterEach, expect, it } from 'vitest';
+import { ConfigError } from '../../lib/index.js';
+import { Fleet, serviceName } from '../support/fleet.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait.js';
+
+let server: RedisServer | undefined;
+let fleet: Fleet | undefined;
+
+afterEach(async () => {
+  await fleet?.close();
+  await server?.stop();
+});
+
+async function start(args: string[]): Promise<Fleet> {
+  server = await startRedis({ args });
+  fleet = new Fleet(server.url);
+  return fleet;
+}
+
+async function flags(): Promise<string> {
+  return (await server!.cli('CONFIG', 'GET', 'notify-keyspace-events')).split('\n')[1] ?? '';
+}
+
+/** A consumer closing hands its stream to a peer only if the peer hears the session expire. */
+async function expectHandOver(fleet: Fleet): Promise<void> {
+  const service = serviceName();
+  const leaving = await fleet.consumer({ serviceName: service, heartbeatMs: 60_000 });
+  await leaving.client.addStream('s');
+  await waitFor(() => leaving.log.added.length === 1);
+  const staying = await fleet.consumer({ serviceName: service, heartbeatMs: 60_000, autoClaim: true });
+  await leaving.client.close();
+  await waitFor(() => staying.client.owned().length === 1, { timeoutMs: 3000 });
+}
+
+it('adds the flags it needs and keeps every flag already set', async () => {
+  await start(['--notify-keyspace-events', 'Kg']);
+  await fleet!.consumer({ serviceName: serviceName() });
+  expect([...(await flags())].sort().join('')).toBe([...'Kgx'].sort().join(''));
+  await expectHandOver(fleet!);
+});
+
+it('adds K and x when no flag is set', async () => {
+  await start([]);
+  await fleet!.consumer({ serviceName: serviceName() });
+  expect([...(await flags())].sort().join('')).toBe('Kx');
+});
+
+it('works with flags set beforehand while CONFIG is disabled (managed Redis)', async () => {
+  const fleet = await start(['--notify-keyspace-events', 'Kx', '--rename-command', 'CONFIG', '""']);
+  await expectHandOver(fleet);
+});
+
+it('works with keyevent notifications only (E and x)', async () => {
+  const fleet = await start(['--notify-keyspace-events', 'Ex']);
+  await expectHandOver(fleet);
+  expect(await flags()).toBe('xE');
+});
+
+it('rejects init() with a ConfigError naming the setting when flags are off and CONFIG is refused', async () => {
+  const fleet = await start(['--rename-command', 'CONFIG', '""']);
+  const { client } = await fleet.consumer({ serviceName: serviceName() }, { start: false });
+  const error = await client.init().catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ConfigError);
+  expect(error).toMatchObject({ setting: 'notify-keyspace-events' });
+  expect((error as Error).message).toMatch(/notify-keyspace-events.*K.*x/);
+});
+
+it('rejects init() when flags are off and configureKeyspaceEvents is false, changing nothing', async () => {
+  const fleet = await start([]);
+  const { client } = await fleet.consumer({ serviceName: serviceName(), configureKeyspaceEvents: false }, { start: false });
+  await expect(client.init()).rejects.toMatchObject({ setting: 'notify-keyspace-events' });
+  expect(await flags()).toBe('');
+});
+
+it('sets the flags again after Redis restarts and forgets them', async () => {
+  const fleet = await start([]);
+  const { log } = await fleet.consumer({ serviceName: serviceName() });
+  await waitFor(async () => (await flags()).includes('x'));
+  await server!.restart();
+  await waitFor(async () => (await flags()).includes('x'), { timeoutMs: 15_000 });
+  expect(log.errors.every((error) => !(error instanceof ConfigError))).toBe(true);
+});

@@ -1,0 +1,124 @@
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { DeadLetterError, addStream, keysFor } from '../../lib/index.js';
+import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { sleep, waitFor } from '../support/wait.js';
+
+let server: RedisServer;
+let fleet: Fleet;
+let producer: NodeRedis;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(() => server.stop());
+beforeEach(async () => {
+  fleet = new Fleet(server.url);
+  producer = await fleet.connect();
+});
+afterEach(() => fleet.close());
+
+it('assigns each added stream to exactly one consumer', async () => {
+  const service = serviceName();
+  const consumers = await Promise.all([1, 2, 3].map(() => fleet.consumer({ serviceName: service })));
+  for (let i = 0; i < 60; i++) await addStream(producer, service, `stream-${i}`, { i });
+  const added = await waitFor(() => {
+    const all = consumers.flatMap(({ log }) => log.added);
+    return all.length === 60 && all;
+  });
+  expect(new Set(added.map((lease) => lease.stream)).size).toBe(60);
+  expect(consumers.every(({ log }) => log.added.length > 0)).toBe(true);
+  const lease = added.find((l) => l.stream === 'stream-7')!;
+  expect(lease.info).toEqual({ i: 7 });
+  expect(lease.recovered).toBe(false);
+  expect(lease.signal.aborted).toBe(false);
+});
+
+it('spreads a burst of 300 streams evenly over 3 ready consumers', async () => {
+  const service = serviceName();
+  const consumers = await Promise.all([1, 2, 3].map(() => fleet.consumer({ serviceName: service })));
+  const burst = producer.multi();
+  for (let i = 0; i < 300; i++) burst.xAdd(keysFor(service).lbs, '*', { 'lbs-input': JSON.stringify({ DataStreamName: `s${i}` }) });
+  await burst.exec();
+  await waitFor(() => consumers.reduce((sum, { log }) => sum + log.added.length, 0) === 300);
+  const shares = consumers.map(({ log }) => log.added.length);
+  expect(Math.max(...shares)).toBeLessThanOrEqual(2 * Math.min(...shares));
+});
+
+it('delivers a stream added while consumers are blocked waiting', async () => {
+  const service = serviceName();
+  const { log } = await fleet.consumer({ serviceName: service });
+  await sleep(200); // the reader is now blocked in XREADGROUP
+  await addStream(producer, service, 'late');
+  await waitFor(() => log.added.length === 1, { timeoutMs: 2000 });
+  expect(log.added[0]!.stream).toBe('late');
+});
+
+it('delivers streams added before any consumer existed', async () => {
+  const service = serviceName();
+  for (let i = 0; i < 5; i++) await addStream(producer, service, `early-${i}`);
+  const { log } = await fleet.consumer({ serviceName: service });
+  await waitFor(() => log.added.length === 5);
+});
+
+it('dead-letters every kind of malformed entry with its reason, and goes on reading', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const { log } = await fleet.consumer({ serviceName: service, maxEntryBytes: 4096 });
+  const malformed: Array<[Record<string, string>, string]> = [
+    [{ other: 'x' }, 'missing field lbs-input'],
+    [{ 'lbs-input': 'not json' }, 'not a JSON object'],
+    [{ 'lbs-input': '[1,2]' }, 'not a JSON object'],
+    [{ 'lbs-input': '"text"' }, 'not a JSON object'],
+    [{ 'lbs-input': '{}' }, 'DataStreamName'],
+    [{ 'lbs-input': '{"DataStreamName":""}' }, 'DataStreamName'],
+    [{ 'lbs-input': '{"DataStreamName":42}' }, 'DataStreamName'],
+    [{ 'lbs-input': '{"DataStreamName":"x","Info":5}' }, 'Info'],
+    [{ 'lbs-input': '{"DataStreamName":"x","Info":[1]}' }, 'Info'],
+    [{ 'lbs-input': JSON.stringify({ DataStreamName: 'big', Info: { pad: 'x'.repeat(5000) } }) }, 'maxEntryBytes'],
+    [{ 'lbs-input': '['.repeat(5000) + ']'.repeat(5000) }, 'maxEntryBytes'],
+    // Deeper than the JSON decoder's nesting limit (1000), within maxEntryBytes.
+    [{ 'lbs-input': '{"a":' + '['.repeat(1100) + ']'.repeat(1100) + '}' }, 'not a JSON object'],
+  ];
+  for (const [fields] of malformed) await producer.xAdd(keys.lbs, '*', fields);
+  await addStream(producer, service, 'good');
+
+  await waitFor(() => log.added.length === 1 && log.errors.length === malformed.length);
+  expect(log.added[0]!.stream).toBe('good');
+  expect(log.errors.every((error) => error instanceof DeadLetterError)).toBe(true);
+  const dead = await producer.xRange(keys.deadLetter, '-', '+');
+  expect(dead).toHaveLength(malformed.length);
+  dead.forEach((entry, i) => expect(entry.message.reason).toContain(malformed[i]![1]));
+  expect(dead[0]!.message.other).toBe('x');
+  // Nothing malformed stays in the LBS or pending.
+  expect(await producer.xLen(keys.lbs)).toBe(1);
+});
+
+it('never lets two consumers own a stream added twice', async () => {
+  const service = serviceName();
+  const consumers = await Promise.all([1, 2].map(() => fleet.consumer({ serviceName: service })));
+  for (let i = 0; i < 10; i++) await addStream(producer, service, 'same');
+  await addStream(producer, service, 'marker');
+  await waitFor(() => consumers.flatMap(({ log }) => log.added).some((lease) => lease.stream === 'marker'));
+  await sleep(100);
+  const owners = consumers.filter(({ client }) => client.owned().some((lease) => lease.stream === 'same'));
+  expect(owners).toHaveLength(1);
+  expect(await producer.xLen(keysFor(service).lbs)).toBe(2);
+
+  // Once finished, the name can be added and owned again.
+  await owners[0]!.client.doneStream('same');
+  await addStream(producer, service, 'same');
+  await waitFor(() => consumers.some(({ client }) => client.owned().some((lease) => lease.stream === 'same')));
+});
+
+it('stops taking streams at maxStreams and resumes when one is done', async () => {
+  const service = serviceName();
+  const { client, log } = await fleet.consumer({ serviceName: service, maxStreams: 3 });
+  for (let i = 0; i < 5; i++) await addStream(producer, service, `s${i}`);
+  await waitFor(() => log.added.length === 3);
+  await sleep(300);
+  expect(client.owned()).toHaveLength(3);
+  await client.doneStream(log.added[0]!.stream);
+  await waitFor(() => log.added.length === 4);
+  expect(client.owned()).toHaveLength(3);
+});
