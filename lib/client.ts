@@ -236,7 +236,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
         await this.context.scripts.run(
           'recover',
           [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter],
-          [keys.group, consumerId, nonce, after, RECOVER_PAGE, options.maxEntryBytes],
+          [keys.group, consumerId, nonce, after, RECOVER_PAGE, options.maxEntryBytes, options.maxDeliveries],
         ),
       );
       if (reply[0] === 'lost' || nonce !== this.session.currentNonce) return;

@@ -15,7 +15,9 @@ export type ClaimRefusal =
   /** The payload does not match the LBS entry (stale or forged). */
   | 'mismatch'
   /** The stream is held through another LBS entry (a duplicate add); this entry was dropped. */
-  | 'duplicate';
+  | 'duplicate'
+  /** Its owners died maxDeliveries times: the entry went to the dead-letter stream. */
+  | 'poison';
 
 /** `claim()` lost: the stream is someone else's. Expected in normal operation; not a fault. */
 export class AlreadyClaimedError extends RedisStreamClientError {
@@ -32,6 +34,7 @@ const refusalText: Record<ClaimRefusal, string> = {
   'owner-alive': 'its owner is alive',
   mismatch: 'the payload does not match its LBS entry',
   duplicate: 'the stream is already held through another LBS entry',
+  poison: 'its owners died maxDeliveries times, so it was moved to the dead-letter stream',
 };
 
 /** The stream is not owned by this consumer (never was, finished, or lost). */

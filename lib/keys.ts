@@ -21,6 +21,8 @@ export interface ServiceKeys {
   readonly readers: string;
   /** Counter of fencing tokens. */
   readonly token: string;
+  /** Set of consumers that handed their streams over with close(): taking those over is not a failure. */
+  readonly released: string;
 }
 
 /** Braces would change which part of a key Redis Cluster hashes. */
@@ -44,6 +46,7 @@ export function keysFor(serviceName: string): ServiceKeys {
     loads: `${base}loads`,
     readers: `${base}readers`,
     token: `${base}token`,
+    released: `${base}released`,
   };
 }
 

@@ -29,7 +29,10 @@ export const optionsSchema = z.strictObject({
   autoClaim: z.boolean().default(false),
   /** Stop taking LBS entries while holding this many streams. */
   maxStreams: z.number().int().min(1).default(Number.MAX_SAFE_INTEGER),
-  /** LBS entries whose `lbs-input` is larger are dead-lettered. */
+  /** A stream whose owners died this many times is dead-lettered instead of taken over again (a poison stream
+   * would otherwise kill the fleet one consumer at a time). Hand-offs by close() do not count. */
+  maxDeliveries: z.number().int().min(1).max(1_000_000).default(10),
+  /** LBS entries whose `lbs-input` (the stream name and its Info) is larger are dead-lettered. */
   maxEntryBytes: z.number().int().min(64).max(64 * 1024 * 1024).default(65_536),
   /** Add the `notify-keyspace-events` flags the client needs (K or E, and x) with CONFIG SET when missing. */
   configureKeyspaceEvents: z.boolean().default(true),

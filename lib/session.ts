@@ -108,8 +108,8 @@ export class Session {
   async release(): Promise<void> {
     this.stop();
     await this.inFlight;
-    const { consumers, readers } = this.context.keys;
-    const released = await this.context.scripts.run('release', [this.key, consumers, readers], [this.nonce, this.context.consumerId]);
+    const { consumers, readers, released: releasedSet } = this.context.keys;
+    const released = await this.context.scripts.run('release', [this.key, consumers, readers, releasedSet], [this.nonce, this.context.consumerId]);
     // The key now expires in 1 ms; touching it after that makes Redis expire it and publish the event now.
     if (released === 1) await this.touchAfterExpiry();
   }
@@ -119,8 +119,8 @@ export class Session {
   async retire(): Promise<boolean> {
     this.stop();
     await this.inFlight;
-    const { consumers, loads, readers, lbs, group } = this.context.keys;
-    const retired = await this.context.scripts.run('retire', [this.key, consumers, loads, readers, lbs], [this.nonce, this.context.consumerId, group]);
+    const { consumers, loads, readers, lbs, group, released } = this.context.keys;
+    const retired = await this.context.scripts.run('retire', [this.key, consumers, loads, readers, lbs, released], [this.nonce, this.context.consumerId, group]);
     if (retired === 1) return true;
     await this.touchAfterExpiry();
     return false;
@@ -169,11 +169,11 @@ export class Session {
   private async heartbeat(): Promise<void> {
     const nonce = this.nonce;
     const sentAt = performance.now();
-    const { consumers, lbs, loads, readers, sessionPrefix, group } = this.context.keys;
+    const { consumers, lbs, loads, readers, released, sessionPrefix, group } = this.context.keys;
     const reply = heartbeatReply.parse(
       await this.context.scripts.run(
         'heartbeat',
-        [this.key, consumers, lbs, loads, readers],
+        [this.key, consumers, lbs, loads, readers, released],
         [nonce, this.heartbeatMs, this.context.consumerId, sessionPrefix, group, RECHECK_HEARTBEATS * this.heartbeatMs, SWEEP_LIMIT],
       ),
     );
@@ -218,11 +218,11 @@ export class Session {
 
   /** Returns 0 when registered, else how long the live holder's session has left (ms). */
   private async register(): Promise<number> {
-    const { consumers, lbs, loads, group } = this.context.keys;
+    const { consumers, lbs, loads, released, group } = this.context.keys;
     const [registered, detail] = registerReply.parse(
       await this.context.scripts.run(
         'register',
-        [this.key, consumers, lbs, loads],
+        [this.key, consumers, lbs, loads, released],
         [this.nonce, this.replacedNonce, this.heartbeatMs, this.context.consumerId, group],
       ),
     );

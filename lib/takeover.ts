@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { ClientContext } from './context.js';
-import { SessionLostError, type ClaimRefusal } from './errors.js';
+import { DeadLetterError, SessionLostError, type ClaimRefusal } from './errors.js';
 import type { ExpiredStream } from './events.js';
 import { decodeInfo } from './grants.js';
 import { sessionKey } from './keys.js';
@@ -23,8 +23,13 @@ const orphansReply = z.union([
 ]);
 const claimReply = z.union([
   z.tuple([z.enum(['lost', 'alive'])]),
-  z.tuple([z.literal('ok')]).rest(z.union([z.number(), z.enum(['taken', 'mismatch', 'duplicate'])])),
+  z.tuple([z.literal('ok')]).rest(z.union([z.number(), z.enum(['taken', 'mismatch', 'duplicate', 'poison'])])),
 ]);
+
+/** The error reported when a stream's owners kept dying and it went to the dead-letter stream. */
+export function poisoned(expired: ExpiredStream, maxDeliveries: number): DeadLetterError {
+  return new DeadLetterError(expired.lbsId, `stream "${expired.stream}": its owners died ${maxDeliveries} times (maxDeliveries)`);
+}
 
 const PAGE_SIZE = 1000;
 const CLAIM_BATCH = 200;
@@ -73,13 +78,23 @@ export class Takeover {
       const reply = claimReply.parse(
         await this.context.scripts.run(
           'claim',
-          [keys.lbs, sessionKey(keys, consumerId), sessionKey(keys, previousOwner), keys.owners, keys.loads, keys.token],
+          [
+            keys.lbs,
+            sessionKey(keys, consumerId),
+            sessionKey(keys, previousOwner),
+            keys.owners,
+            keys.loads,
+            keys.token,
+            keys.released,
+            keys.deadLetter,
+          ],
           [
             keys.group,
             consumerId,
             this.session.currentNonce,
             previousOwner,
             options.maxEntryBytes,
+            options.maxDeliveries,
             ...batch.flatMap((expired) => [expired.lbsId, expired.stream]),
           ],
         ),
@@ -115,6 +130,8 @@ export class Takeover {
       const expired = streams[i]!;
       if (typeof outcome === 'number') {
         this.events.onClaimed({ stream: expired.stream, lbsId: expired.lbsId, info: expired.info, token: outcome });
+      } else if (outcome === 'poison') {
+        this.events.onError(poisoned(expired, this.context.options.maxDeliveries));
       }
     });
   }

@@ -9,32 +9,41 @@ KEYS[3] session key of the previous owner
 KEYS[4] owners hash
 KEYS[5] loads hash
 KEYS[6] fencing token counter
+KEYS[7] released: set of consumers that handed their streams over (close()) rather than died
+KEYS[8] dead-letter stream
 ARGV[1] consumer group
 ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
 ARGV[4] previous owner id
 ARGV[5] maxEntryBytes
-ARGV[6..] pairs of entry id, stream name
+ARGV[6] maxDeliveries
+ARGV[7..] pairs of entry id, stream name
 
 Returns { 'lost' } (this consumer's session is gone), { 'alive' } (the previous owner's session exists), or
 { 'ok', outcome... } with one outcome per pair: a fencing token (integer) when claimed, or 'taken' (no longer
 pending under the previous owner), 'mismatch' (the entry does not name that stream), 'duplicate' (the stream is
-held through another entry; this one was dropped).
+held through another entry; this one was dropped), 'poison' (its owners died maxDeliveries times: the entry was
+dead-lettered).
+A hand-off by close() does not count as a delivery; the death of an owner does.
 ]]
 --@include ownership
 --@include entry
 
-local lbs, session, previous_session, owners, loads, token_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local group, me, nonce, previous, max_bytes = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local lbs, session, previous_session, owners, loads, token_key, released, dead_letter_key =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local group, me, nonce, previous = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local max_bytes, max_deliveries = tonumber(ARGV[5]), tonumber(ARGV[6])
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 if redis.call('EXISTS', previous_session) == 1 then return { 'alive' } end
 
+local handed_over = redis.call('SISMEMBER', released, previous) == 1
 local result = { 'ok' }
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local id, stream = ARGV[i], ARGV[i + 1]
   local outcome = 'taken'
-  if pending_owner(lbs, group, id) == previous then
+  local owner, deliveries = pending_owner(lbs, group, id)
+  if owner == previous then
     local fields = read_entry(lbs, id)
     local name = fields and decode_entry(fields, max_bytes)
     if name ~= stream then
@@ -43,8 +52,19 @@ for i = 6, #ARGV, 2 do
       drop_entry(lbs, group, id)
       redis.call('HINCRBY', loads, previous, -1)
       outcome = 'duplicate'
+    elseif not handed_over and deliveries >= max_deliveries then
+      dead_letter(lbs, dead_letter_key, group, id, fields,
+        'its owners died ' .. deliveries .. ' times (maxDeliveries ' .. max_deliveries .. ')')
+      if redis.call('HGET', owners, name) == id then redis.call('HDEL', owners, name) end
+      redis.call('HINCRBY', loads, previous, -1)
+      outcome = 'poison'
     else
-      redis.call('XCLAIM', lbs, group, me, 0, id)
+      -- JUSTID leaves the delivery count alone: a hand-off is not a failure.
+      if handed_over then
+        redis.call('XCLAIM', lbs, group, me, 0, id, 'JUSTID')
+      else
+        redis.call('XCLAIM', lbs, group, me, 0, id)
+      end
       redis.call('HINCRBY', loads, previous, -1)
       outcome = grant(owners, loads, token_key, name, id, me)
     end

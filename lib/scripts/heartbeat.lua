@@ -8,6 +8,7 @@ KEYS[2] consumers: sorted set, consumer id -> session deadline (server ms)
 KEYS[3] LBS stream
 KEYS[4] loads hash
 KEYS[5] readers hash
+KEYS[6] released set
 ARGV[1] nonce of this incarnation
 ARGV[2] session ttl (ms)
 ARGV[3] consumer id
@@ -23,7 +24,8 @@ A dead peer is reported while it still has pending entries; one with none is for
 --@include entry
 --@include forget
 
-local session, consumers, lbs, loads, readers = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local session, consumers, lbs, loads, readers, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local fleet = { consumers = consumers, loads = loads, readers = readers, released = released, lbs = lbs }
 local nonce, ttl, me, prefix, group = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local recheck, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
 
@@ -40,7 +42,7 @@ for _, peer in ipairs(overdue) do
       redis.call('ZADD', consumers, now + recheck, peer)
       result[#result + 1] = peer
     else
-      forget(consumers, loads, readers, lbs, group, peer)
+      forget(fleet, group, peer)
     end
   end
 end

@@ -14,6 +14,7 @@ ARGV[3] nonce of this incarnation
 ARGV[4] list entries after this id ('-' to start)
 ARGV[5] most entries to list
 ARGV[6] maxEntryBytes
+ARGV[7] maxDeliveries: an entry delivered this many times is dead-lettered (its owners keep failing)
 
 Returns { 'lost' } or { 'ok', last id listed or '' when done, items... } with the items of take.lua.
 ]]
@@ -22,8 +23,8 @@ Returns { 'lost' } or { 'ok', last id listed or '' when done, items... } with th
 --@include admit
 
 local lbs, session, owners, loads, token_key, dead_letter_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local group, me, nonce, after, count, max_bytes =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local group, me, nonce, after, count, max_bytes, max_deliveries =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 local k = { lbs = lbs, owners = owners, loads = loads, token = token_key, dead_letter = dead_letter_key }
@@ -37,7 +38,16 @@ for _, p in ipairs(pending) do
   if fields == nil then
     redis.call('XACK', lbs, group, id)
     redis.call('HINCRBY', loads, me, -1)
+  elseif p[4] >= max_deliveries then
+    local reason = 'its owners died ' .. p[4] .. ' times (maxDeliveries ' .. max_deliveries .. ')'
+    local name = decode_entry(fields, max_bytes)
+    if name and redis.call('HGET', owners, name) == id then redis.call('HDEL', owners, name) end
+    dead_letter(lbs, dead_letter_key, group, id, fields, reason)
+    redis.call('HINCRBY', loads, me, -1)
+    result[#result + 1] = { 'dead', id, reason }
   else
+    -- Claiming it again counts one more delivery: the incarnation that held it ended without finishing it.
+    redis.call('XCLAIM', lbs, group, me, 0, id)
     result[#result + 1] = admit(k, group, me, max_bytes, id, fields, true)
   end
 end

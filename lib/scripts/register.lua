@@ -6,6 +6,7 @@ KEYS[1] session key
 KEYS[2] consumers sorted set
 KEYS[3] LBS stream
 KEYS[4] loads hash
+KEYS[5] released set
 ARGV[1] nonce of the new incarnation
 ARGV[2] nonce of the incarnation it replaces ('' for none)
 ARGV[3] session ttl (ms)
@@ -16,7 +17,7 @@ Returns { 1, server now } when registered; { 0, ms until the live holder's sessi
 ]]
 --@include ownership
 
-local session, consumers, lbs, loads = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local session, consumers, lbs, loads, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local nonce, previous, ttl, me, group = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 
 local current = redis.call('GET', session)
@@ -25,6 +26,7 @@ if current and current ~= previous then return { 0, redis.call('PTTL', session) 
 local now = server_time_ms()
 redis.call('SET', session, nonce, 'PX', ttl)
 redis.call('ZADD', consumers, now + ttl, me)
+redis.call('SREM', released, me)
 -- Recount what this consumer owns: the pending entries list is the truth, loads only a cache of it.
 local owned = 0
 local listed = redis.pcall('XINFO', 'CONSUMERS', lbs, group)

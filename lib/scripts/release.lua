@@ -6,6 +6,7 @@ touches the key afterwards (a script sees frozen time, so it cannot do it itself
 KEYS[1] session key
 KEYS[2] consumers sorted set
 KEYS[3] readers hash
+KEYS[4] released set
 ARGV[1] nonce of this incarnation
 ARGV[2] consumer id
 
@@ -13,11 +14,12 @@ Returns 1 when the session was ours, 0 otherwise.
 ]]
 --@include ownership
 
-local session, consumers, readers = KEYS[1], KEYS[2], KEYS[3]
+local session, consumers, readers, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local nonce, me = ARGV[1], ARGV[2]
 
 if redis.call('GET', session) ~= nonce then return 0 end
 redis.call('PEXPIRE', session, 1)
 redis.call('ZADD', consumers, server_time_ms(), me)
 redis.call('HDEL', readers, me)
+redis.call('SADD', released, me)
 return 1

@@ -7,6 +7,7 @@ KEYS[2] consumers sorted set
 KEYS[3] loads hash
 KEYS[4] readers hash
 KEYS[5] LBS stream
+KEYS[6] released set
 ARGV[1] nonce of this incarnation
 ARGV[2] consumer id
 ARGV[3] consumer group
@@ -18,7 +19,7 @@ like close(), so peers take them over).
 --@include forget
 --@include ownership
 
-local session, consumers, loads, readers, lbs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local session, consumers, loads, readers, lbs, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local nonce, me, group = ARGV[1], ARGV[2], ARGV[3]
 
 if has_pending(lbs, group, me) then
@@ -30,5 +31,5 @@ if has_pending(lbs, group, me) then
   return 0
 end
 if redis.call('GET', session) == nonce then redis.call('DEL', session) end
-forget(consumers, loads, readers, lbs, group, me)
+forget({ consumers = consumers, loads = loads, readers = readers, released = released, lbs = lbs }, group, me)
 return 1

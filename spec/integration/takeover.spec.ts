@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AlreadyClaimedError, addStream, keysFor } from '../../lib/index.js';
+import { AlreadyClaimedError, DeadLetterError, addStream, keysFor } from '../../lib/index.js';
 import { spawnConsumer, type ConsumerProcess } from '../support/consumer-process.js';
 import { Fleet, serviceName } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
@@ -80,6 +80,32 @@ describe('claim', () => {
   });
 });
 
+describe('a poison stream', () => {
+  it('goes to the dead-letter stream once its owners died maxDeliveries times, and close() hand-offs do not count', async () => {
+    const service = serviceName();
+    const options = { serviceName: service, heartbeatMs: 300, autoClaim: true, maxDeliveries: 2 };
+    const first = await fleet.consumer(options);
+    await addStreams(service, 1);
+    await waitFor(() => first.client.owned().length === 1);
+    // A hand-off by close() is not a failure.
+    const second = await fleet.consumer(options);
+    await first.client.close();
+    await waitFor(() => second.client.owned().length === 1);
+    // Two owners die with it (connections dropped, sessions expire): the next one dead-letters it.
+    const third = await fleet.consumer(options);
+    await second.redis.disconnect();
+    await waitFor(() => third.client.owned().length === 1, { timeoutMs: 5000 });
+    const fourth = await fleet.consumer(options);
+    await third.redis.disconnect();
+    await waitFor(() => fourth.log.errors.some((error) => error instanceof DeadLetterError), { timeoutMs: 5000 });
+    expect(fourth.client.owned()).toHaveLength(0);
+    const redis = await fleet.connect();
+    const [dead] = await redis.xRange(keysFor(service).deadLetter, '-', '+');
+    expect(dead!.message.reason).toMatch(/died 2 times/);
+    expect(await redis.xLen(keysFor(service).lbs)).toBe(0);
+  });
+});
+
 describe('a consumer that dies', () => {
   it('hands its streams over at once on close()', async () => {
     const service = serviceName();
@@ -111,8 +137,8 @@ describe('a consumer that dies', () => {
     const killedAt = Date.now();
     victim.kill('SIGKILL');
     await waitFor(() => owned().size === names.length, { timeoutMs: 10_000 });
-    const takenAt = survivors.flatMap(({ log }) => log.added.filter((lease) => lease.recovered)).length;
-    expect(takenAt).toBe(victims.length);
+    const recovered = survivors.flatMap(({ log }) => log.added.filter((lease) => lease.recovered));
+    expect(recovered.map((lease) => lease.stream).sort()).toEqual(victims.sort());
     expect(Date.now() - killedAt).toBeLessThanOrEqual(HEARTBEAT_MS + 500);
   });
 

@@ -45,11 +45,11 @@ local function dead_letter(lbs, dead_letter_key, group, id, fields, reason)
   drop_entry(lbs, group, id)
 end
 
--- The consumer an entry is pending under, or nil when it is not pending.
+-- The consumer an entry is pending under and how many times it was delivered, or nil when it is not pending.
 local function pending_owner(lbs, group, id)
   local found = redis.call('XPENDING', lbs, group, id, id, 1)
   if #found == 0 then return nil end
-  return found[1][2]
+  return found[1][2], found[1][4]
 end
 
 -- Whether a consumer has any pending entry (false when the group is gone, as after a restart without data).

@@ -1,7 +1,9 @@
 -- Removes every trace of a consumer that owns nothing any more.
-local function forget(consumers, loads, readers, lbs, group, consumer)
-  redis.call('ZREM', consumers, consumer)
-  redis.call('HDEL', loads, consumer)
-  redis.call('HDEL', readers, consumer)
-  redis.pcall('XGROUP', 'DELCONSUMER', lbs, group, consumer)
+-- k holds the keys: consumers, loads, readers, released, lbs.
+local function forget(k, group, consumer)
+  redis.call('ZREM', k.consumers, consumer)
+  redis.call('HDEL', k.loads, consumer)
+  redis.call('HDEL', k.readers, consumer)
+  redis.call('SREM', k.released, consumer)
+  redis.pcall('XGROUP', 'DELCONSUMER', k.lbs, group, consumer)
 end
