@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['spec/**/*.spec.ts'],
+    // The chaos suite runs on its own: npm run test:chaos.
+    exclude: ['spec/chaos/**', 'node_modules/**'],
     pool: 'forks',
     // Fault-injection tests are timing-sensitive; run files one at a time (CI has 2 cores).
     fileParallelism: false,
