@@ -21,6 +21,7 @@ import { addStream } from './producer.js';
 import { closeConnection, currentDatabase, openConnection, type RedisClientLike, type RedisConnection } from './redis.js';
 import { Scripts } from './scripts.js';
 import { Session } from './session.js';
+import { SlotMaster, isCluster, type RedisClusterLike } from './slot-master.js';
 import { Takeover } from './takeover.js';
 
 const expiredSchema = z.object({
@@ -33,6 +34,9 @@ const recoverReply = z.union([z.tuple([z.literal('lost')]), z.tuple([z.literal('
 const consumersReply = z.array(z.array(z.union([z.string(), z.number()])));
 const finishReply = z.union([z.tuple([z.literal('lost')]), z.tuple([z.literal('ok')]).rest(z.enum(['done', 'not-owner']))]);
 
+/** Raised on the fencing counter when the service's slot moves to another master: more than asynchronous
+ * replication can lose, so tokens granted there stay above every token granted before. */
+const TOKEN_FAILOVER_MARGIN = 2 ** 30;
 const RECOVER_PAGE = 500;
 const FINISH_BATCH = 500;
 /** How long init() waits for Redis to answer at all. */
@@ -51,6 +55,9 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private readonly leases: LeaseRegistry;
   private readonly session: Session;
   private readonly takeover: Takeover;
+  /** The plain client for the service's keys: the one given, or (cluster) a connection to the slot's master. */
+  private node: RedisClientLike | undefined;
+  private slotMaster: SlotMaster | undefined;
   private subscriber: KeyspaceSubscriber | undefined;
   private reader: LbsReader | undefined;
   private readerConnection: RedisConnection | undefined;
@@ -58,17 +65,26 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private starting: Promise<void> | undefined;
 
   /**
-   * @param redis a connected node-redis v4 client. The client duplicates it for its own blocking-read and
-   * subscriber connections, and closes only those.
+   * @param redis a connected node-redis v4 client (`createClient`) or cluster client (`createCluster`). The client
+   * duplicates it for its own blocking-read and subscriber connections, and closes only those. On a cluster it
+   * talks to the master that owns the service's hash slot, and follows it when it fails over or moves.
    */
   constructor(
-    private readonly redis: RedisClientLike,
+    private readonly redis: RedisClientLike | RedisClusterLike,
     options: RedisStreamClientOptions,
   ) {
     super();
     this.options = parseOptions(options);
     const consumerId = this.options.consumerId;
-    this.context = { redis, scripts: new Scripts(redis), keys: keysFor(this.options.serviceName), consumerId, options: this.options };
+    // Every part sends its commands through this, to whichever node holds the service's keys now.
+    const commander = { sendCommand: (args: string[]) => this.currentNode().sendCommand(args) };
+    this.context = {
+      redis: commander,
+      scripts: new Scripts(commander),
+      keys: keysFor(this.options.serviceName),
+      consumerId,
+      options: this.options,
+    };
     this.leases = new LeaseRegistry(consumerId);
     this.session = new Session(this.context, {
       onLost: () => this.disownAll(),
@@ -174,14 +190,19 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     return addStream(this.redis, this.options.serviceName, stream, info);
   }
 
+  private currentNode(): RedisClientLike {
+    if (!this.node) throw new NotRunningError('The client is not connected: call init() first');
+    return this.node;
+  }
+
   private async start(): Promise<void> {
-    const redis = this.redis;
-    const database = await Promise.race([
-      currentDatabase(redis),
+    const redis = await Promise.race([
+      this.connectNode(),
       new Promise<never>((_, reject) =>
         setTimeout(() => reject(new RedisStreamClientError(`Redis did not answer within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS).unref(),
       ),
     ]);
+    const database = await currentDatabase(redis);
     const channel = await ensureExpiredEvents(redis, this.options.configureKeyspaceEvents);
     this.subscriber = new KeyspaceSubscriber(this.context.keys, database, {
       onSessionExpired: (consumerId) => {
@@ -204,6 +225,38 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       capacity: () => this.options.maxStreams - this.leases.size,
     });
     this.reader.start();
+  }
+
+  private async connectNode(): Promise<RedisClientLike> {
+    if (!isCluster(this.redis)) {
+      this.node = this.redis;
+      return this.redis;
+    }
+    const heartbeatMs = this.options.heartbeatMs;
+    this.slotMaster = new SlotMaster(
+      this.redis,
+      this.context.keys.lbs,
+      Math.min(1000, heartbeatMs / 2),
+      (client) => this.moved(client),
+      (error) => this.report(error),
+    );
+    const node = await this.slotMaster.start();
+    this.node = node;
+    return node;
+  }
+
+  /** The service's slot is now served by another master (failover, or slot migration): move every connection
+   * there. Expiry events and scripts do not follow, so set the flags again and reconcile. */
+  private async moved(client: RedisConnection): Promise<void> {
+    this.node = client;
+    if (this.state !== 'running') return;
+    this.options.logger.warn(`The service's hash slot moved to another master; following it`);
+    await client.sendCommand(['INCRBY', this.context.keys.token, String(TOKEN_FAILOVER_MARGIN)]);
+    await ensureExpiredEvents(client, this.options.configureKeyspaceEvents);
+    await this.subscriber?.restart(client);
+    this.reader?.useConnection(await openConnection(client, (error) => this.report(error)));
+    this.session.heartbeatSoon();
+    await this.reconcile();
   }
 
   /** After the subscriber reconnects: Redis may have restarted (flags and scripts forgotten) and expiry events
@@ -296,6 +349,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.reader?.stop();
     await closeConnection(this.readerConnection);
     await this.subscriber?.stop();
+    await this.slotMaster?.stop();
     this.leases.endAll(new RedisStreamClientError('The client was closed'));
     this.state = 'stopped';
   }
@@ -325,6 +379,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
 
   /** Emits `error`; when nobody listens, or a listener throws, logs instead: an error is never lost. */
   private report(error: unknown): void {
+    // On a cluster, any error may mean that the slot moved.
+    this.slotMaster?.checkSoon();
     const wrapped = error instanceof RedisStreamClientError ? error : new RedisStreamClientError(String(error), { cause: error });
     const listeners = this.listeners('error');
     if (listeners.length === 0) {

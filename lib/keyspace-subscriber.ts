@@ -24,6 +24,7 @@ function globEscape(text: string): string {
  */
 export class KeyspaceSubscriber {
   private connection: RedisConnection | undefined;
+  private channels: readonly EventChannel[] = [];
   private readonly waiting = new Map<string, () => void>();
   private readonly message: z.ZodType<string>;
 
@@ -37,6 +38,7 @@ export class KeyspaceSubscriber {
 
   /** Subscribes on the given channels: both when the flags could not be read. */
   async start(redis: RedisClientLike, channels: readonly EventChannel[]): Promise<void> {
+    this.channels = channels;
     let ready = false;
     const connection = await openConnection(redis, (error) => this.events.onError(error));
     this.connection = connection;
@@ -68,6 +70,12 @@ export class KeyspaceSubscriber {
     if (!ok) {
       throw new ConfigError(`Keyspace notifications are off and CONFIG is refused: ${keyspaceAdvice}`, 'notify-keyspace-events');
     }
+  }
+
+  /** Subscribes on another node instead (the service's slot moved to another cluster node). */
+  async restart(redis: RedisClientLike): Promise<void> {
+    await this.stop();
+    await this.start(redis, this.channels);
   }
 
   async stop(): Promise<void> {

@@ -41,9 +41,16 @@ export class LbsReader {
   constructor(
     private readonly context: ClientContext,
     private readonly session: Session,
-    private readonly connection: RedisConnection,
+    private connection: RedisConnection,
     private readonly events: ReaderEvents,
   ) {}
+
+  /** Switches the blocking reads to another connection (the service's slot moved to another cluster node). */
+  useConnection(connection: RedisConnection): void {
+    const previous = this.connection;
+    this.connection = connection;
+    void previous.disconnect().catch(() => undefined);
+  }
 
   start(): void {
     this.loop ??= this.run();

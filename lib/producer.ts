@@ -1,6 +1,7 @@
 import type { StreamInfo } from './events.js';
 import { keysFor } from './keys.js';
 import type { RedisCommander } from './redis.js';
+import { commanderFor, type RedisClusterLike } from './slot-master.js';
 
 /** The LBS entry format, the same as redis-stream-client-go's: field `lbs-input`, a JSON object. */
 export function encodeEntry(stream: string, info: StreamInfo = {}): string {
@@ -15,11 +16,12 @@ export function encodeEntry(stream: string, info: StreamInfo = {}): string {
  * Returns the LBS entry id.
  */
 export async function addStream(
-  redis: RedisCommander,
+  redis: RedisCommander | RedisClusterLike,
   serviceName: string,
   stream: string,
   info?: StreamInfo,
 ): Promise<string> {
   const entry = encodeEntry(stream, info);
-  return String(await redis.sendCommand(['XADD', keysFor(serviceName).lbs, '*', 'lbs-input', entry]));
+  const { lbs } = keysFor(serviceName);
+  return String(await commanderFor(redis, lbs).sendCommand(['XADD', lbs, '*', 'lbs-input', entry]));
 }

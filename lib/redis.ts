@@ -9,7 +9,7 @@ export interface RedisCommander {
 }
 
 /** A connection the library creates with `duplicate()` and closes itself. */
-export interface RedisConnection extends RedisCommander {
+export interface RedisConnection extends RedisClientLike {
   readonly isReady: boolean;
   connect(): Promise<unknown>;
   disconnect(): Promise<void>;

@@ -17,5 +17,5 @@ local function admit(k, group, consumer, max_bytes, id, fields, counted)
   end
   redis.call('HSET', k.owners, name, id)
   if not counted then redis.call('HINCRBY', k.loads, consumer, 1) end
-  return { 'granted', id, name, detail, redis.call('INCR', k.token) }
+  return { 'granted', id, name, detail, next_token(k.token) }
 end

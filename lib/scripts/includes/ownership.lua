@@ -9,14 +9,21 @@ local function other_holder(lbs, owners, group, name, id)
   return holder
 end
 
+local function server_time_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A new fencing token. A missing counter (new service, or data lost with a restart) starts from the server
+-- clock in microseconds, above any token granted before.
+local function next_token(token_key)
+  if redis.call('EXISTS', token_key) == 0 then redis.call('SET', token_key, server_time_ms() * 1000) end
+  return redis.call('INCR', token_key)
+end
+
 -- Records `consumer` as the owner of `name` through entry `id` and returns a new fencing token.
 local function grant(owners, loads, token_key, name, id, consumer)
   redis.call('HSET', owners, name, id)
   redis.call('HINCRBY', loads, consumer, 1)
-  return redis.call('INCR', token_key)
-end
-
-local function server_time_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return next_token(token_key)
 end
