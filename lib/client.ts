@@ -23,6 +23,7 @@ import { Scripts } from './scripts.js';
 import { Session } from './session.js';
 import { SlotMaster, isCluster, type RedisClusterLike } from './slot-master.js';
 import { Takeover } from './takeover.js';
+import { withTimeout } from './timeout.js';
 
 const expiredSchema = z.object({
   stream: z.string().min(1),
@@ -162,10 +163,13 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     try {
       await this.reader?.stop();
       if (this.session.isValid()) {
-        for (let owned = this.leases.all(); owned.length > 0; owned = owned.slice(FINISH_BATCH)) {
-          await this.finish(owned.slice(0, FINISH_BATCH));
-        }
-        await this.session.retire();
+        const finishing = async (): Promise<void> => {
+          for (let owned = this.leases.all(); owned.length > 0; owned = owned.slice(FINISH_BATCH)) {
+            await this.finish(owned.slice(0, FINISH_BATCH));
+          }
+          await this.session.retire();
+        };
+        await withTimeout(finishing(), this.shutdownTimeoutMs());
       }
     } finally {
       await this.shutDown();
@@ -179,7 +183,10 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     try {
       await this.reader?.stop();
       this.leases.endAll(new RedisStreamClientError('The client was closed'));
-      if (this.session.isValid()) await this.session.release();
+      // An unreachable Redis must not hold close() up: the session then simply expires.
+      if (this.session.isValid()) {
+        await withTimeout(this.session.release(), this.shutdownTimeoutMs()).catch((error: unknown) => this.report(error));
+      }
     } finally {
       await this.shutDown();
     }
@@ -352,6 +359,11 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.slotMaster?.stop();
     this.leases.endAll(new RedisStreamClientError('The client was closed'));
     this.state = 'stopped';
+  }
+
+  /** How long done() and close() wait for Redis: past one heartbeat the session has expired anyway. */
+  private shutdownTimeoutMs(): number {
+    return Math.max(1000, this.options.heartbeatMs);
   }
 
   private assertRunning(method: string): void {

@@ -44,8 +44,9 @@ export async function ensureExpiredEvents(redis: RedisCommander, configure: bool
       'notify-keyspace-events',
     );
   }
+  const merged = withExpiredEvents(flags);
   try {
-    await redis.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', withExpiredEvents(flags)]);
+    await redis.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', merged]);
   } catch (error) {
     throw new ConfigError(
       `Keyspace notifications are off ("${flags}") and CONFIG SET was refused: ${keyspaceAdvice}`,
@@ -53,5 +54,5 @@ export async function ensureExpiredEvents(redis: RedisCommander, configure: bool
       { cause: error },
     );
   }
-  return 'keyspace';
+  return channelFor(merged)!;
 }

@@ -6,6 +6,7 @@ import { decodeOutcomes, type EntryOutcome } from './grants.js';
 import { sessionKey } from './keys.js';
 import { errorCode, type RedisConnection } from './redis.js';
 import type { Session } from './session.js';
+import { withTimeout } from './timeout.js';
 
 export interface ReaderEvents {
   /** What take.lua did with entries, for the session that was valid when they were taken. */
@@ -56,11 +57,12 @@ export class LbsReader {
     this.loop ??= this.run();
   }
 
-  /** Stops reading; interrupts a blocking read by closing the reader's connection. */
+  /** Stops reading; interrupts a blocking read by closing the reader's connection. A take call stuck in an
+   * unreachable Redis's queue is not waited for beyond a second: its entries stay pending, for the next owner. */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.connection.disconnect().catch(() => undefined);
-    await this.loop;
+    await withTimeout(this.loop ?? Promise.resolve(), 1000).catch(() => undefined);
   }
 
   private async run(): Promise<void> {

@@ -63,6 +63,7 @@ function fail(message: string, setting?: string): never {
 
 function describe(value: unknown): string {
   if (typeof value === 'function') return 'a function';
+  if (typeof value === 'number' || value === undefined) return String(value);
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RedisClientLike, RedisCommander, RedisConnection } from './redis.js';
+import { withTimeout } from './timeout.js';
 
 /** The slice of a node-redis v4 cluster client (`createCluster()`) this library uses. */
 export interface RedisClusterLike {
@@ -88,7 +89,7 @@ export class SlotMaster {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.checking;
+    await withTimeout(this.checking ?? Promise.resolve(), 1000).catch(() => undefined);
     await this.current?.client.disconnect().catch(() => undefined);
   }
 
@@ -169,16 +170,4 @@ function clientOptions(template: NodeClient, address: string, reconnect: boolean
       reconnectStrategy: reconnect ? (retries: number) => Math.min(50 * 2 ** retries, 1000) : false,
     },
   };
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`No answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

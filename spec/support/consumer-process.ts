@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { RedisStreamClient, type RedisStreamClientOptions } from '../../lib/index.js';
 
 export type ConsumerReport =
@@ -43,9 +43,10 @@ export class ConsumerProcess {
   }
 }
 
-/** Starts a consumer process with autoClaim, resolving once it is initialised. */
-export async function spawnConsumer(url: string, options: RedisStreamClientOptions): Promise<ConsumerProcess> {
-  const child = fork(fileURLToPath(import.meta.url), [url, JSON.stringify(options)], {
+/** Starts a consumer process, resolving once it is initialised. `url` is a Redis URL, or the node URLs of a
+ * Redis Cluster. */
+export async function spawnConsumer(url: string | string[], options: RedisStreamClientOptions): Promise<ConsumerProcess> {
+  const child = fork(fileURLToPath(import.meta.url), [JSON.stringify(url), JSON.stringify(options)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -57,9 +58,9 @@ export async function spawnConsumer(url: string, options: RedisStreamClientOptio
   return consumer;
 }
 
-async function runConsumer(url: string, options: RedisStreamClientOptions): Promise<void> {
+async function runConsumer(url: string | string[], options: RedisStreamClientOptions): Promise<void> {
   const send = (report: ConsumerReport): void => void process.send?.(report);
-  const redis = createClient({ url });
+  const redis = Array.isArray(url) ? createCluster({ rootNodes: url.map((node) => ({ url: node })) }) : createClient({ url });
   redis.on('error', () => undefined);
   await redis.connect();
   const client = new RedisStreamClient(redis, options);
@@ -82,5 +83,5 @@ async function runConsumer(url: string, options: RedisStreamClientOptions): Prom
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  void runConsumer(process.argv[2]!, JSON.parse(process.argv[3]!) as RedisStreamClientOptions);
+  void runConsumer(JSON.parse(process.argv[2]!) as string | string[], JSON.parse(process.argv[3]!) as RedisStreamClientOptions);
 }

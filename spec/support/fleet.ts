@@ -39,6 +39,15 @@ export class Fleet {
     { start = true }: { start?: boolean } = {},
   ): Promise<{ client: RedisStreamClient; log: EventLog; redis: NodeRedis }> {
     const redis = await this.connect();
+    return { ...(await this.consumerOn(redis, options, { start })), redis };
+  }
+
+  /** A consumer on a client connected elsewhere (a cluster client, say), closed with the fleet. */
+  async consumerOn(
+    redis: ConstructorParameters<typeof RedisStreamClient>[0],
+    options: RedisStreamClientOptions,
+    { start = true }: { start?: boolean } = {},
+  ): Promise<{ client: RedisStreamClient; log: EventLog }> {
     const client = new RedisStreamClient(redis, options);
     const log: EventLog = { added: [], expired: [], disowned: [], errors: [] };
     client.on('streamAdded', (lease) => log.added.push(lease));
@@ -47,7 +56,7 @@ export class Fleet {
     client.on('error', (error) => log.errors.push(error));
     this.clients.push(client);
     if (start) await client.init();
-    return { client, log, redis };
+    return { client, log };
   }
 
   async close(): Promise<void> {
