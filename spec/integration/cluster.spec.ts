@@ -104,6 +104,9 @@ describe('on a Redis Cluster', () => {
     await add(service, ['g', 'h']);
     await waitFor(() => new Set(ownedBy(group)).size === 8 && ownedBy(group).length === 8, { timeoutMs: 20_000 });
 
+    // The promoted replica started without the flags; the consumers set them.
+    const promoted = await cluster.masterOf(slot);
+    expect(await promoted.cli('CONFIG', 'GET', 'notify-keyspace-events')).toMatch(/\n.*x/);
     // A consumer that dies after the failover is still taken over: the subscriber and the flags followed.
     const [leaving, ...staying] = group as [(typeof group)[0], ...typeof group];
     await leaving.client.close();
