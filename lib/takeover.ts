@@ -147,7 +147,7 @@ export class Takeover {
         await this.context.scripts.run(
           'orphans',
           [keys.lbs, sessionKey(keys, previousOwner), keys.consumers, keys.deadLetter],
-          [keys.group, previousOwner, after, PAGE_SIZE, options.maxEntryBytes],
+          [keys.group, previousOwner, after, PAGE_SIZE, options.maxEntryBytes, keys.sessionPrefix],
         ),
       );
       if (reply[0] === 'alive') return undefined;

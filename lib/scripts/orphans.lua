@@ -11,6 +11,7 @@ ARGV[2] dead consumer id
 ARGV[3] list entries after this id ('-' to start)
 ARGV[4] most entries to list
 ARGV[5] maxEntryBytes
+ARGV[6] session key prefix (session key = prefix .. consumer id)
 
 Returns { 'alive' } while the consumer's session exists; otherwise
 { 'orphaned', last id listed or '' when done, { live consumer ids }, { id, name, raw lbs-input }... }.
@@ -19,12 +20,18 @@ Returns { 'alive' } while the consumer's session exists; otherwise
 --@include entry
 
 local lbs, session, consumers, dead_letter_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local group, dead, after, count, max_bytes = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local group, dead, after, count, max_bytes, prefix =
+  ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 
 if redis.call('EXISTS', session) == 1 then return { 'alive' } end
 local start = after == '-' and '-' or '(' .. after
 local pending = redis.call('XPENDING', lbs, group, start, '+', count, dead)
-local result = { 'orphaned', '', redis.call('ZRANGEBYSCORE', consumers, server_time_ms(), '+inf') }
+-- Live consumers: a session key exists (the sorted set also keeps dead consumers that still hold entries).
+local live = {}
+for _, consumer in ipairs(redis.call('ZRANGEBYSCORE', consumers, server_time_ms(), '+inf')) do
+  if redis.call('EXISTS', prefix .. consumer) == 1 then live[#live + 1] = consumer end
+end
+local result = { 'orphaned', '', live }
 if #pending == count then result[2] = pending[#pending][1] end
 for _, p in ipairs(pending) do
   local id = p[1]
