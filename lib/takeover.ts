@@ -31,6 +31,8 @@ export function poisoned(expired: ExpiredStream, maxDeliveries: number): DeadLet
   return new DeadLetterError(expired.lbsId, `stream "${expired.stream}": its owners died ${maxDeliveries} times (maxDeliveries)`);
 }
 
+const consumersReply = z.array(z.array(z.union([z.string(), z.number()])));
+
 const PAGE_SIZE = 1000;
 const CLAIM_BATCH = 200;
 
@@ -67,6 +69,18 @@ export class Takeover {
         this.running.delete(previousOwner);
         if (again) this.handle(previousOwner);
       });
+  }
+
+  /** Hands every consumer that holds entries to the takeover: after a resubscribe or at start, when a death may
+   * have gone unheard (the takeover itself checks that each one's session is gone). */
+  async reconcile(): Promise<void> {
+    const { keys, consumerId } = this.context;
+    const reply = consumersReply.parse(await this.context.redis.sendCommand(['XINFO', 'CONSUMERS', keys.lbs, keys.group]));
+    for (const fields of reply) {
+      const name = String(fields[fields.indexOf('name') + 1]);
+      const pending = Number(fields[fields.indexOf('pending') + 1]);
+      if (name !== consumerId && pending > 0) this.handle(name);
+    }
   }
 
   /** Claims entries of one previous owner: a fencing token, or why not, for each. */
