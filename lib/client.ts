@@ -218,8 +218,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (this.state !== 'running') return;
     this.options.logger.warn(`The service's hash slot moved to another master; following it`);
     await node.sendCommand(['INCRBY', this.context.keys.token, String(TOKEN_FAILOVER_MARGIN)]);
-    await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
-    await this.subscriber?.restart(node);
+    const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
+    await this.subscriber?.restart(node, channel ? [channel] : undefined);
     this.reader?.useConnection(await openConnection(node, (error) => this.report(error)));
     this.session.heartbeatSoon();
     await this.takeover.reconcile();
@@ -229,7 +229,9 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
    * sent meanwhile are lost, so check the flags again and look for dead peers. */
   private async resync(): Promise<void> {
     if (this.state !== 'running') return;
-    await ensureExpiredEvents(this.context.redis, this.options.configureKeyspaceEvents);
+    const channel = await ensureExpiredEvents(this.context.redis, this.options.configureKeyspaceEvents);
+    // A restarted Redis may have other flags now (ours merged into none), so the channel may have changed.
+    if (channel && !this.subscriber?.listensOn(channel)) await this.subscriber?.restart(this.link.node, [channel]);
     this.session.heartbeatSoon();
     await this.takeover.reconcile();
   }
@@ -243,6 +245,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
 
   private async shutDown(): Promise<void> {
     this.session.stop();
+    this.streams.stop();
     await this.reader?.stop();
     await closeConnection(this.readerConnection);
     await this.subscriber?.stop();
@@ -263,8 +266,11 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   }
 
   private report(error: unknown): void {
-    // On a cluster, an error may mean that the slot moved.
-    this.link.checkSoon();
+    if (!(error instanceof RedisStreamClientError)) {
+      // A Redis or socket error: the slot may have moved (cluster), a reply may have been lost.
+      this.link.checkSoon();
+      if (this.state === 'running') this.streams.checkForStraysSoon();
+    }
     this.notifier.report(error);
   }
 }

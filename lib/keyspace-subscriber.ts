@@ -72,10 +72,15 @@ export class KeyspaceSubscriber {
     }
   }
 
-  /** Subscribes on another node instead (the service's slot moved to another cluster node). */
-  async restart(redis: RedisClientLike): Promise<void> {
+  /** Subscribes again: on another node (the service's slot moved), or on another channel (the flags changed). */
+  async restart(redis: RedisClientLike, channels: readonly EventChannel[] = this.channels): Promise<void> {
     await this.stop();
-    await this.start(redis, this.channels);
+    await this.start(redis, channels);
+  }
+
+  /** Whether it listens on exactly this channel. */
+  listensOn(channel: EventChannel): boolean {
+    return this.channels.length === 1 && this.channels[0] === channel;
   }
 
   async stop(): Promise<void> {

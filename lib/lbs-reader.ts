@@ -110,7 +110,18 @@ export class LbsReader {
       await this.context.scripts.run(
         'take',
         [keys.lbs, sessionKey(keys, consumerId), keys.consumers, keys.loads, keys.readers, keys.owners, keys.token, keys.deadLetter],
-        [keys.group, consumerId, nonce, options.maxEntryBytes, capacity, TAKE_BATCH, force ? 1 : 0, BLOCK_MS + 1000, adopt],
+        [
+          keys.group,
+          consumerId,
+          nonce,
+          options.maxEntryBytes,
+          capacity,
+          TAKE_BATCH,
+          force ? 1 : 0,
+          BLOCK_MS + 1000,
+          adopt,
+          keys.sessionPrefix,
+        ],
       ),
     );
     // Entries granted to an incarnation that has ended meanwhile are taken back by the next one (recover.lua).

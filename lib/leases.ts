@@ -17,7 +17,9 @@ export class LeaseRegistry {
     return this.leases.size;
   }
 
+  /** Records a lease; one this replaces (the stream granted again) ends with its signal aborted. */
   add(grant: LeaseGrant, recovered: boolean): StreamLease {
+    this.leases.get(grant.stream)?.controller.abort(new Error(`Stream "${grant.stream}" was granted again`));
     const controller = new AbortController();
     const lease: StreamLease = { ...grant, consumerId: this.consumerId, signal: controller.signal, recovered };
     this.leases.set(grant.stream, { lease, controller });

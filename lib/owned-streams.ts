@@ -11,8 +11,12 @@ import type { Session } from './session.js';
 const recoverReply = z.union([z.tuple([z.literal('lost')]), z.tuple([z.literal('ok'), z.string()]).rest(z.array(z.unknown()))]);
 const finishReply = z.union([z.tuple([z.literal('lost')]), z.tuple([z.literal('ok')]).rest(z.enum(['done', 'not-owner']))]);
 
+const pendingReply = z.array(z.tuple([z.string(), z.string(), z.number(), z.number()]));
+
 const RECOVER_PAGE = 500;
 const FINISH_BATCH = 500;
+/** An entry pending under this consumer this long without a lease here had its grant's reply lost. */
+const STRAY_IDLE_MS = 2000;
 
 export type FinishOutcome = 'done' | 'not-owner';
 
@@ -22,6 +26,9 @@ export type FinishOutcome = 'done' | 'not-owner';
  */
 export class OwnedStreams {
   private readonly leases: LeaseRegistry;
+  /** Recoveries run one at a time, so that an entry is never taken back twice. */
+  private recovering: Promise<void> = Promise.resolve();
+  private strayCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly context: ClientContext,
@@ -65,23 +72,30 @@ export class OwnedStreams {
   }
 
   /** Takes back the entries still pending under this consumer id (an earlier incarnation's). */
-  async recover(): Promise<void> {
-    const { keys, consumerId, options } = this.context;
-    const nonce = this.session.currentNonce;
-    let after = '-';
-    do {
-      const reply = recoverReply.parse(
-        await this.context.scripts.run(
-          'recover',
-          [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter],
-          [keys.group, consumerId, nonce, after, RECOVER_PAGE, options.maxEntryBytes, options.maxDeliveries],
-        ),
-      );
-      if (reply[0] === 'lost' || nonce !== this.session.currentNonce) return;
-      const [, next, ...items] = reply;
-      this.admit(decodeOutcomes(items), true);
-      after = next;
-    } while (after !== '');
+  recover(): Promise<void> {
+    return this.serially(async () => {
+      let after = '-';
+      do after = await this.runRecover(after, []);
+      while (after !== '');
+    });
+  }
+
+  /**
+   * After an error, a reply may have been lost after its script ran: a take, claim or blocking read then left
+   * entries pending under this consumer with no lease here. Once they have been idle long enough that no reply is
+   * still on its way, take them back (a check per error, bounded by what this consumer holds).
+   */
+  checkForStraysSoon(): void {
+    if (this.strayCheck) return;
+    this.strayCheck = setTimeout(() => {
+      this.strayCheck = undefined;
+      this.serially(() => this.recoverStrays()).catch((error: unknown) => this.notifier.report(error));
+    }, STRAY_IDLE_MS + 100);
+    this.strayCheck.unref();
+  }
+
+  stop(): void {
+    clearTimeout(this.strayCheck);
   }
 
   /** Finishes streams: acknowledged and deleted from the LBS, forgotten here. */
@@ -102,6 +116,46 @@ export class OwnedStreams {
     this.leases.endAll(reason);
   }
 
+  private serially(work: () => Promise<void>): Promise<void> {
+    const run = this.recovering.then(work);
+    this.recovering = run.catch(() => undefined);
+    return run;
+  }
+
+  private async recoverStrays(): Promise<void> {
+    if (!this.session.isValid()) return;
+    const { keys, consumerId } = this.context;
+    const strays: string[] = [];
+    let start = '-';
+    for (;;) {
+      const page = pendingReply.parse(
+        await this.context.redis.sendCommand(['XPENDING', keys.lbs, keys.group, 'IDLE', String(STRAY_IDLE_MS), start, '+', '1000', consumerId]),
+      );
+      const held = new Set(this.leases.all().map((lease) => lease.lbsId));
+      strays.push(...page.map(([id]) => id).filter((id) => !held.has(id)));
+      if (page.length < 1000) break;
+      start = `(${page[page.length - 1]![0]}`;
+    }
+    for (let i = 0; i < strays.length; i += RECOVER_PAGE) await this.runRecover('ids', strays.slice(i, i + RECOVER_PAGE));
+  }
+
+  /** One recover.lua call; returns where the next page starts ('' when done). */
+  private async runRecover(after: string, ids: readonly string[]): Promise<string> {
+    const { keys, consumerId, options } = this.context;
+    const nonce = this.session.currentNonce;
+    const reply = recoverReply.parse(
+      await this.context.scripts.run(
+        'recover',
+        [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter],
+        [keys.group, consumerId, nonce, after, RECOVER_PAGE, options.maxEntryBytes, options.maxDeliveries, ...ids],
+      ),
+    );
+    if (reply[0] === 'lost' || nonce !== this.session.currentNonce) return '';
+    const [, next, ...items] = reply;
+    this.admit(decodeOutcomes(items), true);
+    return next;
+  }
+
   private async finishBatch(leases: readonly StreamLease[]): Promise<FinishOutcome[]> {
     const { keys, consumerId } = this.context;
     const reply = finishReply.parse(
@@ -116,9 +170,9 @@ export class OwnedStreams {
       return leases.map(() => 'not-owner');
     }
     const outcomes = reply.slice(1) as FinishOutcome[];
-    leases.forEach((lease, i) => {
-      if (outcomes[i] === 'done') this.leases.remove(lease.stream);
-    });
+    // Either way the stream is not this consumer's any more (not-owner: a peer holds it, or an earlier reply
+    // that finished it was lost).
+    for (const lease of leases) this.leases.remove(lease.stream);
     return outcomes;
   }
 }

@@ -139,7 +139,10 @@ export class Takeover {
       for (const expired of streams) this.events.onExpired(expired);
       return;
     }
+    const nonce = this.session.currentNonce;
     const outcomes = await this.claim(previousOwner, streams);
+    // Claimed by an incarnation that ended meanwhile: the next one takes them back (recover.lua).
+    if (nonce !== this.session.currentNonce || !this.session.isValid()) return;
     outcomes.forEach((outcome, i) => {
       const expired = streams[i]!;
       if (typeof outcome === 'number') {

@@ -1,6 +1,6 @@
 --[[
-Takes back what this consumer's earlier incarnation still holds: its pending entries get new fencing tokens.
-Called after registering an incarnation, page by page.
+Takes back entries pending under this consumer that it holds no lease for, with new fencing tokens: after
+registering an incarnation, everything its predecessor held (page by page); after a lost reply, the given entries.
 
 KEYS[1] LBS stream
 KEYS[2] session key of this consumer
@@ -11,10 +11,11 @@ KEYS[6] dead-letter stream
 ARGV[1] consumer group
 ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
-ARGV[4] list entries after this id ('-' to start)
+ARGV[4] list entries after this id ('-' to start), or 'ids' to take the entries listed from ARGV[8] on
 ARGV[5] most entries to list
 ARGV[6] maxEntryBytes
 ARGV[7] maxDeliveries: an entry delivered this many times is dead-lettered (its owners keep failing)
+ARGV[8..] entry ids, with 'ids'
 
 Returns { 'lost' } or { 'ok', last id listed or '' when done, items... } with the items of take.lua.
 ]]
@@ -28,10 +29,18 @@ local group, me, nonce, after, count, max_bytes, max_deliveries =
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 local k = { lbs = lbs, owners = owners, loads = loads, token = token_key, dead_letter = dead_letter_key }
-local start = after == '-' and '-' or '(' .. after
-local pending = redis.call('XPENDING', lbs, group, start, '+', count, me)
+local pending = {}
 local result = { 'ok', '' }
-if #pending == count then result[2] = pending[#pending][1] end
+if after == 'ids' then
+  for i = 8, #ARGV do
+    local owner, deliveries = pending_owner(lbs, group, ARGV[i])
+    if owner == me then pending[#pending + 1] = { ARGV[i], me, 0, deliveries } end
+  end
+else
+  local start = after == '-' and '-' or '(' .. after
+  pending = redis.call('XPENDING', lbs, group, start, '+', count, me)
+  if #pending == count then result[2] = pending[#pending][1] end
+end
 for _, p in ipairs(pending) do
   local id = p[1]
   local fields = read_entry(lbs, id)

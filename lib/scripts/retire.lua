@@ -28,6 +28,7 @@ if has_pending(lbs, group, me) then
     redis.call('ZADD', consumers, server_time_ms(), me)
   end
   redis.call('HDEL', readers, me)
+  redis.call('SADD', released, me)
   return 0
 end
 if redis.call('GET', session) == nonce then redis.call('DEL', session) end

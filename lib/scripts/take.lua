@@ -20,6 +20,7 @@ ARGV[6] slack: how many streams above the least loaded reading peer this consume
 ARGV[7] 1 to take even when above the fair share, 0 otherwise
 ARGV[8] how long a peer counts as reading after its last take (ms)
 ARGV[9] id of an entry a blocking read already delivered to this consumer, or ''
+ARGV[10] session key prefix (session key = prefix .. consumer id)
 
 Returns { status, items... }: status 'more' (maybe more entries), 'empty' (none left), 'hold' (above fair share)
 or 'lost' (session gone); items { 'granted', id, name, raw lbs-input, token } | { 'duplicate', id, name }
@@ -32,8 +33,8 @@ or 'lost' (session gone); items { 'granted', id, name, raw lbs-input, token } | 
 local lbs, session, consumers, loads, readers, owners, token_key, dead_letter_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local group, me, nonce, max_bytes = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local max_take, slack, force, reading_window, adopt_id =
-  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9]
+local max_take, slack, force, reading_window, adopt_id, prefix =
+  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9], ARGV[10]
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 local now = server_time_ms()
@@ -60,7 +61,8 @@ if not force then
   local least
   for _, peer in ipairs(redis.call('ZRANGEBYSCORE', consumers, now, '+inf')) do
     local last = tonumber(redis.call('HGET', readers, peer) or '0')
-    if peer ~= me and last >= now - reading_window then
+    -- A peer counts while it reads and its session lives (the sorted set also keeps dead peers with entries).
+    if peer ~= me and last >= now - reading_window and redis.call('EXISTS', prefix .. peer) == 1 then
       local load = tonumber(redis.call('HGET', loads, peer) or '0')
       if least == nil or load < least then least = load end
     end

@@ -122,6 +122,23 @@ it('rejects init() clearly when Redis cannot be reached', async () => {
   await expect(client.init()).rejects.toThrow(/once/);
 });
 
+it('takes back an entry whose grant reply was lost, once an error says replies may have been lost', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const { client, log } = await fleet.consumer({ serviceName: service, maxStreams: 1 });
+  await addStream(redis, service, 'first');
+  await waitFor(() => log.added.length === 1);
+  // An entry delivered to this consumer whose reply never reached it (as when a socket dies mid-reply).
+  await addStream(redis, service, 'lost-reply');
+  await redis.xReadGroup(keys.group, client.id(), { key: keys.lbs, id: '>' }, { COUNT: 1 });
+  await redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+
+  await waitFor(() => log.added.some((lease) => lease.stream === 'lost-reply'), { timeoutMs: 8000 });
+  const stray = log.added.find((lease) => lease.stream === 'lost-reply')!;
+  expect(stray.recovered).toBe(true);
+  expect(stray.token).toBeGreaterThan(log.added[0]!.token);
+});
+
 it('falls back to EVAL when Redis has lost its scripts (SCRIPT FLUSH)', async () => {
   const service = serviceName();
   const { log } = await fleet.consumer({ serviceName: service });
