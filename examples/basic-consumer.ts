@@ -1,0 +1,45 @@
+// Run: npx tsx examples/basic-consumer.ts   (after `npm run build`; REDIS_URL defaults to redis://127.0.0.1:6379)
+// A consumer of the service "orders": it is handed streams through the load balancer stream, reads each one until
+// its end marker, then marks it done. Add streams with examples/producer.ts; run several copies to share them.
+import { createClient } from 'redis';
+import { RedisStreamClient, type StreamLease } from 'redis-stream-client';
+
+const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+redis.on('error', (error: Error) => console.error(`redis: ${error.message}`));
+await redis.connect();
+
+const client = new RedisStreamClient(redis, { serviceName: 'orders' });
+client.on('streamAdded', consume);
+client.on('streamDisowned', (lease) => console.log(`${lease.stream}: lost (this process stalled); a peer takes it over`));
+client.on('error', (error) => console.error(`${error.name}: ${error.message}`));
+await client.init();
+console.log(`${client.id()} is consuming "orders" (Ctrl-C to stop)`);
+
+// close() aborts every lease's signal, so the read loops below end, and hands the streams to the other consumers.
+process.once('SIGINT', () => void client.close().then(() => redis.quit()));
+
+/** Reads one data stream until its end marker, or until the lease ends. A rejection is reported through `error`. */
+async function consume(lease: StreamLease): Promise<void> {
+  console.log(`${lease.stream}: owned (token ${lease.token}${lease.recovered ? ', taken over' : ''})`);
+  // A blocking read ties up its connection: one per stream keeps this short; with many streams use one XREAD.
+  const reader = redis.duplicate();
+  reader.on('error', () => undefined);
+  await reader.connect();
+  try {
+    let lastId = '0-0'; // a real consumer resumes from its own checkpoint (see auto-claim.ts)
+    while (!lease.signal.aborted) {
+      const reply = await reader.xRead({ key: lease.stream, id: lastId }, { BLOCK: 1000, COUNT: 100 });
+      for (const { id, message } of reply?.[0]?.messages ?? []) {
+        lastId = id;
+        if (message.end) {
+          await client.doneStream(lease.stream);
+          console.log(`${lease.stream}: done`);
+          return;
+        }
+        console.log(`${lease.stream}: ${JSON.stringify(message)}`);
+      }
+    }
+  } finally {
+    await reader.disconnect();
+  }
+}

@@ -1,0 +1,36 @@
+// Run in two terminals: npx tsx examples/manual-claim.ts   (after `npm run build`; REDIS_URL defaults to
+// redis://127.0.0.1:6379). Add streams with examples/producer.ts, then kill one copy (kill -9 <pid>, or Ctrl-C):
+// within about heartbeatMs the other is told of the dead copy's streams (streamExpired) and decides to claim them.
+import { createClient } from 'redis';
+import { AlreadyClaimedError, RedisStreamClient, type ExpiredStream } from 'redis-stream-client';
+
+/** Past this many streams, leave orphans to the peers. */
+const MAX_OWNED = 100;
+
+const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
+redis.on('error', (error: Error) => console.error(`redis: ${error.message}`));
+await redis.connect();
+
+const client = new RedisStreamClient(redis, { serviceName: 'orders', autoClaim: false });
+client.on('streamAdded', (lease) => console.log(`${lease.stream}: owned (token ${lease.token})`));
+client.on('streamExpired', onExpired);
+client.on('error', (error) => console.error(`${error.name}: ${error.message}`));
+await client.init();
+console.log(`${client.id()} (pid ${process.pid}) is consuming "orders"`);
+
+/**
+ * A peer died owning this stream. It is reported first to one survivor (a stable hash of the stream name), then,
+ * if still unclaimed shortly after, to all of them; a stream nobody claims stays reserved and is reported again
+ * about every 5 heartbeats.
+ */
+async function onExpired(expired: ExpiredStream): Promise<void> {
+  if (client.owned().length >= MAX_OWNED) return;
+  try {
+    const lease = await client.claim(expired); // no streamAdded for a claim: start the work here
+    console.log(`${lease.stream}: claimed from ${expired.previousOwner} (token ${lease.token})`);
+  } catch (error) {
+    // Expected when another consumer was faster ('taken') or the owner was not dead after all ('owner-alive').
+    if (error instanceof AlreadyClaimedError) console.log(`${expired.stream}: not claimed (${error.reason})`);
+    else throw error;
+  }
+}
