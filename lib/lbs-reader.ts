@@ -21,8 +21,12 @@ const blockingReadReply = z.array(z.tuple([z.string(), z.array(z.tuple([z.string
 
 /** Block on the LBS this long per call: finite, so a dead socket is noticed and `close()` is prompt. */
 export const BLOCK_MS = 5000;
-/** Most entries one take call grants; also how far above the least loaded reading peer a consumer may go. */
-const TAKE_BATCH = 10;
+/** Most entries one take call grants. */
+const TAKE_BATCH = 100;
+/** How far above the least loaded reading peer a consumer may go: this many streams, or this share of that
+ * peer's load when larger. Shares stay within about 1.2x of each other, in batches large enough for speed. */
+const FAIR_SLACK = 10;
+const FAIR_SLACK_SHARE = 0.2;
 /** While above its fair share, look again this often, and take anyway after HOLD_LIMIT_MS (peers may be slow). */
 const HOLD_POLL_MS = 10;
 const HOLD_LIMIT_MS = 250;
@@ -116,11 +120,12 @@ export class LbsReader {
           nonce,
           options.maxEntryBytes,
           capacity,
-          TAKE_BATCH,
+          FAIR_SLACK,
           force ? 1 : 0,
           BLOCK_MS + 1000,
           adopt,
           keys.sessionPrefix,
+          FAIR_SLACK_SHARE,
         ],
       ),
     );

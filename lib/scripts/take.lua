@@ -1,6 +1,6 @@
 --[[
 Takes new LBS entries for this consumer, keeping the fleet's shares even: a consumer holds back while it owns
-more than `slack` streams above the least loaded reading peer. Each well formed entry is granted with a fencing
+more streams than the least loaded reading peer plus a slack (a share of that peer's load, at least a minimum). Each well formed entry is granted with a fencing
 token; a malformed one goes to the dead-letter stream; one naming a stream that is already owned is dropped.
 
 KEYS[1] LBS stream
@@ -16,11 +16,12 @@ ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
 ARGV[4] maxEntryBytes
 ARGV[5] most entries to take, counting an adopted one (0: adopt only)
-ARGV[6] slack: how many streams above the least loaded reading peer this consumer may own
+ARGV[6] slack: how many streams above the least loaded reading peer this consumer may own, at the least
 ARGV[7] 1 to take even when above the fair share, 0 otherwise
 ARGV[8] how long a peer counts as reading after its last take (ms)
 ARGV[9] id of an entry a blocking read already delivered to this consumer, or ''
 ARGV[10] session key prefix (session key = prefix .. consumer id)
+ARGV[11] slack as a share of the least loaded reading peer's load, when larger than ARGV[6]
 
 Returns { status, items... }: status 'more' (maybe more entries), 'empty' (none left), 'hold' (above fair share)
 or 'lost' (session gone); items { 'granted', id, name, raw lbs-input, token } | { 'duplicate', id, name }
@@ -33,8 +34,8 @@ or 'lost' (session gone); items { 'granted', id, name, raw lbs-input, token } | 
 local lbs, session, consumers, loads, readers, owners, token_key, dead_letter_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local group, me, nonce, max_bytes = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local max_take, slack, force, reading_window, adopt_id, prefix =
-  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local max_take, slack, force, reading_window, adopt_id, prefix, slack_share =
+  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9], ARGV[10], tonumber(ARGV[11])
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 local now = server_time_ms()
@@ -67,7 +68,9 @@ if not force then
       if least == nil or load < least then least = load end
     end
   end
-  if least ~= nil then allowed = math.min(room, least + slack - mine) end
+  if least ~= nil then
+    allowed = math.min(room, least + math.max(slack, math.floor(least * slack_share)) - mine)
+  end
 end
 if allowed <= 0 then
   result[1] = 'hold'
