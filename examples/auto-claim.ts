@@ -1,4 +1,4 @@
-// Run in two or more terminals: npx tsx examples/auto-claim.ts   (after `npm run build`; REDIS_URL defaults to
+// Run in two or more terminals: npx tsx examples/auto-claim.ts   (REDIS_URL defaults to
 // redis://127.0.0.1:6379). Add streams with examples/producer.ts and kill one copy: the others claim its streams
 // themselves and carry on from its last checkpoint.
 import { createClient } from 'redis';

@@ -1,4 +1,4 @@
-// Run: npx tsx examples/basic-consumer.ts   (after `npm run build`; REDIS_URL defaults to redis://127.0.0.1:6379)
+// Run: npx tsx examples/basic-consumer.ts   (REDIS_URL defaults to redis://127.0.0.1:6379)
 // A consumer of the service "orders": it is handed streams through the load balancer stream, reads each one until
 // its end marker, then marks it done. Add streams with examples/producer.ts; run several copies to share them.
 import { createClient } from 'redis';

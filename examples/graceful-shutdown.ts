@@ -1,4 +1,4 @@
-// Run: npx tsx examples/graceful-shutdown.ts [--finish]   (after `npm run build`; REDIS_URL defaults to
+// Run: npx tsx examples/graceful-shutdown.ts [--finish]   (REDIS_URL defaults to
 // redis://127.0.0.1:6379), then press Ctrl-C or send SIGTERM.
 // Default: close(), which hands every unfinished stream to the other consumers at once (rolling restart,
 // scale-down). With --finish: done(), which marks every owned stream finished and leaves the fleet; use it only

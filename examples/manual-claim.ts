@@ -1,4 +1,4 @@
-// Run in two terminals: npx tsx examples/manual-claim.ts   (after `npm run build`; REDIS_URL defaults to
+// Run in two terminals: npx tsx examples/manual-claim.ts   (REDIS_URL defaults to
 // redis://127.0.0.1:6379). Add streams with examples/producer.ts, then kill one copy (kill -9 <pid>, or Ctrl-C):
 // within about heartbeatMs the other is told of the dead copy's streams (streamExpired) and decides to claim them.
 import { createClient } from 'redis';

@@ -1,4 +1,4 @@
-// Run: npx tsx examples/producer.ts [stream-name]   (after `npm run build`; REDIS_URL defaults to redis://127.0.0.1:6379)
+// Run: npx tsx examples/producer.ts [stream-name]   (REDIS_URL defaults to redis://127.0.0.1:6379)
 // Writes a few entries and an end marker to a data stream, then hands the stream to the consumers of "orders"
 // through the service's load balancer stream (LBS). One consumer will own it.
 import { createClient } from 'redis';
