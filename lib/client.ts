@@ -76,7 +76,15 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     const commander = this.link.commander;
     this.context = { redis: commander, scripts: new Scripts(commander), keys, consumerId: this.options.consumerId, options: this.options };
     this.session = new Session(this.context, {
-      onLost: () => this.streams.disownAll(),
+      onLost: () => {
+        const count = this.streams.size;
+        this.streams.disownAll();
+        this.report(
+          new SessionLostError(
+            `This consumer's session ended (no heartbeat within its validity window: Redis unreachable, or the process stalled); ${count} stream(s) disowned`,
+          ),
+        );
+      },
       onRenewed: () => void this.streams.recover().catch((error: unknown) => this.report(error)),
       onDeadPeers: (consumerIds) => consumerIds.forEach((id) => this.takeover.handle(id)),
       onError: (error) => this.report(error),

@@ -83,7 +83,8 @@ export class OwnedStreams {
   /**
    * After an error, a reply may have been lost after its script ran: a take, claim or blocking read then left
    * entries pending under this consumer with no lease here. Once they have been idle long enough that no reply is
-   * still on its way, take them back (a check per error, bounded by what this consumer holds).
+   * still on its way, take them back. A check that sees such entries not yet idle long enough looks again later,
+   * so one check per burst of errors is enough; it is bounded by what this consumer holds.
    */
   checkForStraysSoon(): void {
     if (this.strayCheck) return;
@@ -126,17 +127,23 @@ export class OwnedStreams {
     if (!this.session.isValid()) return;
     const { keys, consumerId } = this.context;
     const strays: string[] = [];
+    let tooRecent = false;
     let start = '-';
     for (;;) {
       const page = pendingReply.parse(
-        await this.context.redis.sendCommand(['XPENDING', keys.lbs, keys.group, 'IDLE', String(STRAY_IDLE_MS), start, '+', '1000', consumerId]),
+        await this.context.redis.sendCommand(['XPENDING', keys.lbs, keys.group, start, '+', '1000', consumerId]),
       );
       const held = new Set(this.leases.all().map((lease) => lease.lbsId));
-      strays.push(...page.map(([id]) => id).filter((id) => !held.has(id)));
+      for (const [id, , idleMs] of page) {
+        if (held.has(id)) continue;
+        if (idleMs >= STRAY_IDLE_MS) strays.push(id);
+        else tooRecent = true;
+      }
       if (page.length < 1000) break;
       start = `(${page[page.length - 1]![0]}`;
     }
     for (let i = 0; i < strays.length; i += RECOVER_PAGE) await this.runRecover('ids', strays.slice(i, i + RECOVER_PAGE));
+    if (tooRecent) this.checkForStraysSoon();
   }
 
   /** One recover.lua call; returns where the next page starts ('' when done). */

@@ -160,8 +160,9 @@ describe('a consumer that dies', () => {
       return reports.length === stalled.length && reports;
     });
     expect(disowned.every((report) => report.event === 'streamDisowned' && report.aborted)).toBe(true);
-    // It stays a member of the fleet but holds nothing its peer holds.
-    await waitFor(() => victim.reports.some((r) => r.event === 'error') === false && victim.owned().size === 0);
+    // It says why, stays a member of the fleet, and holds nothing its peer holds.
+    expect(victim.reports.some((r) => r.event === 'error' && /session ended/.test(r.message))).toBe(true);
+    await waitFor(() => victim.owned().size === 0);
     expect(survivor.client.owned()).toHaveLength(20);
     expect(await (await fleet.connect()).xLen(keysFor(service).lbs)).toBe(20);
   });

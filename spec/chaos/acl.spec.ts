@@ -1,0 +1,115 @@
+/**
+ * Security: a consumer of service S runs under an ACL user that may touch only S's keys and S's keyspace channels
+ * and run only the commands the client needs (the rule documented in docs/security.md). Assignment, claim, the
+ * close() hand-off, takeover, doneStream and done() all work without an ACL denial (ACL LOG shows none but the
+ * expected CONFIG GET, so no denial hides inside a script's pcall), and the user can neither read nor write another
+ * service's keys.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { RedisStreamClient, addStream, keysFor, type ExpiredStream } from '../../lib/index.js';
+import { consumerAclRule } from '../support/chaos-acl.js';
+import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait.js';
+
+const PASSWORD = 'consumer-secret';
+
+let server: RedisServer;
+let admin: NodeRedis;
+let fleet: Fleet;
+let service: string;
+let other: string;
+
+beforeAll(async () => {
+  // The keyspace flags preset, as on a managed Redis: the consumer needs no CONFIG at all.
+  server = await startRedis({ args: ['--notify-keyspace-events', 'Kx'] });
+  admin = await new Fleet(server.url).connect();
+});
+afterAll(async () => {
+  await admin.disconnect();
+  await server.stop();
+});
+beforeEach(async () => {
+  service = serviceName();
+  other = serviceName();
+  await admin.sendCommand(['ACL', 'SETUSER', `consumer-${service}`, 'reset', 'on', `>${PASSWORD}`, ...consumerAclRule(service)]);
+  await admin.sendCommand(['ACL', 'LOG', 'RESET']);
+  fleet = new Fleet(`redis://consumer-${service}:${PASSWORD}@127.0.0.1:${server.port}`);
+});
+afterEach(() => fleet.close());
+
+async function aclDenials(): Promise<string[]> {
+  const log = (await admin.sendCommand(['ACL', 'LOG'])) as Array<Array<string | number>>;
+  return log.map((entry) => {
+    const field = (name: string) => String(entry[entry.indexOf(name) + 1]);
+    return `${field('reason')} ${field('object')} (${field('context')})`;
+  });
+}
+
+it('assigns, claims after a close() hand-off, takes over, finishes and retires with only the minimal rule', async () => {
+  const first = await fleet.consumer({ serviceName: service, heartbeatMs: 1000 });
+  for (let i = 0; i < 4; i++) await first.client.addStream(`s${i}`);
+  await waitFor(() => first.log.added.length === 4);
+
+  // close() hands over; a manual consumer claims what it is told about.
+  const second = await fleet.consumer({ serviceName: service, heartbeatMs: 1000 });
+  await first.client.close();
+  await waitFor(() => second.log.expired.length === 4, { timeoutMs: 5000 });
+  const claimed = await Promise.all(second.log.expired.map((expired: ExpiredStream) => second.client.claim(expired)));
+  expect(claimed.map((lease) => lease.stream).sort()).toEqual(['s0', 's1', 's2', 's3']);
+
+  // Redis forgot the scripts (as after a restart): the client falls back to EVAL.
+  await admin.scriptFlush();
+  await second.client.addStream('s4');
+  await waitFor(() => second.log.added.length === 1);
+  // A second live client under the same consumerId is refused (register.lua reads the holder's PTTL).
+  const twin = await fleet.consumer({ serviceName: service, heartbeatMs: 100, consumerId: second.client.id() }, { start: false });
+  await expect(twin.client.init()).rejects.toMatchObject({ setting: 'consumerId' });
+
+  // A consumer whose connections die is taken over by an autoClaim peer.
+  const third = await fleet.consumer({ serviceName: service, heartbeatMs: 1000, autoClaim: true });
+  await second.client.doneStream('s0');
+  await second.redis.disconnect();
+  await waitFor(() => third.client.owned().length === 4, { timeoutMs: 5000 });
+
+  await third.client.doneStream('s1');
+  await third.client.done();
+  const keys = keysFor(service);
+  expect(await admin.xLen(keys.lbs)).toBe(0);
+  expect((await admin.xInfoConsumers(keys.lbs, keys.group)).map((c) => c.name)).not.toContain(third.client.id());
+  expect(third.log.errors.map((error) => error.message)).toEqual([]);
+  // The one refusal is by design: the client asks CONFIG GET for the flags and, refused, checks them with a probe key.
+  expect((await aclDenials()).filter((denial) => denial !== 'command config|get (toplevel)')).toEqual([]);
+});
+
+it("cannot read or write another service's keys or hear its notifications", async () => {
+  const otherKeys = keysFor(other);
+  await addStream(admin, other, 'theirs');
+  await admin.hSet(otherKeys.owners, 'theirs', '0-1');
+  const redis = await fleet.connect();
+
+  const denied = async (command: string[]) => expect(redis.sendCommand(command)).rejects.toThrow(/NOPERM/);
+  await denied(['GET', otherKeys.token]);
+  await denied(['HGETALL', otherKeys.owners]);
+  await denied(['XRANGE', otherKeys.lbs, '-', '+']);
+  await denied(['XADD', otherKeys.lbs, '*', 'lbs-input', '{"DataStreamName":"mine"}']);
+  await denied(['DEL', otherKeys.owners]);
+  await denied(['EVAL', "return redis.call('HGETALL', KEYS[1])", '1', otherKeys.owners]);
+  // A script cannot reach them either, even when it does not declare the key.
+  await expect(redis.sendCommand(['EVAL', `return redis.call('DEL', '${otherKeys.owners}')`, '0'])).rejects.toThrow(/can't access/);
+  await denied(['FLUSHALL']);
+  await denied(['KEYS', '*']);
+  await denied(['CONFIG', 'SET', 'notify-keyspace-events', '']);
+  await expect(addStream(redis, other, 'mine')).rejects.toThrow(/NOPERM/);
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => undefined);
+  await subscriber.connect();
+  await expect(subscriber.pSubscribe(`__keyspace@0__:rsc:{${other}}:session:*`, () => undefined)).rejects.toThrow(/NOPERM/);
+  await subscriber.disconnect();
+
+  const intruder = new RedisStreamClient(redis, { serviceName: other, heartbeatMs: 1000 });
+  await expect(intruder.init()).rejects.toThrow(/NOPERM|permission/i);
+
+  expect(await admin.hGetAll(otherKeys.owners)).toEqual({ theirs: '0-1' });
+  expect(await admin.xLen(otherKeys.lbs)).toBe(1);
+});

@@ -1,0 +1,68 @@
+/**
+ * Chaos 4: Redis restarted (with AOF, so the data survives) while consumers run: once cleanly, once after a crash
+ * (SIGKILL) and 2 s down, long enough for every session to end. The consumers reconnect and resubscribe (and set
+ * the keyspace flags again: a restarted Redis forgot CONFIG SET), new streams are still assigned, a consumer killed
+ * afterwards is still taken over, and nothing is lost.
+ */
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { subscriberCount } from '../support/chaos-faults.js';
+import { ChaosRun } from '../support/chaos-run.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { sleep, waitFor } from '../support/wait.js';
+
+let server: RedisServer;
+let run: ChaosRun | undefined;
+
+beforeAll(async () => {
+  server = await startRedis({ args: ['--appendonly', 'yes'] });
+});
+afterEach(async () => {
+  await run?.stop();
+  run = undefined;
+});
+afterAll(() => server.stop());
+
+/** Waits until every running consumer has resubscribed and the expiry flags are set again; returns how long. */
+async function resubscribed(run: ChaosRun, since: number): Promise<number> {
+  const names = run.fleet.running().map((m) => run.fleet.clientName(m.id));
+  await waitFor(async () => (await subscriberCount(run.admin, names)) === names.length, {
+    timeoutMs: 10_000,
+    message: 'every consumer to resubscribe',
+  });
+  await waitFor(async () => (await server.cli('CONFIG', 'GET', 'notify-keyspace-events')).includes('x'), {
+    timeoutMs: 10_000,
+    message: 'the keyspace flags to be set again',
+  });
+  return Date.now() - since;
+}
+
+it('keeps assigning and taking over after Redis with AOF restarts, cleanly and after a crash', async () => {
+  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  await run.fleet.spawnMany(4);
+  await run.addStreams(60);
+  await run.waitOwned(60);
+
+  const restartedAt = Date.now();
+  await server.restart();
+  const cleanMs = await resubscribed(run, restartedAt);
+  await run.addStreams(30);
+  await run.waitOwned(90);
+
+  const crashedAt = Date.now();
+  server.kill('SIGKILL');
+  await sleep(2 * run.heartbeatMs);
+  await server.restart();
+  const crashMs = await resubscribed(run, crashedAt);
+  await run.addStreams(30);
+  await run.waitOwned(120);
+
+  const fault = await run.fault('kill', run.fleet.busiest());
+  await run.waitTakenOver(fault);
+
+  const errors = run.fleet.members.reduce((n, m) => n + m.consumer.reports.filter((r) => r.event === 'error').length, 0);
+  const disowned = run.fleet.members.reduce((n, m) => n + m.consumer.reports.filter((r) => r.event === 'streamDisowned').length, 0);
+  const { violations } = await run.finish('redis-restart-aof', {
+    extra: `resubscribed-after-restart=${cleanMs}ms resubscribed-after-crash=${crashMs}ms victim-held=${fault.held.size} disowned=${disowned} errors=${errors}`,
+  });
+  expect(violations).toEqual([]);
+});

@@ -1,0 +1,119 @@
+/**
+ * A fleet of child consumers of one service, each with a state the test drives: killed (SIGKILL), stalled
+ * (SIGSTOP) and resumed (SIGCONT), stopped with close() or done(), restarted as a new process (possibly under the
+ * id of a dead one). A process that exits on its own while it should run is recorded as crashed.
+ */
+import type { RedisStreamClientOptions } from '../../lib/index.js';
+import { spawnChaosConsumer, type ChaosConsumer, type StopHow } from './chaos-consumer.js';
+import { sleep } from './wait.js';
+
+export type MemberState = 'live' | 'stalled' | 'killed' | 'closed' | 'done' | 'crashed';
+
+export interface Member {
+  readonly consumer: ChaosConsumer;
+  readonly id: string;
+  state: MemberState;
+}
+
+export type FleetOptions = Omit<RedisStreamClientOptions, 'consumerId'> & { serviceName: string };
+
+export class ChaosFleet {
+  readonly members: Member[] = [];
+  private spawned = 0;
+
+  constructor(
+    readonly url: string,
+    readonly options: FleetOptions,
+  ) {}
+
+  /** The connection name of every Redis connection of consumer `id` (see `killConnections`). */
+  clientName(id: string): string {
+    return `chaos:${this.options.serviceName}:${id}`;
+  }
+
+  /** A consumer id not used before in this fleet: c1, c2, ... */
+  newId(): string {
+    return `c${++this.spawned}`;
+  }
+
+  /** Starts a consumer; `consumerId` defaults to a new one. */
+  async spawn(consumerId = this.newId()): Promise<Member> {
+    const consumer = await spawnChaosConsumer(this.url, { ...this.options, consumerId }, { clientName: this.clientName(consumerId) });
+    const member: Member = { consumer, id: consumer.id, state: 'live' };
+    this.members.push(member);
+    void consumer.exited.then(() => {
+      if (member.state === 'live' || member.state === 'stalled') member.state = 'crashed';
+    });
+    return member;
+  }
+
+  spawnMany(count: number): Promise<Member[]> {
+    return Promise.all(Array.from({ length: count }, () => this.spawn()));
+  }
+
+  /** Processes that run: live or stalled. */
+  running(): Member[] {
+    return this.members.filter((m) => m.state === 'live' || m.state === 'stalled');
+  }
+
+  /** Processes that run and are not stalled. */
+  live(): Member[] {
+    return this.members.filter((m) => m.state === 'live');
+  }
+
+  /** The live member owning the most streams (by its reports). */
+  busiest(): Member {
+    const [first, ...rest] = this.live();
+    if (!first) throw new Error('no live consumer');
+    return rest.reduce((a, b) => (b.consumer.owned().size > a.consumer.owned().size ? b : a), first);
+  }
+
+  /** Streams owned by running members, by their reports. */
+  ownedCount(): number {
+    return this.running().reduce((sum, m) => sum + m.consumer.owned().size, 0);
+  }
+
+  async kill(member: Member): Promise<void> {
+    member.state = 'killed';
+    member.consumer.kill('SIGKILL');
+    await member.consumer.exited;
+  }
+
+  stall(member: Member): void {
+    member.state = 'stalled';
+    member.consumer.kill('SIGSTOP');
+  }
+
+  resume(member: Member): void {
+    if (member.state !== 'stalled') return;
+    member.consumer.kill('SIGCONT');
+    member.state = 'live';
+  }
+
+  /**
+   * close() or done() in the child; resolves once the child has exited, as it must by itself. One that has not
+   * within `exitTimeoutMs` is killed, and the reply says so.
+   */
+  async stop(member: Member, how: StopHow, exitTimeoutMs = 10_000): Promise<{ failed?: string }> {
+    member.state = how === 'close' ? 'closed' : 'done';
+    const reply = await member.consumer.request({ command: how });
+    const exited = await Promise.race([member.consumer.exited.then(() => true), sleep(exitTimeoutMs).then(() => false)]);
+    if (exited) return reply;
+    member.consumer.kill('SIGKILL');
+    await member.consumer.exited;
+    return { failed: `${member.id} did not exit within ${exitTimeoutMs} ms of ${how}()${reply.failed ? `; ${reply.failed}` : ''}` };
+  }
+
+  /** Resumes and kills every process still running, and waits for them to exit. */
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.members.map(async (member) => {
+        if (!member.consumer.alive) return;
+        if (member.state === 'live' || member.state === 'stalled') member.state = 'killed';
+        member.consumer.kill('SIGCONT');
+        member.consumer.kill('SIGKILL');
+        await member.consumer.exited;
+      }),
+    );
+  }
+}
