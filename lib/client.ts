@@ -136,13 +136,13 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (!this.session.isValid()) throw new SessionLostError('This consumer has lost its session; it cannot claim');
     const nonce = this.session.currentNonce;
     const [outcome] = await this.takeover.claim(expired.previousOwner, [parsed.data]);
-    if (typeof outcome !== 'number') throw new AlreadyClaimedError(expired.stream, outcome ?? 'taken');
+    if (outcome === undefined || typeof outcome === 'string') throw new AlreadyClaimedError(expired.stream, outcome ?? 'taken');
     // Granted to an incarnation that ended meanwhile: the next one takes it back and reports it as streamAdded.
     if (nonce !== this.session.currentNonce || !this.session.isValid()) {
       throw new SessionLostError('This consumer lost its session while claiming');
     }
     const { stream, lbsId, info } = parsed.data;
-    return this.streams.add({ stream, lbsId, info, token: outcome }, true, false);
+    return this.streams.add({ stream, lbsId, info, token: outcome.token }, true, false);
   }
 
   /** Marks a stream's work finished: its LBS entry is acknowledged and deleted. Rejects with NotOwnerError when

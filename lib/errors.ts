@@ -17,7 +17,9 @@ export type ClaimRefusal =
   /** The stream is held through another LBS entry (a duplicate add); this entry was dropped. */
   | 'duplicate'
   /** Its owners died maxDeliveries times: the entry went to the dead-letter stream. */
-  | 'poison';
+  | 'poison'
+  /** The LBS entry is malformed: it went to the dead-letter stream. */
+  | 'malformed';
 
 /** `claim()` lost: the stream is someone else's. Expected in normal operation; not a fault. */
 export class AlreadyClaimedError extends RedisStreamClientError {
@@ -35,6 +37,7 @@ const refusalText: Record<ClaimRefusal, string> = {
   mismatch: 'the payload does not match its LBS entry',
   duplicate: 'the stream is already held through another LBS entry',
   poison: 'its owners died maxDeliveries times, so it was moved to the dead-letter stream',
+  malformed: 'its LBS entry is malformed, so it was moved to the dead-letter stream',
 };
 
 /** The stream is not owned by this consumer (never was, finished, or lost). */

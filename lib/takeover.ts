@@ -17,29 +17,33 @@ export interface TakeoverEvents {
   onError(error: unknown): void;
 }
 
-const orphansReply = z.union([
+/** What claim.lua did with one entry: granted (token and the entry's stream), or why not. */
+export type ClaimOutcome = { token: number; stream: string; raw: string } | ClaimRefusal;
+
+const listReply = z.union([
+  z.tuple([z.literal('alive')]),
+  z.tuple([z.literal('orphaned'), z.string(), z.array(z.string())]).rest(z.string()),
+]);
+const readReply = z.union([
   z.tuple([z.literal('alive')]),
   z.tuple([z.literal('orphaned'), z.string(), z.array(z.string())]).rest(z.tuple([z.string(), z.string(), z.string()])),
 ]);
 const claimReply = z.union([
   z.tuple([z.enum(['lost', 'alive'])]),
-  z.tuple([z.literal('ok')]).rest(z.union([z.number(), z.enum(['taken', 'mismatch', 'duplicate', 'poison'])])),
+  z
+    .tuple([z.literal('ok')])
+    .rest(z.union([z.tuple([z.number(), z.string(), z.string()]), z.enum(['taken', 'mismatch', 'duplicate', 'poison', 'malformed'])])),
 ]);
-
-/** The error reported when a stream's owners kept dying and it went to the dead-letter stream. */
-export function poisoned(expired: ExpiredStream, maxDeliveries: number): DeadLetterError {
-  return new DeadLetterError(expired.lbsId, `stream "${expired.stream}": its owners died ${maxDeliveries} times (maxDeliveries)`);
-}
-
 const consumersReply = z.array(z.array(z.union([z.string(), z.number()])));
 
-const PAGE_SIZE = 1000;
-const CLAIM_BATCH = 200;
+const LIST_PAGE = 10_000;
+const BATCH = 500;
 
 /**
- * Takes over the streams of dead peers. Each survivor first acts on the streams that rendezvous hashing gives it,
- * so survivors split the work instead of racing for every stream; after a grace period it acts on whatever is
- * still unclaimed, in case the preferred survivor is itself gone or declined.
+ * Takes over the streams of dead peers. Each survivor first acts on the entries that rendezvous hashing of their
+ * ids gives it, so survivors split the work instead of racing for every stream, and none has to read the entries
+ * it leaves to others; after a grace period it acts on whatever is still unclaimed, in case the preferred
+ * survivor is itself gone or declined.
  */
 export class Takeover {
   /** Peers being handled; true when another report came in meanwhile and calls for one more pass. */
@@ -83,12 +87,12 @@ export class Takeover {
     }
   }
 
-  /** Claims entries of one previous owner: a fencing token, or why not, for each. */
-  async claim(previousOwner: string, streams: readonly ExpiredStream[]): Promise<Array<number | ClaimRefusal>> {
+  /** Claims entries of one previous owner; `stream` '' claims whatever stream the entry names. */
+  async claim(previousOwner: string, entries: ReadonlyArray<{ lbsId: string; stream: string }>): Promise<ClaimOutcome[]> {
     const { keys, consumerId, options } = this.context;
-    const outcomes: Array<number | ClaimRefusal> = [];
-    for (let i = 0; i < streams.length; i += CLAIM_BATCH) {
-      const batch = streams.slice(i, i + CLAIM_BATCH);
+    const outcomes: ClaimOutcome[] = [];
+    for (let i = 0; i < entries.length; i += BATCH) {
+      const batch = entries.slice(i, i + BATCH);
       const reply = claimReply.parse(
         await this.context.scripts.run(
           'claim',
@@ -109,70 +113,87 @@ export class Takeover {
             previousOwner,
             options.maxEntryBytes,
             options.maxDeliveries,
-            ...batch.flatMap((expired) => [expired.lbsId, expired.stream]),
+            ...batch.flatMap((entry) => [entry.lbsId, entry.stream]),
           ],
         ),
       );
       if (reply[0] === 'lost') throw new SessionLostError('This consumer has lost its session; it cannot claim');
-      if (reply[0] === 'alive') return streams.map(() => 'owner-alive');
-      outcomes.push(...(reply.slice(1) as Array<number | ClaimRefusal>));
+      if (reply[0] === 'alive') return entries.map(() => 'owner-alive');
+      for (const outcome of reply.slice(1) as Array<[number, string, string] | ClaimRefusal>) {
+        outcomes.push(typeof outcome === 'string' ? outcome : { token: outcome[0], stream: outcome[1], raw: outcome[2] });
+      }
     }
     return outcomes;
   }
 
   private async takeOver(previousOwner: string): Promise<void> {
-    const first = await this.orphans(previousOwner);
+    const first = await this.list(previousOwner);
     if (!first) return;
     const me = this.context.consumerId;
     const live = first.live.includes(me) ? first.live : [...first.live, me];
-    const mine = first.streams.filter((expired) => preferredConsumer(expired.stream, live) === me);
+    const mine = first.ids.filter((id) => preferredConsumer(id, live) === me);
     await this.act(previousOwner, mine);
-    if (mine.length === first.streams.length) return;
+    if (mine.length === first.ids.length) return;
     await sleep(this.graceMs);
-    const rest = await this.orphans(previousOwner);
-    if (rest) await this.act(previousOwner, rest.streams);
+    const rest = await this.list(previousOwner);
+    if (rest) await this.act(previousOwner, rest.ids);
   }
 
-  private async act(previousOwner: string, streams: ExpiredStream[]): Promise<void> {
-    if (streams.length === 0 || !this.session.isValid()) return;
+  private async act(previousOwner: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0 || !this.session.isValid()) return;
     if (!this.context.options.autoClaim) {
-      for (const expired of streams) this.events.onExpired(expired);
+      for (const expired of await this.read(previousOwner, ids)) this.events.onExpired(expired);
       return;
     }
     const nonce = this.session.currentNonce;
-    const outcomes = await this.claim(previousOwner, streams);
+    const outcomes = await this.claim(previousOwner, ids.map((lbsId) => ({ lbsId, stream: '' })));
     // Claimed by an incarnation that ended meanwhile: the next one takes them back (recover.lua).
     if (nonce !== this.session.currentNonce || !this.session.isValid()) return;
     outcomes.forEach((outcome, i) => {
-      const expired = streams[i]!;
-      if (typeof outcome === 'number') {
-        this.events.onClaimed({ stream: expired.stream, lbsId: expired.lbsId, info: expired.info, token: outcome });
-      } else if (outcome === 'poison') {
-        this.events.onError(poisoned(expired, this.context.options.maxDeliveries));
+      const lbsId = ids[i]!;
+      if (typeof outcome !== 'string') {
+        this.events.onClaimed({ stream: outcome.stream, lbsId, info: decodeInfo(outcome.raw), token: outcome.token });
+      } else if (outcome === 'poison' || outcome === 'malformed') {
+        const why = outcome === 'poison' ? `its owners died ${this.context.options.maxDeliveries} times (maxDeliveries)` : 'malformed';
+        this.events.onError(new DeadLetterError(lbsId, why));
       }
     });
   }
 
-  /** The streams `previousOwner` still holds, with the live consumers; undefined while its session exists. */
-  private async orphans(previousOwner: string): Promise<{ live: string[]; streams: ExpiredStream[] } | undefined> {
-    const { keys, options } = this.context;
-    const streams: ExpiredStream[] = [];
+  /** The ids of the entries `previousOwner` still holds, with the live consumers; undefined while it lives. */
+  private async list(previousOwner: string): Promise<{ live: string[]; ids: string[] } | undefined> {
+    const ids: string[] = [];
     let live: string[] = [];
     let after = '-';
     do {
-      const reply = orphansReply.parse(
-        await this.context.scripts.run(
-          'orphans',
-          [keys.lbs, sessionKey(keys, previousOwner), keys.consumers, keys.deadLetter],
-          [keys.group, previousOwner, after, PAGE_SIZE, options.maxEntryBytes, keys.sessionPrefix],
-        ),
-      );
+      const reply = listReply.parse(await this.orphans(previousOwner, 'list', after, []));
       if (reply[0] === 'alive') return undefined;
-      const [, next, consumers, ...entries] = reply;
+      const [, next, consumers, ...page] = reply;
       live = consumers;
-      for (const [lbsId, stream, raw] of entries) streams.push({ stream, lbsId, info: decodeInfo(raw), previousOwner });
+      ids.push(...page);
       after = next;
     } while (after !== '');
-    return { live, streams };
+    return { live, ids };
+  }
+
+  /** The streams that entries of `previousOwner` name, for those still pending under it. */
+  private async read(previousOwner: string, ids: readonly string[]): Promise<ExpiredStream[]> {
+    const streams: ExpiredStream[] = [];
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const reply = readReply.parse(await this.orphans(previousOwner, 'read', '', ids.slice(i, i + BATCH)));
+      if (reply[0] === 'alive') return streams;
+      const [, , , ...entries] = reply;
+      for (const [lbsId, stream, raw] of entries) streams.push({ stream, lbsId, info: decodeInfo(raw), previousOwner });
+    }
+    return streams;
+  }
+
+  private orphans(previousOwner: string, mode: 'list' | 'read', after: string, ids: readonly string[]): Promise<unknown> {
+    const { keys, options } = this.context;
+    return this.context.scripts.run(
+      'orphans',
+      [keys.lbs, sessionKey(keys, previousOwner), keys.consumers, keys.deadLetter],
+      [keys.group, previousOwner, mode, after, LIST_PAGE, options.maxEntryBytes, keys.sessionPrefix, ...ids],
+    );
   }
 }

@@ -17,13 +17,14 @@ ARGV[3] nonce of this incarnation
 ARGV[4] previous owner id
 ARGV[5] maxEntryBytes
 ARGV[6] maxDeliveries
-ARGV[7..] pairs of entry id, stream name
+ARGV[7..] pairs of entry id, stream name ('' to claim whatever stream the entry names)
 
 Returns { 'lost' } (this consumer's session is gone), { 'alive' } (the previous owner's session exists), or
-{ 'ok', outcome... } with one outcome per pair: a fencing token (integer) when claimed, or 'taken' (no longer
+{ 'ok', outcome... } with one outcome per pair: { fencing token, stream name, raw lbs-input } when claimed, or
+'taken' (no longer
 pending under the previous owner), 'mismatch' (the entry does not name that stream), 'duplicate' (the stream is
 held through another entry; this one was dropped), 'poison' (its owners died maxDeliveries times: the entry was
-dead-lettered).
+dead-lettered), 'malformed' (the entry is malformed: it was dead-lettered).
 A hand-off by close() does not count as a delivery; the death of an owner does.
 ]]
 --@include ownership
@@ -43,10 +44,16 @@ for i = 7, #ARGV, 2 do
   local id, stream = ARGV[i], ARGV[i + 1]
   local outcome = 'taken'
   local owner, deliveries = pending_owner(lbs, group, id)
-  if owner == previous then
-    local fields = read_entry(lbs, id)
-    local name = fields and decode_entry(fields, max_bytes)
-    if name ~= stream then
+  local fields = owner == previous and read_entry(lbs, id)
+  if owner == previous and not fields then
+    redis.call('XACK', lbs, group, id) -- deleted from the stream: nothing left to own
+  elseif owner == previous then
+    local name, detail = decode_entry(fields, max_bytes)
+    if name == nil then
+      dead_letter(lbs, dead_letter_key, group, id, fields, detail)
+      redis.call('HINCRBY', loads, previous, -1)
+      outcome = 'malformed'
+    elseif stream ~= '' and name ~= stream then
       outcome = 'mismatch'
     elseif other_holder(lbs, owners, group, name, id) then
       drop_entry(lbs, group, id)
@@ -66,7 +73,7 @@ for i = 7, #ARGV, 2 do
         redis.call('XCLAIM', lbs, group, me, 0, id)
       end
       redis.call('HINCRBY', loads, previous, -1)
-      outcome = grant(owners, loads, token_key, name, id, me)
+      outcome = { grant(owners, loads, token_key, name, id, me), name, detail }
     end
   end
   result[#result + 1] = outcome
