@@ -50,6 +50,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private subscriber: KeyspaceSubscriber | undefined;
   private reader: LbsReader | undefined;
   private readerConnection: RedisConnection | undefined;
+  private sessionConnection: RedisConnection | undefined;
   private state: State = 'new';
   private starting: Promise<void> | undefined;
 
@@ -135,8 +136,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (!parsed.success) throw new TypeError(`claim() expects a streamExpired payload: ${parsed.error.issues[0]?.message}`);
     if (!this.session.isValid()) throw new SessionLostError('This consumer has lost its session; it cannot claim');
     const nonce = this.session.currentNonce;
-    const [outcome] = await this.takeover.claim(expired.previousOwner, [parsed.data]);
-    if (outcome === undefined || typeof outcome === 'string') throw new AlreadyClaimedError(expired.stream, outcome ?? 'taken');
+    const outcome = await this.takeover.claimOne(expired.previousOwner, parsed.data);
+    if (typeof outcome === 'string') throw new AlreadyClaimedError(expired.stream, outcome);
     // Granted to an incarnation that ended meanwhile: the next one takes it back and reports it as streamAdded.
     if (nonce !== this.session.currentNonce || !this.session.isValid()) {
       throw new SessionLostError('This consumer lost its session while claiming');
@@ -208,6 +209,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.subscriber.start(node, channel ? [channel] : ['keyspace', 'keyevent']);
     if (!channel) await this.subscriber.probe(node, this.context.consumerId);
     await createGroup(this.context);
+    this.sessionConnection = await openConnection(node, (error) => this.report(error));
+    this.session.useConnection(this.sessionConnection);
     await this.session.start();
     await this.streams.recover();
     await this.takeover.reconcile();
@@ -229,6 +232,10 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
     await this.subscriber?.restart(node, channel ? [channel] : undefined);
     this.reader?.useConnection(await openConnection(node, (error) => this.report(error)));
+    const previousSession = this.sessionConnection;
+    this.sessionConnection = await openConnection(node, (error) => this.report(error));
+    this.session.useConnection(this.sessionConnection);
+    await closeConnection(previousSession);
     this.session.heartbeatSoon();
     await this.takeover.reconcile();
   }
@@ -256,6 +263,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.streams.stop();
     await this.reader?.stop();
     await closeConnection(this.readerConnection);
+    await closeConnection(this.sessionConnection);
     await this.subscriber?.stop();
     await this.link.stop();
     this.streams.giveUpAll(new RedisStreamClientError('The client was closed'));

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { ClientContext } from './context.js';
 import { ConfigError } from './errors.js';
 import { sessionKey } from './keys.js';
+import type { RedisCommander } from './redis.js';
+import { Scripts } from './scripts.js';
 import { ValidityWindow } from './validity.js';
 
 export interface SessionEvents {
@@ -48,6 +50,10 @@ export class Session {
 
   private readonly heartbeatMs: number;
   private readonly key: string;
+  /** A connection of the session's own: a heartbeat must never wait behind other traffic (a claim storm, say)
+   * on a shared connection, or a busy consumer would lose its session. */
+  private connection: RedisCommander;
+  private scripts: Scripts;
 
   constructor(
     private readonly context: ClientContext,
@@ -56,6 +62,14 @@ export class Session {
     this.heartbeatMs = context.options.heartbeatMs;
     this.key = sessionKey(context.keys, context.consumerId);
     this.validity = new ValidityWindow(this.heartbeatMs);
+    this.connection = context.redis;
+    this.scripts = context.scripts;
+  }
+
+  /** Sends the session's calls on this connection from now on. */
+  useConnection(connection: RedisCommander): void {
+    this.connection = connection;
+    this.scripts = new Scripts(connection);
   }
 
   get currentNonce(): string {
@@ -109,7 +123,7 @@ export class Session {
     this.stop();
     await this.inFlight;
     const { consumers, readers, released: releasedSet } = this.context.keys;
-    const released = await this.context.scripts.run('release', [this.key, consumers, readers, releasedSet], [this.nonce, this.context.consumerId]);
+    const released = await this.scripts.run('release', [this.key, consumers, readers, releasedSet], [this.nonce, this.context.consumerId]);
     // The key now expires in 1 ms; touching it after that makes Redis expire it and publish the event now.
     if (released === 1) await this.touchAfterExpiry();
   }
@@ -120,7 +134,7 @@ export class Session {
     this.stop();
     await this.inFlight;
     const { consumers, loads, readers, lbs, group, released } = this.context.keys;
-    const retired = await this.context.scripts.run('retire', [this.key, consumers, loads, readers, lbs, released], [this.nonce, this.context.consumerId, group]);
+    const retired = await this.scripts.run('retire', [this.key, consumers, loads, readers, lbs, released], [this.nonce, this.context.consumerId, group]);
     if (retired === 1) return true;
     await this.touchAfterExpiry();
     return false;
@@ -128,7 +142,7 @@ export class Session {
 
   private async touchAfterExpiry(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 2));
-    await this.context.redis.sendCommand(['EXISTS', this.key]);
+    await this.connection.sendCommand(['EXISTS', this.key]);
   }
 
   private lose(): void {
@@ -171,7 +185,7 @@ export class Session {
     const sentAt = performance.now();
     const { consumers, lbs, loads, readers, released, sessionPrefix, group } = this.context.keys;
     const reply = heartbeatReply.parse(
-      await this.context.scripts.run(
+      await this.scripts.run(
         'heartbeat',
         [this.key, consumers, lbs, loads, readers, released],
         [nonce, this.heartbeatMs, this.context.consumerId, sessionPrefix, group, RECHECK_HEARTBEATS * this.heartbeatMs, SWEEP_LIMIT],
@@ -220,7 +234,7 @@ export class Session {
   private async register(): Promise<number> {
     const { consumers, lbs, loads, released, group } = this.context.keys;
     const [registered, detail] = registerReply.parse(
-      await this.context.scripts.run(
+      await this.scripts.run(
         'register',
         [this.key, consumers, lbs, loads, released],
         [this.nonce, this.replacedNonce, this.heartbeatMs, this.context.consumerId, group],

@@ -17,6 +17,12 @@ export interface TakeoverEvents {
   onError(error: unknown): void;
 }
 
+/** An entry to claim: `stream` is the name the claimer expects, or '' for whatever the entry names. */
+export interface ClaimEntry {
+  readonly lbsId: string;
+  readonly stream: string;
+}
+
 /** What claim.lua did with one entry: granted (token and the entry's stream), or why not. */
 export type ClaimOutcome = { token: number; stream: string; raw: string } | ClaimRefusal;
 
@@ -48,6 +54,8 @@ const BATCH = 500;
 export class Takeover {
   /** Peers being handled; true when another report came in meanwhile and calls for one more pass. */
   private readonly running = new Map<string, boolean>();
+  /** Single claims waiting to go out together, per previous owner. */
+  private readonly queued = new Map<string, Array<{ entry: ClaimEntry; settle: (outcome: Promise<ClaimOutcome>) => void }>>();
   private readonly graceMs: number;
 
   constructor(
@@ -87,8 +95,34 @@ export class Takeover {
     }
   }
 
+  /**
+   * Claims one entry. Claims made in the same turn of the event loop (a listener calling claim() for every
+   * `streamExpired` of a dead peer) go out together, in batches, rather than one script call each.
+   */
+  claimOne(previousOwner: string, entry: ClaimEntry): Promise<ClaimOutcome> {
+    return new Promise((resolve) => {
+      let queue = this.queued.get(previousOwner);
+      if (!queue) {
+        queue = [];
+        this.queued.set(previousOwner, queue);
+        setImmediate(() => this.flush(previousOwner));
+      }
+      queue.push({ entry, settle: resolve });
+    });
+  }
+
+  private flush(previousOwner: string): void {
+    const queue = this.queued.get(previousOwner) ?? [];
+    this.queued.delete(previousOwner);
+    const outcomes = this.claim(
+      previousOwner,
+      queue.map(({ entry }) => entry),
+    );
+    queue.forEach(({ settle }, i) => settle(outcomes.then((all) => all[i] ?? 'taken')));
+  }
+
   /** Claims entries of one previous owner; `stream` '' claims whatever stream the entry names. */
-  async claim(previousOwner: string, entries: ReadonlyArray<{ lbsId: string; stream: string }>): Promise<ClaimOutcome[]> {
+  async claim(previousOwner: string, entries: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
     const { keys, consumerId, options } = this.context;
     const outcomes: ClaimOutcome[] = [];
     for (let i = 0; i < entries.length; i += BATCH) {

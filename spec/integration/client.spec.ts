@@ -8,6 +8,7 @@ import {
   addStream,
   keysFor,
 } from '../../lib/index.js';
+import { spawnConsumer } from '../support/consumer-process.js';
 import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
@@ -75,17 +76,18 @@ it('issues fencing tokens that increase with every grant, across owners', async 
 it('takes back, after a restart under the same consumerId, what the previous process held', async () => {
   const service = serviceName();
   const consumerId = 'worker-1';
-  const before = await fleet.consumer({ serviceName: service, consumerId, heartbeatMs: 500 });
+  const before = await spawnConsumer(server.url, { serviceName: service, consumerId, heartbeatMs: 500 });
   for (let i = 0; i < 4; i++) await addStream(redis, service, `s${i}`);
-  await waitFor(() => before.log.added.length === 4);
-  // A crash: the connections go away without close(), the session expires by itself.
-  await before.redis.disconnect();
+  await waitFor(() => before.owned().size === 4);
+  before.kill('SIGKILL');
+  await before.exited;
 
   const after = await fleet.consumer({ serviceName: service, consumerId, heartbeatMs: 500 });
   await waitFor(() => after.log.added.length === 4);
   expect(after.log.added.every((lease) => lease.recovered)).toBe(true);
   for (const lease of after.log.added) {
-    expect(lease.token).toBeGreaterThan(before.log.added.find((old) => old.stream === lease.stream)!.token);
+    const earlier = before.reports.find((report) => report.event === 'streamAdded' && report.stream === lease.stream);
+    expect(lease.token).toBeGreaterThan(earlier?.event === 'streamAdded' ? earlier.token : Infinity);
   }
 });
 

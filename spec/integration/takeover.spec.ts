@@ -84,19 +84,24 @@ describe('a poison stream', () => {
   it('goes to the dead-letter stream once its owners died maxDeliveries times, and close() hand-offs do not count', async () => {
     const service = serviceName();
     const options = { serviceName: service, heartbeatMs: 300, autoClaim: true, maxDeliveries: 2 };
-    const first = await fleet.consumer(options);
+    const owner = async () => {
+      const child = await spawnConsumer(server.url, options);
+      children.push(child);
+      return child;
+    };
+    const first = await owner();
     await addStreams(service, 1);
-    await waitFor(() => first.client.owned().length === 1);
+    await waitFor(() => first.owned().size === 1);
     // A hand-off by close() is not a failure.
-    const second = await fleet.consumer(options);
-    await first.client.close();
-    await waitFor(() => second.client.owned().length === 1);
-    // Two owners die with it (connections dropped, sessions expire): the next one dead-letters it.
-    const third = await fleet.consumer(options);
-    await second.redis.disconnect();
-    await waitFor(() => third.client.owned().length === 1, { timeoutMs: 5000 });
+    const second = await owner();
+    first.child.send('close');
+    await waitFor(() => second.owned().size === 1, { timeoutMs: 5000 });
+    // Two owners die with it: the next one dead-letters it.
+    const third = await owner();
+    second.kill('SIGKILL');
+    await waitFor(() => third.owned().size === 1, { timeoutMs: 5000 });
     const fourth = await fleet.consumer(options);
-    await third.redis.disconnect();
+    third.kill('SIGKILL');
     await waitFor(() => fourth.log.errors.some((error) => error instanceof DeadLetterError), { timeoutMs: 5000 });
     expect(fourth.client.owned()).toHaveLength(0);
     const redis = await fleet.connect();
