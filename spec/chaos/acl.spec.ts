@@ -8,6 +8,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { RedisStreamClient, addStream, keysFor, type ExpiredStream } from '../../lib/index.js';
 import { consumerAclRule } from '../support/chaos-acl.js';
+import { spawnConsumer, type ConsumerProcess } from '../support/consumer-process.js';
 import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
@@ -19,6 +20,8 @@ let admin: NodeRedis;
 let fleet: Fleet;
 let service: string;
 let other: string;
+let url: string;
+const children: ConsumerProcess[] = [];
 
 beforeAll(async () => {
   // The keyspace flags preset, as on a managed Redis: the consumer needs no CONFIG at all.
@@ -34,9 +37,16 @@ beforeEach(async () => {
   other = serviceName();
   await admin.sendCommand(['ACL', 'SETUSER', `consumer-${service}`, 'reset', 'on', `>${PASSWORD}`, ...consumerAclRule(service)]);
   await admin.sendCommand(['ACL', 'LOG', 'RESET']);
-  fleet = new Fleet(`redis://consumer-${service}:${PASSWORD}@127.0.0.1:${server.port}`);
+  url = `redis://consumer-${service}:${PASSWORD}@127.0.0.1:${server.port}`;
+  fleet = new Fleet(url);
 });
-afterEach(() => fleet.close());
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill('SIGKILL');
+    await child.exited;
+  }
+  await fleet.close();
+});
 
 async function aclDenials(): Promise<string[]> {
   const log = (await admin.sendCommand(['ACL', 'LOG'])) as Array<Array<string | number>>;
@@ -66,10 +76,14 @@ it('assigns, claims after a close() hand-off, takes over, finishes and retires w
   const twin = await fleet.consumer({ serviceName: service, heartbeatMs: 100, consumerId: second.client.id() }, { start: false });
   await expect(twin.client.init()).rejects.toMatchObject({ setting: 'consumerId' });
 
-  // A consumer whose connections die is taken over by an autoClaim peer.
-  const third = await fleet.consumer({ serviceName: service, heartbeatMs: 1000, autoClaim: true });
+  // A consumer process that is killed is taken over by an autoClaim peer.
   await second.client.doneStream('s0');
-  await second.redis.disconnect();
+  const victim = await spawnConsumer(url, { serviceName: service, heartbeatMs: 1000, autoClaim: true });
+  children.push(victim);
+  await second.client.close();
+  await waitFor(() => victim.owned().size === 4, { timeoutMs: 5000 });
+  const third = await fleet.consumer({ serviceName: service, heartbeatMs: 1000, autoClaim: true });
+  victim.kill('SIGKILL');
   await waitFor(() => third.client.owned().length === 4, { timeoutMs: 5000 });
 
   await third.client.doneStream('s1');
