@@ -7,9 +7,42 @@ export interface LeaseGrant {
   readonly token: number;
 }
 
-/** The streams this consumer owns, each with the AbortController behind its `signal`. */
+/**
+ * A lease. Its AbortController is made on the first read of `signal`: most of a lease's memory would otherwise be
+ * the controller, and a consumer may hold a hundred thousand leases whose signals nobody reads.
+ */
+class Lease implements StreamLease {
+  private controller: AbortController | undefined;
+  private endedBy: Error | undefined;
+
+  constructor(
+    readonly stream: string,
+    readonly lbsId: string,
+    readonly info: StreamInfo,
+    readonly token: number,
+    readonly consumerId: string,
+    readonly recovered: boolean,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.endedBy) this.controller.abort(this.endedBy);
+    }
+    return this.controller.signal;
+  }
+
+  /** Ends the lease: its signal is (or, once read, will be) aborted with `reason`. */
+  end(reason: Error): void {
+    if (this.endedBy) return;
+    this.endedBy = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/** The streams this consumer owns. */
 export class LeaseRegistry {
-  private readonly leases = new Map<string, { lease: StreamLease; controller: AbortController }>();
+  private readonly leases = new Map<string, Lease>();
 
   constructor(private readonly consumerId: string) {}
 
@@ -19,33 +52,32 @@ export class LeaseRegistry {
 
   /** Records a lease; one this replaces (the stream granted again) ends with its signal aborted. */
   add(grant: LeaseGrant, recovered: boolean): StreamLease {
-    this.leases.get(grant.stream)?.controller.abort(new Error(`Stream "${grant.stream}" was granted again`));
-    const controller = new AbortController();
-    const lease: StreamLease = { ...grant, consumerId: this.consumerId, signal: controller.signal, recovered };
-    this.leases.set(grant.stream, { lease, controller });
+    this.leases.get(grant.stream)?.end(new Error(`Stream "${grant.stream}" was granted again`));
+    const lease = new Lease(grant.stream, grant.lbsId, grant.info, grant.token, this.consumerId, recovered);
+    this.leases.set(grant.stream, lease);
     return lease;
   }
 
   get(stream: string): StreamLease | undefined {
-    return this.leases.get(stream)?.lease;
+    return this.leases.get(stream);
   }
 
   all(): StreamLease[] {
-    return [...this.leases.values()].map(({ lease }) => lease);
+    return [...this.leases.values()];
   }
 
   /** Forgets a finished lease. */
   remove(stream: string): StreamLease | undefined {
-    const entry = this.leases.get(stream);
+    const lease = this.leases.get(stream);
     this.leases.delete(stream);
-    return entry?.lease;
+    return lease;
   }
 
   /** Ends every lease: aborts its signal with `reason` and forgets it. Returns the ended leases. */
   endAll(reason: Error): StreamLease[] {
     const ended = [...this.leases.values()];
     this.leases.clear();
-    for (const { controller } of ended) controller.abort(reason);
-    return ended.map(({ lease }) => lease);
+    for (const lease of ended) lease.end(reason);
+    return ended;
   }
 }

@@ -40,6 +40,8 @@ if redis.call('EXISTS', previous_session) == 1 then return { 'alive' } end
 
 local handed_over = redis.call('SISMEMBER', released, previous) == 1
 local result = { 'ok' }
+-- loads are updated once at the end: entries moved to this consumer, entries the previous owner no longer holds.
+local moved, released_by_previous = 0, 0
 for i = 7, #ARGV, 2 do
   local id, stream = ARGV[i], ARGV[i + 1]
   local outcome = 'taken'
@@ -51,19 +53,19 @@ for i = 7, #ARGV, 2 do
     local name, detail = decode_entry(fields, max_bytes)
     if name == nil then
       dead_letter(lbs, dead_letter_key, group, id, fields, detail)
-      redis.call('HINCRBY', loads, previous, -1)
+      released_by_previous = released_by_previous + 1
       outcome = 'malformed'
     elseif stream ~= '' and name ~= stream then
       outcome = 'mismatch'
     elseif other_holder(lbs, owners, group, name, id) then
       drop_entry(lbs, group, id)
-      redis.call('HINCRBY', loads, previous, -1)
+      released_by_previous = released_by_previous + 1
       outcome = 'duplicate'
     elseif not handed_over and deliveries >= max_deliveries then
       dead_letter(lbs, dead_letter_key, group, id, fields,
         'its owners died ' .. deliveries .. ' times (maxDeliveries ' .. max_deliveries .. ')')
       if redis.call('HGET', owners, name) == id then redis.call('HDEL', owners, name) end
-      redis.call('HINCRBY', loads, previous, -1)
+      released_by_previous = released_by_previous + 1
       outcome = 'poison'
     else
       -- JUSTID leaves the delivery count alone: a hand-off is not a failure.
@@ -72,10 +74,13 @@ for i = 7, #ARGV, 2 do
       else
         redis.call('XCLAIM', lbs, group, me, 0, id)
       end
-      redis.call('HINCRBY', loads, previous, -1)
-      outcome = { grant(owners, loads, token_key, name, id, me), name, detail }
+      redis.call('HSET', owners, name, id)
+      moved = moved + 1
+      outcome = { next_token(token_key), name, detail }
     end
   end
   result[#result + 1] = outcome
 end
+if moved + released_by_previous > 0 then redis.call('HINCRBY', loads, previous, -(moved + released_by_previous)) end
+if moved > 0 then redis.call('HINCRBY', loads, me, moved) end
 return result
