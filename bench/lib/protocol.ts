@@ -1,0 +1,87 @@
+/** Messages between the bench process and its consumer workers (bench/worker.ts), over the IPC channel. */
+
+/** ours = RedisStreamClient; locks = per-stream locks (redis-stream-client-go's protocol); polling = XAUTOCLAIM. */
+export type Impl = 'ours' | 'locks' | 'polling';
+
+export interface StartConfig {
+  impl: Impl;
+  url: string;
+  serviceName: string;
+  heartbeatMs: number;
+  /** ours: the autoClaim option. false = manual mode: the streamExpired handler claims every stream it is told
+   * of and ignores AlreadyClaimedError. The baselines always claim by themselves. */
+  autoClaim: boolean;
+  /** each: report every owned stream with its time; count: only how many (no per-stream state kept). */
+  report: 'each' | 'count';
+  /** Tags every event, so that late events of an earlier start are told apart. */
+  session: number;
+}
+
+/** Calls the worker's clients sent, by command; script calls by script name, with claim entries. */
+export interface Counters {
+  calls: Record<string, number>;
+  scripts: Record<string, ScriptTiming>;
+  /** Manual mode: claim() calls made by the streamExpired handler, and how many were refused. */
+  claimCalls: number;
+  claimRefused: number;
+  expiredEvents: number;
+  /** Baselines: durations of their per-stream upkeep passes (lock extension, idle refresh), ms. */
+  upkeepMs: number[];
+  /** Streams lost (disowned) since the last reset. */
+  disowned: number;
+  /** The first script calls since the last reset: [script, wall-clock ms sent, ms until the reply]. */
+  log: Array<[string, number, number]>;
+  /** Wall-clock ms of the first and last streamExpired event (manual mode), 0 when none. */
+  firstExpiredAt: number;
+  lastExpiredAt: number;
+}
+
+/** Script calls of one script, timed in the worker from send to reply (queueing in the client included). */
+export interface ScriptTiming {
+  calls: number;
+  /** claim.lua: entries passed. */
+  entries: number;
+  totalMs: number;
+  maxMs: number;
+  /** Wall-clock ms of the first call sent and of the last reply. */
+  firstAt: number;
+  lastAt: number;
+}
+
+export interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export type Request =
+  | { type: 'start'; config: StartConfig }
+  /** Graceful hand-off (ours: client.close()). */
+  | { type: 'close' }
+  /** Ends the current consumer quietly; the worker stays up for the next start. */
+  | { type: 'stop' }
+  | { type: 'memory' }
+  | { type: 'counters'; reset: boolean }
+  | { type: 'exit' };
+
+export interface RequestEnvelope {
+  rid: number;
+  request: Request;
+}
+
+export type WorkerEvent =
+  /** Streams this consumer owns now: [stream, wall-clock ms, recovered]. */
+  | { type: 'added'; session: number; items: Array<[string, number, boolean]> }
+  | { type: 'disowned'; session: number; items: Array<[string, number]> }
+  /** report: count. */
+  | { type: 'count'; session: number; owned: number; added: number; lastAt: number }
+  | { type: 'error'; session: number; message: string }
+  | { type: 'reply'; rid: number; ok: true; result: unknown }
+  | { type: 'reply'; rid: number; ok: false; error: string };
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,234 @@
+/**
+ * Runs the scenarios of the performance issue, prints a table per scenario, writes the raw figures to
+ * bench/results/<time>-<full|smoke>.json (and the tables to a .md beside it) and draws the takeover latency chart
+ * (docs/img/takeover-latency.svg in a full run; bench/results/ in a smoke run).
+ *
+ * Options: --smoke, --only=takeover,heartbeat,assignment,claim-storm,handoff,memory, --runs=N,
+ *          --sizes=1000,10000 (K, N or stream counts instead of the scenario's own),
+ *          --variants=ours,ours-auto,ours-manual,locks,polling (implementations to run),
+ *          --chart=bench/results/<file>.json (redraw the chart from a results file, run nothing).
+ * REDIS_URL=redis://... uses that server instead of starting a private one (statistics then include other traffic).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openRedis } from './lib/harness.js';
+import { table } from './lib/util.js';
+import { WorkerPool, killAllWorkers } from './lib/workers.js';
+import { assignment } from './scenarios/assignment.js';
+import { claimStorm } from './scenarios/claim-storm.js';
+import type { Check, Context, ScenarioResult } from './scenarios/context.js';
+import { handoff } from './scenarios/handoff.js';
+import { heartbeatCost } from './scenarios/heartbeat.js';
+import { memory } from './scenarios/memory.js';
+import { takeoverChart, takeoverLatency, type TakeoverData } from './scenarios/takeover.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = path.join(ROOT, 'bench', 'results');
+const CHART = path.join(ROOT, 'docs', 'img', 'takeover-latency.svg');
+
+const SCENARIOS: Array<{ name: string; run: (context: Context) => Promise<ScenarioResult> }> = [
+  { name: 'takeover', run: takeoverLatency },
+  { name: 'heartbeat', run: heartbeatCost },
+  { name: 'assignment', run: assignment },
+  { name: 'claim-storm', run: claimStorm },
+  { name: 'handoff', run: handoff },
+  { name: 'memory', run: memory },
+];
+
+/** The whole run is bounded: past this, every process it started is killed. */
+const WATCHDOG_MS = { smoke: 5 * 60_000, full: 75 * 60_000 };
+
+interface Meta {
+  date: string;
+  mode: 'smoke' | 'full';
+  node: string;
+  redis: string;
+  redisUrl: string;
+  cpu: string;
+  cores: number;
+  memoryGb: number;
+  platform: string;
+  loadAverageAtStart: number[];
+  args: string[];
+  /** The library measured: commit, files of lib/ with uncommitted changes at the start, files changed during the run. */
+  libCommit: string;
+  libDirty: string[];
+  libChangedDuringRun: string[];
+}
+
+function git(...args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** lib/ files modified after `since` (epoch ms): the library changed under a running bench. */
+async function libChangedSince(since: number): Promise<string[]> {
+  const changed: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(file);
+      else if (!file.endsWith('generated.ts') && (await stat(file)).mtimeMs > since) changed.push(path.relative(ROOT, file));
+    }
+  };
+  await walk(path.join(ROOT, 'lib'));
+  return changed;
+}
+
+function option(args: readonly string[], name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return args.find((arg) => arg.startsWith(prefix))?.slice(prefix.length);
+}
+
+export function machine(meta: Pick<Meta, 'cores' | 'cpu' | 'node' | 'redis'>): string {
+  return `${meta.cores} cores (${meta.cpu}), Node ${meta.node}, Redis ${meta.redis}`;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const chartFrom = option(args, 'chart');
+  if (chartFrom) return redrawChart(chartFrom);
+  const smoke = args.includes('--smoke');
+  const only = option(args, 'only')?.split(',');
+  const runsOption = option(args, 'runs');
+  const unknown = only?.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`Unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    return 2;
+  }
+  const selected = SCENARIOS.filter((scenario) => !only || only.includes(scenario.name));
+  const startedAt = Date.now();
+  const log = (message: string): void => console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+
+  const watchdog = setTimeout(() => {
+    console.error(`bench: gave up after ${WATCHDOG_MS[smoke ? 'smoke' : 'full'] / 60_000} minutes; killing everything it started`);
+    killAllWorkers();
+    process.exit(3); // the redis-server registry kills the private server on exit
+  }, WATCHDOG_MS[smoke ? 'smoke' : 'full']);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    killAllWorkers();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const bench = await openRedis();
+  const pool = new WorkerPool();
+  const cpus = os.cpus();
+  const meta: Meta = {
+    date: new Date(startedAt).toISOString(),
+    mode: smoke ? 'smoke' : 'full',
+    node: process.version,
+    redis: bench.version,
+    redisUrl: bench.external ? 'REDIS_URL' : 'private redis-server on loopback',
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverageAtStart: os.loadavg().map((value) => Math.round(value * 100) / 100),
+    args,
+    libCommit: git('rev-parse', '--short', 'HEAD') || 'unknown',
+    libDirty: git('status', '--porcelain', '--', 'lib')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3)),
+    libChangedDuringRun: [],
+  };
+  log(
+    `bench (${meta.mode}): ${machine(meta)}, load average ${meta.loadAverageAtStart.join(' ')}; Redis at ${bench.url}; ` +
+      `library ${meta.libCommit}${meta.libDirty.length ? ` + changes in ${meta.libDirty.join(', ')}` : ''}`,
+  );
+  const sizes = option(args, 'sizes')?.split(',').map(Number);
+  const variants = option(args, 'variants')?.split(',');
+  const context: Context = { bench, pool, smoke, runs: runsOption ? Number(runsOption) : undefined, sizes, variants, log };
+  const results: ScenarioResult[] = [];
+  const failures: string[] = [];
+  try {
+    for (const scenario of selected) {
+      const scenarioStart = Date.now();
+      log(`== ${scenario.name}`);
+      try {
+        const result = await scenario.run(context);
+        results.push(result);
+        failures.push(...result.failures);
+        console.log(`\n## ${result.title}\n\n${result.tables.join('\n\n')}\n`);
+        log(`== ${scenario.name} done in ${((Date.now() - scenarioStart) / 1000).toFixed(0)} s`);
+      } catch (error) {
+        const message = `${scenario.name} failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+        failures.push(message);
+        log(message);
+      }
+    }
+  } finally {
+    clearTimeout(watchdog);
+    await pool.shutdown().catch(() => undefined);
+    killAllWorkers();
+    await bench.stop();
+  }
+
+  meta.libChangedDuringRun = await libChangedSince(startedAt);
+  if (meta.libChangedDuringRun.length > 0) {
+    log(`warning: lib/ changed during the run (${meta.libChangedDuringRun.join(', ')}): workers started later ran the new code`);
+  }
+  const checks = results.flatMap((result) => result.checks.map((check) => ({ scenario: result.name, ...check })));
+  const checksTable = table(
+    ['scenario', 'check', 'measured', 'target', 'result'],
+    checks.map((check) => [check.scenario, check.what, check.measured, check.target, check.pass ? 'met' : 'MISSED']),
+  );
+  if (checks.length > 0) console.log(`\n## Targets${smoke ? ' (smoke sizes: not meaningful)' : ''}\n\n${checksTable}\n`);
+
+  await mkdir(RESULTS, { recursive: true });
+  const stamp = meta.date.replace(/[:.]/g, '-');
+  const base = path.join(RESULTS, `${stamp}-${meta.mode}`);
+  await writeFile(`${base}.json`, `${JSON.stringify({ meta, checks, failures, results }, null, 1)}\n`);
+  await writeFile(`${base}.md`, markdown(meta, results, checks, checksTable));
+  const takeover = results.find((result) => result.name === 'takeover');
+  if (takeover) {
+    // Only a full, unfiltered run replaces the chart of docs/performance.md.
+    const partial = Boolean(context.sizes || context.variants || context.runs);
+    const chartPath = smoke || partial ? `${base}-takeover-latency.svg` : CHART;
+    await mkdir(path.dirname(chartPath), { recursive: true });
+    await writeFile(chartPath, takeoverChart(takeover.data as TakeoverData, { date: meta.date.slice(0, 10), machine: machine(meta) }));
+    log(`chart: ${path.relative(ROOT, chartPath)}`);
+  }
+  log(`raw figures: ${path.relative(ROOT, base)}.json, tables: ${path.relative(ROOT, base)}.md`);
+  if (failures.length > 0) {
+    console.error(`\n${failures.length} failure(s):\n${failures.map((failure) => `- ${failure}`).join('\n')}`);
+    return 1;
+  }
+  log(`done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
+  return 0;
+}
+
+function markdown(meta: Meta, results: readonly ScenarioResult[], checks: readonly Check[], checksTable: string): string {
+  const parts = [
+    `# Benchmark run ${meta.date} (${meta.mode})`,
+    '',
+    `${machine(meta)}; ${meta.platform}; ${meta.memoryGb} GB; load average at start ${meta.loadAverageAtStart.join(' ')}; ${meta.redisUrl}.`,
+    '',
+    `Library: commit ${meta.libCommit}${meta.libDirty.length ? ` with uncommitted changes in ${meta.libDirty.join(', ')}` : ''}` +
+      `${meta.libChangedDuringRun.length ? `; changed during the run: ${meta.libChangedDuringRun.join(', ')}` : ''}.`,
+    '',
+    ...results.flatMap((result) => [`## ${result.title}`, '', ...result.tables.flatMap((text) => [text, '']),]),
+  ];
+  if (checks.length > 0) parts.push('## Targets', '', checksTable, '');
+  return `${parts.join('\n')}\n`;
+}
+
+async function redrawChart(file: string): Promise<number> {
+  const saved = JSON.parse(await readFile(file, 'utf8')) as { meta: Meta; results: ScenarioResult[] };
+  const takeover = saved.results.find((result) => result.name === 'takeover');
+  if (!takeover) {
+    console.error(`${file} has no takeover results`);
+    return 1;
+  }
+  await mkdir(path.dirname(CHART), { recursive: true });
+  await writeFile(CHART, takeoverChart(takeover.data as TakeoverData, { date: saved.meta.date.slice(0, 10), machine: machine(saved.meta) }));
+  console.log(`chart: ${path.relative(ROOT, CHART)}`);
+  return 0;
+}

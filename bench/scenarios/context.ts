@@ -1,0 +1,48 @@
+import type { BenchRedis } from '../lib/harness.js';
+import type { WorkerPool } from '../lib/workers.js';
+
+export interface Context {
+  bench: BenchRedis;
+  pool: WorkerPool;
+  smoke: boolean;
+  /** Runs per configuration, when given on the command line (--runs). */
+  runs: number | undefined;
+  /** Sizes (K or N) to run instead of the scenario's own (--sizes). */
+  sizes: number[] | undefined;
+  /** Implementations to run (--variants): ours, ours-auto, ours-manual, locks, polling. */
+  variants: string[] | undefined;
+  log(message: string): void;
+}
+
+/** A target of the performance issue, checked against a measurement. */
+export interface Check {
+  what: string;
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  /** Markdown tables with their captions. */
+  tables: string[];
+  checks: Check[];
+  /** Things that did not run as they must (smoke fails on these). */
+  failures: string[];
+  data: unknown;
+}
+
+export function runsFor(context: Context, full: number, smoke = 1): number {
+  return context.runs ?? (context.smoke ? smoke : full);
+}
+
+export function sizesFor(context: Context, full: number[], smoke: number[]): number[] {
+  return context.sizes ?? (context.smoke ? smoke : full);
+}
+
+/** Whether a variant ('ours-auto', 'ours-manual', 'ours', 'locks', 'polling') was asked for. */
+export function wanted(context: Context, variant: string): boolean {
+  const filter = context.variants;
+  return !filter || filter.includes(variant) || filter.includes(variant.split('-')[0]!);
+}

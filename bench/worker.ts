@@ -1,0 +1,274 @@
+/**
+ * A consumer process of the benchmarks. The bench process forks it (bench/lib/workers.ts) and drives it over
+ * IPC: start a consumer (RedisStreamClient or a baseline), report what it owns, hand off, stop, measure memory.
+ * Every call its Redis clients send is counted here, by command and by script.
+ */
+import { createClient } from 'redis';
+import { AlreadyClaimedError, RedisStreamClient } from '../lib/index.js';
+import { luaScripts } from '../lib/scripts/generated.js';
+import { PerStreamLocksConsumer, EXTEND_SHA } from './baselines/per-stream-locks.js';
+import { PollingConsumer } from './baselines/polling.js';
+import type { BaselineEvents, NodeRedis } from './baselines/common.js';
+import { wallNow, type Counters, type Request, type RequestEnvelope, type StartConfig, type WorkerEvent } from './lib/protocol.js';
+
+const FLUSH_MS = 20;
+/** Script calls logged one by one after a counters reset. */
+const LOG_LIMIT = 300;
+
+const scriptNames = new Map<string, string>(Object.entries(luaScripts).map(([name, script]) => [script.sha, name]));
+scriptNames.set(EXTEND_SHA, 'extend');
+
+function emptyCounters(): Counters {
+  return {
+    calls: {}, scripts: {}, claimCalls: 0, claimRefused: 0, expiredEvents: 0, upkeepMs: [], disowned: 0, log: [], firstExpiredAt: 0,
+    lastExpiredAt: 0,
+  };
+}
+let counters = emptyCounters();
+
+/** Counts a call; for a script call, returns a function to call when its reply came. */
+function count(args: readonly string[]): (() => void) | undefined {
+  const command = String(args[0]).toUpperCase();
+  counters.calls[command] = (counters.calls[command] ?? 0) + 1;
+  if (command !== 'EVALSHA' && command !== 'EVAL') return undefined;
+  const name = command === 'EVALSHA' ? (scriptNames.get(String(args[1])) ?? 'unknown') : `eval:${scriptNameOfSource(String(args[1]))}`;
+  const sentAt = wallNow();
+  const entry = (counters.scripts[name] ??= { calls: 0, entries: 0, totalMs: 0, maxMs: 0, firstAt: sentAt, lastAt: 0 });
+  entry.calls++;
+  if (name === 'claim') {
+    // EVALSHA sha numkeys keys... argv...: claim.lua takes 6 arguments, then pairs of entry id and stream.
+    const numKeys = Number(args[2]);
+    entry.entries += Math.max(0, (args.length - 3 - numKeys - 6) / 2);
+  }
+  const log = counters.log.length < LOG_LIMIT ? counters.log : undefined;
+  return () => {
+    const at = wallNow();
+    entry.totalMs += at - sentAt;
+    entry.maxMs = Math.max(entry.maxMs, at - sentAt);
+    entry.lastAt = at;
+    log?.push([name, sentAt, at - sentAt]);
+  };
+}
+
+function scriptNameOfSource(source: string): string {
+  for (const [name, script] of Object.entries(luaScripts)) if (script.source === source) return name;
+  return 'unknown';
+}
+
+/** Wraps a node-redis client so that every sendCommand is counted, on it and on its duplicates. */
+function counted(client: NodeRedis): NodeRedis {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'sendCommand') {
+        return (args: string[], ...rest: unknown[]) => {
+          const replied = count(args);
+          const reply = (target.sendCommand as (...all: unknown[]) => Promise<unknown>)(args, ...rest);
+          if (replied) reply.then(replied, replied);
+          return reply;
+        };
+      }
+      if (property === 'duplicate') {
+        return (...rest: unknown[]) => counted((target.duplicate as (...all: unknown[]) => NodeRedis)(...rest));
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...all: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+function send(event: WorkerEvent): void {
+  process.send?.(event);
+}
+
+/** Collects what the current consumer owns and reports it in batches. */
+class Recorder {
+  private added: Array<[string, number, boolean]> = [];
+  private disowned: Array<[string, number]> = [];
+  private owned = 0;
+  private total = 0;
+  private lastAt = 0;
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private errors = 0;
+  active = true;
+
+  constructor(private readonly config: StartConfig) {}
+
+  onAdded(stream: string, recovered: boolean): void {
+    const at = wallNow();
+    this.owned++;
+    this.total++;
+    this.lastAt = at;
+    if (this.config.report === 'each') this.added.push([stream, at, recovered]);
+    this.changed();
+  }
+
+  onDisowned(stream: string): void {
+    this.owned--;
+    counters.disowned++;
+    if (this.config.report === 'each') this.disowned.push([stream, wallNow()]);
+    this.changed();
+  }
+
+  onError(error: unknown): void {
+    // Errors are expected while a consumer is being stopped or its peers are killed; report the first ones.
+    if (!this.active || ++this.errors > 20) return;
+    send({ type: 'error', session: this.config.session, message: error instanceof Error ? error.message : String(error) });
+  }
+
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.active || !this.dirty) return;
+    this.dirty = false;
+    const session = this.config.session;
+    if (this.added.length > 0) send({ type: 'added', session, items: this.added });
+    if (this.disowned.length > 0) send({ type: 'disowned', session, items: this.disowned });
+    this.added = [];
+    this.disowned = [];
+    send({ type: 'count', session, owned: this.owned, added: this.total, lastAt: this.lastAt });
+  }
+
+  private changed(): void {
+    this.dirty = true;
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+}
+
+interface Running {
+  config: StartConfig;
+  recorder: Recorder;
+  redis: NodeRedis;
+  /** Graceful shutdown handing streams over. */
+  close(): Promise<void>;
+  /** Quiet shutdown between runs. */
+  stop(): Promise<void>;
+  /** Baselines: durations of the upkeep passes since the last call. */
+  upkeep?: () => number[];
+}
+
+let running: Running | undefined;
+
+async function start(config: StartConfig): Promise<string> {
+  if (running) await stop();
+  counters = emptyCounters();
+  const recorder = new Recorder(config);
+  const redis = counted(createClient({ url: config.url }));
+  redis.on('error', (error: unknown) => recorder.onError(error));
+  await redis.connect();
+  const events: BaselineEvents = {
+    onAdded: (stream, recovered) => recorder.onAdded(stream, recovered),
+    onDisowned: (stream) => recorder.onDisowned(stream),
+    onError: (error) => recorder.onError(error),
+  };
+  const consumerId = `${config.impl}-${process.pid}-${config.session}`;
+  if (config.impl === 'ours') {
+    const client = new RedisStreamClient(redis, {
+      serviceName: config.serviceName,
+      heartbeatMs: config.heartbeatMs,
+      autoClaim: config.autoClaim,
+      consumerId,
+    });
+    client.on('streamAdded', (lease) => recorder.onAdded(lease.stream, lease.recovered));
+    client.on('streamDisowned', (lease) => recorder.onDisowned(lease.stream));
+    client.on('error', (error) => recorder.onError(error));
+    if (!config.autoClaim) {
+      client.on('streamExpired', (expired) => {
+        counters.expiredEvents++;
+        counters.lastExpiredAt = wallNow();
+        if (counters.firstExpiredAt === 0) counters.firstExpiredAt = counters.lastExpiredAt;
+        counters.claimCalls++;
+        client.claim(expired).then(
+          (lease) => recorder.onAdded(lease.stream, true),
+          (error: unknown) => {
+            if (error instanceof AlreadyClaimedError) counters.claimRefused++;
+            else recorder.onError(error);
+          },
+        );
+      });
+    }
+    await client.init();
+    running = { config, recorder, redis, close: () => client.close(), stop: () => client.close() };
+  } else {
+    const options = { serviceName: config.serviceName, heartbeatMs: config.heartbeatMs, consumerId };
+    const database = Number(/\bdb=(\d+)/.exec(String(await redis.sendCommand(['CLIENT', 'INFO'])))?.[1] ?? 0);
+    const consumer =
+      config.impl === 'locks' ? new PerStreamLocksConsumer(redis, options, events) : new PollingConsumer(redis, options, events);
+    if (consumer instanceof PerStreamLocksConsumer) await consumer.init(database);
+    else await consumer.init();
+    running = { config, recorder, redis, close: () => consumer.stop(), stop: () => consumer.stop(), upkeep: () => consumer.tickDurations() };
+  }
+  return consumerId;
+}
+
+async function stop(): Promise<void> {
+  const current = running;
+  running = undefined;
+  if (!current) return;
+  current.recorder.active = false;
+  await withTimeout(current.stop(), 10_000).catch(() => undefined);
+  await current.redis.disconnect().catch(() => undefined);
+}
+
+async function close(): Promise<{ startedAt: number; endedAt: number }> {
+  const current = running;
+  if (!current) throw new Error('nothing to close');
+  current.recorder.flush();
+  const startedAt = wallNow();
+  await current.close();
+  const endedAt = wallNow();
+  current.recorder.active = false;
+  running = undefined;
+  await current.redis.disconnect().catch(() => undefined);
+  return { startedAt, endedAt };
+}
+
+async function memory(): Promise<NodeJS.MemoryUsage> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 4; i++) {
+    gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return process.memoryUsage();
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
+  ]);
+}
+
+async function handle(request: Request): Promise<unknown> {
+  switch (request.type) {
+    case 'start':
+      return start(request.config);
+    case 'close':
+      return close();
+    case 'stop':
+      return stop();
+    case 'memory':
+      return memory();
+    case 'counters': {
+      running?.recorder.flush();
+      const snapshot = { ...counters, upkeepMs: running?.upkeep?.() ?? [] };
+      if (request.reset) counters = emptyCounters();
+      return snapshot;
+    }
+    case 'exit':
+      await stop();
+      setTimeout(() => process.exit(0), 10);
+      return undefined;
+  }
+}
+
+process.on('message', (message: RequestEnvelope) => {
+  handle(message.request).then(
+    (result) => send({ type: 'reply', rid: message.rid, ok: true, result: result ?? null }),
+    (error: unknown) => send({ type: 'reply', rid: message.rid, ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) }),
+  );
+});
+// The bench process went away: nothing will stop this one otherwise.
+process.on('disconnect', () => process.exit(0));
+send({ type: 'reply', rid: 0, ok: true, result: 'up' });
