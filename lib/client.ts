@@ -228,15 +228,17 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private async moved(node: RedisConnection): Promise<void> {
     if (this.state !== 'running') return;
     this.options.logger.warn(`The service's hash slot moved to another master; following it`);
+    // Raise the fencing counter before anything can be granted there.
     await node.sendCommand(['INCRBY', this.context.keys.token, String(TOKEN_FAILOVER_MARGIN)]);
-    const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
-    await this.subscriber?.restart(node, channel ? [channel] : undefined);
-    this.reader?.useConnection(await openConnection(node, (error) => this.report(error)));
+    // The session first: its heartbeats must reach the new master before the validity window ends.
     const previousSession = this.sessionConnection;
     this.sessionConnection = await openConnection(node, (error) => this.report(error));
     this.session.useConnection(this.sessionConnection);
-    await closeConnection(previousSession);
     this.session.heartbeatSoon();
+    await closeConnection(previousSession);
+    this.reader?.useConnection(await openConnection(node, (error) => this.report(error)));
+    const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
+    await this.subscriber?.restart(node, channel ? [channel] : undefined);
     await this.takeover.reconcile();
   }
 

@@ -144,6 +144,6 @@ describe('on a Redis Cluster', () => {
     await waitFor(() => ownedBy(group).length === 5, { timeoutMs: 15_000 });
     const [leaving, staying] = group as [(typeof group)[0], (typeof group)[0]];
     await leaving.client.close();
-    await waitFor(() => staying.client.owned().length === 5, { timeoutMs: 5000 });
+    await waitFor(() => staying.client.owned().length === 5, { timeoutMs: 10_000 });
   });
 });
