@@ -11,7 +11,7 @@ export type NodeRedisCluster = ReturnType<typeof createCluster>;
 /** A local Redis Cluster of private redis-server processes: masters with one replica each. */
 export interface RedisCluster {
   readonly nodes: RedisServer[];
-  /** The node that is master of `slot` now. */
+  /** The node that is master of `slot` now, as every reachable node sees it (throws while they disagree). */
   masterOf(slot: number): Promise<RedisServer>;
   /** A connected node-redis cluster client (closed by stop()). */
   connect(): Promise<NodeRedisCluster>;
@@ -55,6 +55,7 @@ export async function startCluster({ masters = 3 }: { masters?: number } = {}): 
   return {
     nodes,
     async masterOf(slot) {
+      const seen = new Set<RedisServer>();
       for (const node of nodes) {
         const slots = await node.cli('CLUSTER', 'SLOTS').catch(() => '');
         if (!slots) continue;
@@ -63,11 +64,14 @@ export async function startCluster({ masters = 3 }: { masters?: number } = {}): 
           const [from, to, , port] = lines.slice(i, i + 4);
           if (Number(from) <= slot && slot <= Number(to) && lines[i + 2] === '127.0.0.1') {
             const master = nodes.find((candidate) => candidate.port === Number(port));
-            if (master) return master;
+            if (master) seen.add(master);
+            break;
           }
         }
       }
-      throw new Error(`no node knows the master of slot ${slot}`);
+      const [master, ...others] = seen;
+      if (!master || others.length > 0) throw new Error(`the nodes do not agree on the master of slot ${slot}`);
+      return master;
     },
     async connect() {
       const cluster = createCluster({ rootNodes: nodes.map((node) => ({ url: node.url })) });
