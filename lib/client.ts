@@ -198,6 +198,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     const node = await this.link.connect();
     const database = await withTimeout(currentDatabase(node), CONNECT_TIMEOUT_MS);
     const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
+    await this.flagOtherMasters();
     this.subscriber = new KeyspaceSubscriber(this.context.keys, database, {
       onSessionExpired: (consumerId) => {
         if (consumerId === this.context.consumerId) this.session.heartbeatSoon();
@@ -239,7 +240,16 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.reader?.useConnection(await openConnection(node, (error) => this.report(error)));
     const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
     await this.subscriber?.restart(node, channel ? [channel] : undefined);
+    await this.flagOtherMasters();
     await this.takeover.reconcile();
+  }
+
+  /** On a cluster the flags are per node: set them on every master, so that wherever the service's slot moves
+   * (a migration, or a failover to a replica that is promoted later) its expiries are published. Best effort:
+   * the slot's own master is the one that matters now, and it was checked strictly. */
+  private async flagOtherMasters(): Promise<void> {
+    if (!this.options.configureKeyspaceEvents) return;
+    await this.link.onOtherMasters((node) => ensureExpiredEvents(node, true));
   }
 
   /** After the subscriber reconnects: Redis may have restarted (flags and scripts forgotten) and expiry events

@@ -40,6 +40,11 @@ export class NodeLink {
     return node;
   }
 
+  /** On a cluster, runs `work` on every other master too (settings that are per node). */
+  async onOtherMasters(work: (node: RedisCommander) => Promise<unknown>): Promise<void> {
+    await this.slotMaster?.onOtherMasters(work);
+  }
+
   /** On a cluster, an error may mean the slot moved: look now. */
   checkSoon(): void {
     this.slotMaster?.checkSoon();

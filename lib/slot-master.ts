@@ -47,6 +47,8 @@ export class SlotMaster {
   private slot = -1;
   private current: { address: string; client: RedisConnection } | undefined;
   private readonly known = new Set<string>();
+  /** Masters of the cluster, from the last topology answer. */
+  private masters = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
   private stopped = false;
@@ -135,13 +137,37 @@ export class SlotMaster {
     return undefined;
   }
 
+  /**
+   * Runs `work` on a short-lived connection to every master but the slot's own (whose connection the caller has),
+   * reporting failures: for settings that are per node, such as the keyspace notification flags.
+   */
+  async onOtherMasters(work: (node: RedisCommander) => Promise<unknown>): Promise<void> {
+    for (const address of this.masters) {
+      if (address === this.current?.address) continue;
+      const connection = this.template().duplicate(clientOptions(this.template(), address, false));
+      connection.on('error', () => undefined);
+      try {
+        await withTimeout(connection.connect(), ASK_TIMEOUT_MS);
+        await withTimeout(work(connection), ASK_TIMEOUT_MS);
+      } catch (error) {
+        this.onError(error);
+      } finally {
+        void connection.disconnect().catch(() => undefined);
+      }
+    }
+  }
+
   private async askSlots(node: RedisCommander): Promise<string | undefined> {
     const ranges = slotsReply.parse(await withTimeout(node.sendCommand(['CLUSTER', 'SLOTS']), ASK_TIMEOUT_MS));
+    let owner: string | undefined;
+    const masters = new Set<string>();
     for (const [from, to, master, ...replicas] of ranges) {
       for (const [host, port] of [master, ...(replicas as Array<[string, number]>)]) this.known.add(`${host}:${port}`);
-      if (from <= this.slot && this.slot <= to) return `${master[0]}:${master[1]}`;
+      masters.add(`${master[0]}:${master[1]}`);
+      if (from <= this.slot && this.slot <= to) owner = `${master[0]}:${master[1]}`;
     }
-    return undefined;
+    this.masters = masters;
+    return owner;
   }
 
   private async connect(address: string): Promise<RedisConnection> {

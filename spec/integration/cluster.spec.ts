@@ -68,6 +68,12 @@ describe('on a Redis Cluster', () => {
       expect(other.client.owned().map((lease) => lease.stream).sort()).toEqual(['a', 'b', 'c', 'd'].filter((s) => s !== finished.stream).sort());
       expect(await producer.xLen(keysFor(services[i]!).lbs)).toBe(3);
     }
+    // The flags are per node: every master has them, wherever a service's slot may move.
+    for (const node of cluster.nodes) {
+      if ((await node.cli('ROLE')).startsWith('master')) {
+        expect(await node.cli('CONFIG', 'GET', 'notify-keyspace-events')).toMatch(/\n.*x/);
+      }
+    }
   });
 
   it('takes over a SIGKILLed consumer within heartbeatMs + 500 ms', async () => {
