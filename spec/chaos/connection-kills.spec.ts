@@ -4,30 +4,19 @@
  * connection must not leave an entry owned twice, or orphaned for good (pending under a consumer that does not
  * know it owns it), or finished in Redis while its consumer still believes it owns it.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { keepKilling, killAfterNextCommands, killConnections } from '../support/chaos-faults.js';
-import { ChaosRun } from '../support/chaos-run.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { ChaosRun, useChaosServer } from '../support/chaos-run.js';
 import { sleep } from '../support/wait.js';
 
-let server: RedisServer;
-let run: ChaosRun | undefined;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterEach(async () => {
-  await run?.stop();
-  run = undefined;
-});
-afterAll(() => server.stop());
+const chaos = useChaosServer();
 
 function errorCount(run: ChaosRun): number {
   return run.fleet.members.reduce((n, m) => n + m.consumer.reports.filter((r) => r.event === 'error').length, 0);
 }
 
 it('loses nothing when the survivors\' connections are killed during a claim storm', async () => {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   await run.fleet.spawnMany(4);
   await run.addStreams(300);
   await run.waitOwned(300);
@@ -46,7 +35,7 @@ it('loses nothing when the survivors\' connections are killed during a claim sto
 });
 
 it('loses nothing when a consumer\'s connections are killed during a doneStream loop', async () => {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   const [finisher] = await run.fleet.spawnMany(2);
   await run.addStreams(150);
   await run.waitOwned(150);
@@ -69,7 +58,7 @@ it('loses nothing when a consumer\'s connections are killed during a doneStream 
 });
 
 it('loses nothing when the consumers\' connections are killed while they read bursts of new streams', async () => {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   await run.fleet.spawnMany(3);
   const names = run.fleet.live().map((m) => run!.fleet.clientName(m.id));
 
@@ -84,7 +73,7 @@ it('loses nothing when the consumers\' connections are killed while they read bu
 });
 
 it('takes back an entry whose delivery reply was lost soon after an earlier connection error', async () => {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   const [consumer] = await run.fleet.spawnMany(1);
   const names = [run.fleet.clientName(consumer!.id)];
   // An error first: its blocking read fails. Then, a second later, a new stream wakes the next blocking read, and

@@ -4,27 +4,16 @@
  * close() (one child) or done() (the other), disconnects its own node-redis client and its IPC channel: nothing of
  * the library (timers, sockets, listeners) may keep it alive.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { keysFor } from '../../lib/index.js';
 import type { Member } from '../support/chaos-fleet.js';
-import { ChaosRun } from '../support/chaos-run.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { ChaosRun, useChaosServer } from '../support/chaos-run.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 /** How long a child may take to exit once it asked to stop (close() or done(), then its own disconnects). */
 const EXIT_MS = 5000;
 
-let server: RedisServer;
-let run: ChaosRun | undefined;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterEach(async () => {
-  await run?.stop();
-  run = undefined;
-});
-afterAll(() => server.stop());
+const chaos = useChaosServer();
 
 /** Stops `member` and returns ms from its disconnect to its exit; fails when it does not exit by itself in time. */
 async function exitsByItself(run: ChaosRun, member: Member, how: 'close' | 'done'): Promise<number> {
@@ -39,7 +28,7 @@ async function exitsByItself(run: ChaosRun, member: Member, how: 'close' | 'done
 }
 
 it('lets a process exit by itself after close() and after done()', async () => {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   const [closing, finishing] = await run.fleet.spawnMany(2);
   await closing!.consumer.request({ command: 'addStreams', streams: ['a0', 'a1', 'a2', 'a3', 'a4'] });
   await finishing!.consumer.request({ command: 'addStreams', streams: ['b0', 'b1', 'b2', 'b3', 'b4'] });

@@ -4,12 +4,11 @@
  * streams keep arriving; at the end every guarantee must hold. The seed is printed first: replay a run with
  * CHAOS_SEED=<seed> (and CHAOS_DURATION_MS to change its length).
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Member } from '../support/chaos-fleet.js';
 import { Random } from '../support/chaos-random.js';
-import { ChaosRun } from '../support/chaos-run.js';
+import { useChaosServer } from '../support/chaos-run.js';
 import type { Fault } from '../support/chaos-takeover.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { sleep } from '../support/wait.js';
 
 const SEED = Number(process.env.CHAOS_SEED ?? 20261128);
@@ -19,24 +18,14 @@ const STREAMS = 200;
 /** Never fewer healthy consumers than this: someone must be there to take over. */
 const MIN_HEALTHY = 2;
 
-let server: RedisServer;
-let run: ChaosRun | undefined;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterEach(async () => {
-  await run?.stop();
-  run = undefined;
-});
-afterAll(() => server.stop());
+const chaos = useChaosServer();
 
 type Action = 'kill' | 'stall' | 'restart' | 'close' | 'done' | 'doneStream' | 'rest';
 
 it(`keeps every guarantee through ${DURATION_MS / 1000} s of random faults (seed ${SEED})`, async () => {
   console.log(`[chaos] randomised: seed=${SEED} duration=${DURATION_MS}ms (replay: CHAOS_SEED=${SEED} npm run test:chaos)`);
   const random = new Random(SEED);
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   const fleet = run.fleet;
   await fleet.spawnMany(CONSUMERS);
 

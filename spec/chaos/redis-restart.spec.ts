@@ -4,23 +4,12 @@
  * the keyspace flags again: a restarted Redis forgot CONFIG SET), new streams are still assigned, a consumer killed
  * afterwards is still taken over, and nothing is lost.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { subscriberCount } from '../support/chaos-faults.js';
-import { ChaosRun } from '../support/chaos-run.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { ChaosRun, useChaosServer } from '../support/chaos-run.js';
 import { sleep, waitFor } from '../support/wait.js';
 
-let server: RedisServer;
-let run: ChaosRun | undefined;
-
-beforeAll(async () => {
-  server = await startRedis({ args: ['--appendonly', 'yes'] });
-});
-afterEach(async () => {
-  await run?.stop();
-  run = undefined;
-});
-afterAll(() => server.stop());
+const chaos = useChaosServer(['--appendonly', 'yes']);
 
 /** Waits until every running consumer has resubscribed and the expiry flags are set again; returns how long. */
 async function resubscribed(run: ChaosRun, since: number): Promise<number> {
@@ -29,7 +18,7 @@ async function resubscribed(run: ChaosRun, since: number): Promise<number> {
     timeoutMs: 10_000,
     message: 'every consumer to resubscribe',
   });
-  await waitFor(async () => (await server.cli('CONFIG', 'GET', 'notify-keyspace-events')).includes('x'), {
+  await waitFor(async () => (await chaos.server.cli('CONFIG', 'GET', 'notify-keyspace-events')).includes('x'), {
     timeoutMs: 10_000,
     message: 'the keyspace flags to be set again',
   });
@@ -37,21 +26,21 @@ async function resubscribed(run: ChaosRun, since: number): Promise<number> {
 }
 
 it('keeps assigning and taking over after Redis with AOF restarts, cleanly and after a crash', async () => {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   await run.fleet.spawnMany(4);
   await run.addStreams(60);
   await run.waitOwned(60);
 
   const restartedAt = Date.now();
-  await server.restart();
+  await chaos.server.restart();
   const cleanMs = await resubscribed(run, restartedAt);
   await run.addStreams(30);
   await run.waitOwned(90);
 
   const crashedAt = Date.now();
-  server.kill('SIGKILL');
+  chaos.server.kill('SIGKILL');
   await sleep(2 * run.heartbeatMs);
-  await server.restart();
+  await chaos.server.restart();
   const crashMs = await resubscribed(run, crashedAt);
   await run.addStreams(30);
   await run.waitOwned(120);

@@ -3,30 +3,20 @@
  * separately the redis-server process stopped (SIGSTOP) for 4 s. Consumers notice it from their own clock
  * (streamDisowned, or errors), do not crash, never end up with two owners, and recover when Redis returns.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { Member } from '../support/chaos-fleet.js';
-import { ChaosRun } from '../support/chaos-run.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { useChaosServer } from '../support/chaos-run.js';
 import { sleep } from '../support/wait.js';
 
 const OUTAGE_MS = 4000;
 
-let server: RedisServer;
-let run: ChaosRun | undefined;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterEach(async () => {
-  server.kill('SIGCONT');
-  await run?.stop();
-  run = undefined;
-});
-afterAll(() => server.stop());
+const chaos = useChaosServer();
+// A stopped Redis must be running again before the consumers are stopped.
+afterEach(() => chaos.server.kill('SIGCONT'));
 
 /** Runs `outage` against a fleet of 3 owning 60 streams and checks what they did about it. */
 async function survive(name: string, outage: () => Promise<void>): Promise<void> {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   const consumers = await run.fleet.spawnMany(3);
   await run.addStreams(60);
   await run.waitOwned(60);
@@ -52,15 +42,15 @@ async function survive(name: string, outage: () => Promise<void>): Promise<void>
 
 it('survives CLIENT PAUSE 4000 ALL', async () => {
   await survive('client-pause-4s', async () => {
-    await server.cli('CLIENT', 'PAUSE', String(OUTAGE_MS), 'ALL');
+    await chaos.server.cli('CLIENT', 'PAUSE', String(OUTAGE_MS), 'ALL');
     await sleep(OUTAGE_MS);
   });
 });
 
 it('survives the redis-server process stopped (SIGSTOP) for 4 s', async () => {
   await survive('redis-sigstop-4s', async () => {
-    server.kill('SIGSTOP');
+    chaos.server.kill('SIGSTOP');
     await sleep(OUTAGE_MS);
-    server.kill('SIGCONT');
+    chaos.server.kill('SIGCONT');
   });
 });

@@ -2,25 +2,14 @@
  * Chaos 1: SIGKILL of the busiest of several consumers, in a database holding 20,000 unrelated keys with a 1-hour
  * TTL (Redis's own expiry cycle then finds a dead session's key late; the heartbeat sweep must not).
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { fillTtlKeys } from '../support/chaos-faults.js';
-import { ChaosRun } from '../support/chaos-run.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { useChaosServer } from '../support/chaos-run.js';
 
-let server: RedisServer;
-let run: ChaosRun | undefined;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterEach(async () => {
-  await run?.stop();
-  run = undefined;
-});
-afterAll(() => server.stop());
+const chaos = useChaosServer();
 
 it('takes the streams of the busiest consumer over within heartbeatMs + 1.5 s of its SIGKILL', async () => {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   await fillTtlKeys(run.admin, 20_000);
   await run.fleet.spawnMany(4);
   await run.addStreams(200);

@@ -2,25 +2,14 @@
  * Chaos 2: a consumer stopped (SIGSTOP) for several heartbeats is replaced; once resumed (SIGCONT) it reports
  * streamDisowned, with aborted signals, for every stream it lost, and holds none of them any more.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { ChaosRun } from '../support/chaos-run.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { expect, it } from 'vitest';
+import { useChaosServer } from '../support/chaos-run.js';
 import { sleep, waitFor } from '../support/wait.js';
 
-let server: RedisServer;
-let run: ChaosRun | undefined;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterEach(async () => {
-  await run?.stop();
-  run = undefined;
-});
-afterAll(() => server.stop());
+const chaos = useChaosServer();
 
 it('replaces a consumer stalled for 3 heartbeats, which reports streamDisowned for all it lost once resumed', async () => {
-  run = await ChaosRun.start(server.url, { heartbeatMs: 1000, autoClaim: true });
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
   await run.fleet.spawnMany(3);
   await run.addStreams(90);
   await run.waitOwned(90);

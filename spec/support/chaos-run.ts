@@ -4,11 +4,13 @@
  *   [chaos] <name>: streams=200 takeovers=1 worst-takeover=1012ms (bound 2500ms) violations=0 ...
  */
 import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { addStream } from '../../lib/index.js';
 import { ChaosFleet, type FleetOptions, type Member } from './chaos-fleet.js';
 import { settle } from './chaos-invariants.js';
 import { faultOf, takeoverOf, type Fault, type FaultKind } from './chaos-takeover.js';
 import { serviceName, type NodeRedis } from './fleet.js';
+import { startRedis, type RedisServer } from './redis-server.js';
 import { waitFor } from './wait.js';
 
 /** Slack on top of heartbeatMs for a takeover on a loaded 2-core machine. */
@@ -141,4 +143,34 @@ export class ChaosRun {
     await this.fleet.stopAll();
     await this.admin.disconnect().catch(() => undefined);
   }
+}
+
+/**
+ * The usual frame of a chaos spec file: a private redis-server for the file, and whatever run a test started
+ * stopped after it. `start()` begins a run on that server.
+ */
+export function useChaosServer(args: string[] = []): {
+  readonly server: RedisServer;
+  start(options: Parameters<typeof ChaosRun.start>[1]): Promise<ChaosRun>;
+} {
+  let server: RedisServer | undefined;
+  let run: ChaosRun | undefined;
+  beforeAll(async () => {
+    server = await startRedis({ args });
+  });
+  afterEach(async () => {
+    await run?.stop();
+    run = undefined;
+  });
+  afterAll(() => server?.stop());
+  return {
+    get server() {
+      if (!server) throw new Error('the chaos server is not started yet');
+      return server;
+    },
+    async start(options) {
+      run = await ChaosRun.start(this.server.url, options);
+      return run;
+    },
+  };
 }
