@@ -2,10 +2,9 @@
  * Scenario 4, claim storm: a consumer holding 10,000 streams dies among 4 survivors. Completion time from the
  * expiry, claim attempts per stream, Redis commands per stream, and how evenly the survivors share the work.
  */
-import type { Impl } from '../lib/protocol.js';
 import { fmt, table } from '../lib/util.js';
 import { runsFor, sizesFor, wanted, type Check, type Context, type ScenarioResult } from './context.js';
-import { phasesText, runTakeover, variantKey, variantName, type TakeoverRun } from './takeover-run.js';
+import { VARIANTS, phasesText, runTakeover, variantKey, variantName, type TakeoverRun } from './takeover-run.js';
 
 export interface StormData {
   streams: number;
@@ -13,13 +12,6 @@ export interface StormData {
   heartbeatMs: number;
   runs: TakeoverRun[];
 }
-
-const VARIANTS: Array<{ impl: Impl; autoClaim: boolean }> = [
-  { impl: 'ours', autoClaim: true },
-  { impl: 'ours', autoClaim: false },
-  { impl: 'locks', autoClaim: true },
-  { impl: 'polling', autoClaim: true },
-];
 
 export async function claimStorm(context: Context): Promise<ScenarioResult> {
   const [streams = 10_000] = sizesFor(context, [10_000], [100]);

@@ -62,6 +62,14 @@ export interface TakeoverRun {
 }
 
 /** The --variants key of an implementation. */
+/** The implementations a takeover scenario compares: ours in both modes, and the two baselines. */
+export const VARIANTS: ReadonlyArray<{ impl: Impl; autoClaim: boolean }> = [
+  { impl: 'ours', autoClaim: true },
+  { impl: 'ours', autoClaim: false },
+  { impl: 'locks', autoClaim: true },
+  { impl: 'polling', autoClaim: true },
+];
+
 export function variantKey(impl: Impl, autoClaim: boolean): string {
   return impl === 'ours' ? (autoClaim ? 'ours-auto' : 'ours-manual') : impl;
 }

@@ -7,7 +7,7 @@ import type { Impl } from '../lib/protocol.js';
 import { ecdfChart } from '../lib/chart.js';
 import { fmt, summarize, table } from '../lib/util.js';
 import { runsFor, sizesFor, wanted, type Check, type Context, type ScenarioResult } from './context.js';
-import { phasesText, runTakeover, variantKey, variantName, type TakeoverRun } from './takeover-run.js';
+import { VARIANTS, phasesText, runTakeover, variantKey, variantName, type TakeoverRun } from './takeover-run.js';
 
 export interface TakeoverSeries {
   streams: number;
@@ -26,13 +26,6 @@ export interface TakeoverData {
   capMs: Record<Impl, number>;
   runs: TakeoverRun[];
 }
-
-const VARIANTS: Array<{ impl: Impl; autoClaim: boolean }> = [
-  { impl: 'ours', autoClaim: true },
-  { impl: 'ours', autoClaim: false },
-  { impl: 'locks', autoClaim: true },
-  { impl: 'polling', autoClaim: true },
-];
 
 export async function takeoverLatency(context: Context): Promise<ScenarioResult> {
   const smoke = context.smoke;
