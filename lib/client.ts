@@ -49,7 +49,6 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private readonly takeover: Takeover;
   private subscriber: KeyspaceSubscriber | undefined;
   private reader: LbsReader | undefined;
-  private readerConnection: RedisConnection | undefined;
   private sessionConnection: RedisConnection | undefined;
   private state: State = 'new';
   private starting: Promise<void> | undefined;
@@ -215,8 +214,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.session.start();
     await this.streams.recover();
     await this.takeover.reconcile();
-    this.readerConnection = await openConnection(node, (error) => this.report(error));
-    this.reader = new LbsReader(this.context, this.session, this.readerConnection, {
+    // The reader owns its connection from here on: it closes it when it stops, and swaps it when the slot moves.
+    this.reader = new LbsReader(this.context, this.session, await openConnection(node, (error) => this.report(error)), {
       onOutcomes: (outcomes) => this.streams.admit(outcomes, false),
       onError: (error) => this.report(error),
       capacity: () => this.options.maxStreams - this.streams.size,
@@ -274,7 +273,6 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.session.stop();
     this.streams.stop();
     await this.reader?.stop();
-    await closeConnection(this.readerConnection);
     await closeConnection(this.sessionConnection);
     await this.subscriber?.stop();
     await this.link.stop();
