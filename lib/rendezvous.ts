@@ -4,27 +4,48 @@
  * racing for each one.
  */
 export function preferredConsumer(stream: string, consumers: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestWeight = -1;
-  for (const consumer of consumers) {
-    const weight = fnv1a(`${consumer}\u0000${stream}`);
-    if (weight > bestWeight || (weight === bestWeight && best !== undefined && consumer < best)) {
-      best = consumer;
-      bestWeight = weight;
-    }
-  }
-  return best;
+  return rendezvous(consumers)(stream);
 }
 
-/** 32-bit FNV-1a with a final avalanche, enough to spread names evenly. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * The preferred consumer of any stream among `consumers`. The weight of a pair hashes "consumer \0 stream"; the
+ * hash state after each consumer's prefix is computed once, so choosing among thousands of orphaned streams
+ * hashes only the streams' names.
+ */
+export function rendezvous(consumers: readonly string[]): (stream: string) => string | undefined {
+  const prefixes = consumers.map((consumer) => fnv1aFrom(FNV_OFFSET, `${consumer}\u0000`));
+  return (stream) => {
+    let best: string | undefined;
+    let bestWeight = -1;
+    for (let i = 0; i < consumers.length; i++) {
+      const consumer = consumers[i]!;
+      const weight = avalanche(fnv1aFrom(prefixes[i]!, stream));
+      if (weight > bestWeight || (weight === bestWeight && best !== undefined && consumer < best)) {
+        best = consumer;
+        bestWeight = weight;
+      }
+    }
+    return best;
+  };
+}
+
+/** 32-bit FNV-1a continued from `hash` over `text`. */
+function fnv1aFrom(hash: number, text: string): number {
+  let h = hash;
   for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, FNV_PRIME);
   }
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  return hash >>> 0;
+  return h;
+}
+
+/** A final mix, so that names differing in their last characters still spread evenly. */
+function avalanche(hash: number): number {
+  let h = hash ^ (hash >>> 16);
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
 }

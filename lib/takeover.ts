@@ -6,7 +6,7 @@ import type { ExpiredStream } from './events.js';
 import { decodeInfo } from './grants.js';
 import { sessionKey } from './keys.js';
 import type { LeaseGrant } from './leases.js';
-import { preferredConsumer } from './rendezvous.js';
+import { rendezvous } from './rendezvous.js';
 import type { Session } from './session.js';
 
 export interface TakeoverEvents {
@@ -23,7 +23,8 @@ export interface ClaimEntry {
   readonly stream: string;
 }
 
-/** What claim.lua did with one entry: granted (token and the entry's stream), or why not. */
+/** What claim.lua did with one entry: granted (token, the entry's stream and its raw `lbs-input`, '' when the
+ * claim named the stream), or why not. */
 export type ClaimOutcome = { token: number; stream: string; raw: string } | ClaimRefusal;
 
 const listReply = z.union([
@@ -123,49 +124,53 @@ export class Takeover {
 
   /** Claims entries of one previous owner; `stream` '' claims whatever stream the entry names. */
   async claim(previousOwner: string, entries: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
+    const outcomes = await Promise.all(batches(entries).map((batch) => this.claimBatch(previousOwner, batch)));
+    return outcomes.flat();
+  }
+
+  /**
+   * One claim.lua call. The batches of a takeover go out together: Redis runs them back to back while this
+   * process handles the replies that came before.
+   */
+  private async claimBatch(previousOwner: string, batch: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
     const { keys, consumerId, options } = this.context;
-    const outcomes: ClaimOutcome[] = [];
-    for (let i = 0; i < entries.length; i += BATCH) {
-      const batch = entries.slice(i, i + BATCH);
-      const reply = claimReply.parse(
-        await this.context.scripts.run(
-          'claim',
-          [
-            keys.lbs,
-            sessionKey(keys, consumerId),
-            sessionKey(keys, previousOwner),
-            keys.owners,
-            keys.loads,
-            keys.token,
-            keys.released,
-            keys.deadLetter,
-          ],
-          [
-            keys.group,
-            consumerId,
-            this.session.currentNonce,
-            previousOwner,
-            options.maxEntryBytes,
-            options.maxDeliveries,
-            ...batch.flatMap((entry) => [entry.lbsId, entry.stream]),
-          ],
-        ),
-      );
-      if (reply[0] === 'lost') throw new SessionLostError('This consumer has lost its session; it cannot claim');
-      if (reply[0] === 'alive') return entries.map(() => 'owner-alive');
-      for (const outcome of reply.slice(1) as Array<[number, string, string] | ClaimRefusal>) {
-        outcomes.push(typeof outcome === 'string' ? outcome : { token: outcome[0], stream: outcome[1], raw: outcome[2] });
-      }
-    }
-    return outcomes;
+    const reply = claimReply.parse(
+      await this.context.scripts.run(
+        'claim',
+        [
+          keys.lbs,
+          sessionKey(keys, consumerId),
+          sessionKey(keys, previousOwner),
+          keys.owners,
+          keys.loads,
+          keys.token,
+          keys.released,
+          keys.deadLetter,
+        ],
+        [
+          keys.group,
+          consumerId,
+          this.session.currentNonce,
+          previousOwner,
+          options.maxEntryBytes,
+          options.maxDeliveries,
+          ...batch.flatMap((entry) => [entry.lbsId, entry.stream]),
+        ],
+      ),
+    );
+    if (reply[0] === 'lost') throw new SessionLostError('This consumer has lost its session; it cannot claim');
+    if (reply[0] === 'alive') return batch.map(() => 'owner-alive');
+    return (reply.slice(1) as Array<[number, string, string] | ClaimRefusal>).map((outcome) =>
+      typeof outcome === 'string' ? outcome : { token: outcome[0], stream: outcome[1], raw: outcome[2] },
+    );
   }
 
   private async takeOver(previousOwner: string): Promise<void> {
     const first = await this.list(previousOwner);
     if (!first) return;
     const me = this.context.consumerId;
-    const live = first.live.includes(me) ? first.live : [...first.live, me];
-    const mine = first.ids.filter((id) => preferredConsumer(id, live) === me);
+    const preferred = rendezvous(first.live.includes(me) ? first.live : [...first.live, me]);
+    const mine = first.ids.filter((id) => preferred(id) === me);
     await this.act(previousOwner, mine);
     if (mine.length === first.ids.length) return;
     await sleep(this.graceMs);
@@ -175,12 +180,17 @@ export class Takeover {
 
   private async act(previousOwner: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0 || !this.session.isValid()) return;
-    if (!this.context.options.autoClaim) {
-      for (const expired of await this.read(previousOwner, ids)) this.events.onExpired(expired);
-      return;
-    }
+    if (this.context.options.autoClaim) await Promise.all(batches(ids).map((batch) => this.claimAndAnnounce(previousOwner, batch)));
+    else await this.report(previousOwner, ids);
+  }
+
+  /** autoClaim: claims a batch of entries and announces what this consumer won. */
+  private async claimAndAnnounce(previousOwner: string, ids: readonly string[]): Promise<void> {
     const nonce = this.session.currentNonce;
-    const outcomes = await this.claim(previousOwner, ids.map((lbsId) => ({ lbsId, stream: '' })));
+    const outcomes = await this.claimBatch(
+      previousOwner,
+      ids.map((lbsId) => ({ lbsId, stream: '' })),
+    );
     // Claimed by an incarnation that ended meanwhile: the next one takes them back (recover.lua).
     if (nonce !== this.session.currentNonce || !this.session.isValid()) return;
     outcomes.forEach((outcome, i) => {
@@ -210,16 +220,18 @@ export class Takeover {
     return { live, ids };
   }
 
-  /** The streams that entries of `previousOwner` name, for those still pending under it. */
-  private async read(previousOwner: string, ids: readonly string[]): Promise<ExpiredStream[]> {
-    const streams: ExpiredStream[] = [];
-    for (let i = 0; i < ids.length; i += BATCH) {
-      const reply = readReply.parse(await this.orphans(previousOwner, 'read', '', ids.slice(i, i + BATCH)));
-      if (reply[0] === 'alive') return streams;
+  /**
+   * Manual mode: reports the streams that entries of `previousOwner` name, for those still pending under it, a
+   * read batch at a time, so that the listeners' claims of one batch go out while the next is read.
+   */
+  private async report(previousOwner: string, ids: readonly string[]): Promise<void> {
+    for (const batch of batches(ids)) {
+      if (!this.session.isValid()) return;
+      const reply = readReply.parse(await this.orphans(previousOwner, 'read', '', batch));
+      if (reply[0] === 'alive') return;
       const [, , , ...entries] = reply;
-      for (const [lbsId, stream, raw] of entries) streams.push({ stream, lbsId, info: decodeInfo(raw), previousOwner });
+      for (const [lbsId, stream, raw] of entries) this.events.onExpired({ stream, lbsId, info: decodeInfo(raw), previousOwner });
     }
-    return streams;
   }
 
   private orphans(previousOwner: string, mode: 'list' | 'read', after: string, ids: readonly string[]): Promise<unknown> {
@@ -230,4 +242,11 @@ export class Takeover {
       [keys.group, previousOwner, mode, after, LIST_PAGE, options.maxEntryBytes, keys.sessionPrefix, ...ids],
     );
   }
+}
+
+/** Script calls take at most BATCH entries, so that none holds Redis for long. */
+function batches<T>(items: readonly T[]): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += BATCH) result.push(items.slice(i, i + BATCH));
+  return result;
 }

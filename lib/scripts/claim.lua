@@ -20,12 +20,11 @@ ARGV[6] maxDeliveries
 ARGV[7..] pairs of entry id, stream name ('' to claim whatever stream the entry names)
 
 Returns { 'lost' } (this consumer's session is gone), { 'alive' } (the previous owner's session exists), or
-{ 'ok', outcome... } with one outcome per pair: { fencing token, stream name, raw lbs-input } when claimed, or
-'taken' (no longer
-pending under the previous owner), 'mismatch' (the entry does not name that stream), 'duplicate' (the stream is
+{ 'ok', outcome... } with one outcome per pair: { fencing token, stream name, raw lbs-input } when claimed (raw
+lbs-input '' when the pair named the stream: the caller read the entry already), or 'taken' (no longer pending
+under the previous owner), 'mismatch' (the entry does not name that stream), 'duplicate' (the stream is
 held through another entry; this one was dropped), 'poison' (its owners died maxDeliveries times: the entry was
 dead-lettered), 'malformed' (the entry is malformed: it was dead-lettered).
-A hand-off by close() does not count as a delivery; the death of an owner does.
 ]]
 --@include ownership
 --@include entry
@@ -38,48 +37,70 @@ local max_bytes, max_deliveries = tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 if redis.call('EXISTS', previous_session) == 1 then return { 'alive' } end
 
+-- A hand-off by close() keeps the delivery count (it is not a failure); the death of an owner adds one.
 local handed_over = redis.call('SISMEMBER', released, previous) == 1
 local result = { 'ok' }
 -- loads are updated once at the end: entries moved to this consumer, entries the previous owner no longer holds.
 local moved, released_by_previous = 0, 0
+-- Grants wait for their fencing tokens, drawn together at the end.
+local grants = {}
+
+local function grant(id, deliveries, name, raw)
+  redis.call('XCLAIM', lbs, group, me, 0, id, 'RETRYCOUNT', handed_over and deliveries or deliveries + 1, 'JUSTID')
+  moved = moved + 1
+  local outcome = { 0, name, raw }
+  grants[#grants + 1] = outcome
+  return outcome
+end
+
+-- Checks an entry against what it names, reading and decoding it.
+local function claim_checked(id, stream, deliveries)
+  local fields = read_entry(lbs, id)
+  if not fields then
+    redis.call('XACK', lbs, group, id) -- deleted from the stream: nothing left to own
+    return 'taken'
+  end
+  local name, detail = decode_entry(fields, max_bytes)
+  if name == nil then
+    dead_letter(lbs, dead_letter_key, group, id, fields, detail)
+    released_by_previous = released_by_previous + 1
+    return 'malformed'
+  end
+  if stream ~= '' and name ~= stream then return 'mismatch' end
+  if other_holder(lbs, owners, group, name, id) then
+    drop_entry(lbs, group, id)
+    released_by_previous = released_by_previous + 1
+    return 'duplicate'
+  end
+  if not handed_over and deliveries >= max_deliveries then
+    dead_letter(lbs, dead_letter_key, group, id, fields,
+      'its owners died ' .. deliveries .. ' times (maxDeliveries ' .. max_deliveries .. ')')
+    if redis.call('HGET', owners, name) == id then redis.call('HDEL', owners, name) end
+    released_by_previous = released_by_previous + 1
+    return 'poison'
+  end
+  if redis.call('HGET', owners, name) ~= id then redis.call('HSET', owners, name, id) end
+  return grant(id, deliveries, name, detail)
+end
+
 for i = 7, #ARGV, 2 do
   local id, stream = ARGV[i], ARGV[i + 1]
-  local outcome = 'taken'
   local owner, deliveries = pending_owner(lbs, group, id)
-  local fields = owner == previous and read_entry(lbs, id)
-  if owner == previous and not fields then
-    redis.call('XACK', lbs, group, id) -- deleted from the stream: nothing left to own
-  elseif owner == previous then
-    local name, detail = decode_entry(fields, max_bytes)
-    if name == nil then
-      dead_letter(lbs, dead_letter_key, group, id, fields, detail)
-      released_by_previous = released_by_previous + 1
-      outcome = 'malformed'
-    elseif stream ~= '' and name ~= stream then
-      outcome = 'mismatch'
-    elseif other_holder(lbs, owners, group, name, id) then
-      drop_entry(lbs, group, id)
-      released_by_previous = released_by_previous + 1
-      outcome = 'duplicate'
-    elseif not handed_over and deliveries >= max_deliveries then
-      dead_letter(lbs, dead_letter_key, group, id, fields,
-        'its owners died ' .. deliveries .. ' times (maxDeliveries ' .. max_deliveries .. ')')
-      if redis.call('HGET', owners, name) == id then redis.call('HDEL', owners, name) end
-      released_by_previous = released_by_previous + 1
-      outcome = 'poison'
-    else
-      -- JUSTID leaves the delivery count alone: a hand-off is not a failure.
-      if handed_over then
-        redis.call('XCLAIM', lbs, group, me, 0, id, 'JUSTID')
-      else
-        redis.call('XCLAIM', lbs, group, me, 0, id)
-      end
-      redis.call('HSET', owners, name, id)
-      moved = moved + 1
-      outcome = { next_token(token_key), name, detail }
-    end
+  if owner ~= previous then
+    result[#result + 1] = 'taken'
+  elseif stream ~= '' and (handed_over or deliveries < max_deliveries) and redis.call('HGET', owners, stream) == id then
+    -- Admitted under this very name and held through this entry: nothing to read, the caller knows the entry.
+    result[#result + 1] = grant(id, deliveries, stream, '')
+  else
+    result[#result + 1] = claim_checked(id, stream, deliveries)
   end
-  result[#result + 1] = outcome
+end
+if #grants > 0 then
+  local token = reserve_tokens(token_key, #grants)
+  for _, outcome in ipairs(grants) do
+    outcome[1] = token
+    token = token + 1
+  end
 end
 if moved + released_by_previous > 0 then redis.call('HINCRBY', loads, previous, -(moved + released_by_previous)) end
 if moved > 0 then redis.call('HINCRBY', loads, me, moved) end

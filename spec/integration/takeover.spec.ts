@@ -81,11 +81,16 @@ describe('claim', () => {
 });
 
 describe('a poison stream', () => {
-  it('goes to the dead-letter stream once its owners died maxDeliveries times, and close() hand-offs do not count', async () => {
+  // autoClaim claims whatever the entries name; a manual claim names the stream, which claim.lua checks against
+  // the ownership record instead of reading the entry: both must count deliveries alike.
+  it.each([
+    { mode: 'autoClaim', autoClaim: true },
+    { mode: 'manual claim', autoClaim: false },
+  ])('goes to the dead-letter stream once its owners died maxDeliveries times, and close() hand-offs do not count ($mode)', async ({ autoClaim }) => {
     const service = serviceName();
-    const options = { serviceName: service, heartbeatMs: 300, autoClaim: true, maxDeliveries: 2 };
+    const options = { serviceName: service, heartbeatMs: 300, autoClaim, maxDeliveries: 2 };
     const owner = async () => {
-      const child = await spawnConsumer(server.url, options);
+      const child = await spawnConsumer(server.url, options, { claimExpired: !autoClaim });
       children.push(child);
       return child;
     };
@@ -102,7 +107,12 @@ describe('a poison stream', () => {
     await waitFor(() => third.owned().size === 1, { timeoutMs: 5000 });
     const fourth = await fleet.consumer(options);
     third.kill('SIGKILL');
-    await waitFor(() => fourth.log.errors.some((error) => error instanceof DeadLetterError), { timeoutMs: 5000 });
+    if (autoClaim) {
+      await waitFor(() => fourth.log.errors.some((error) => error instanceof DeadLetterError), { timeoutMs: 5000 });
+    } else {
+      const [expired] = await waitFor(() => fourth.log.expired.length > 0 && fourth.log.expired, { timeoutMs: 5000 });
+      await expect(fourth.client.claim(expired!)).rejects.toMatchObject({ reason: 'poison' });
+    }
     expect(fourth.client.owned()).toHaveLength(0);
     const redis = await fleet.connect();
     const [dead] = await redis.xRange(keysFor(service).deadLetter, '-', '+');

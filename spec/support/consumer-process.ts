@@ -5,13 +5,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient, createCluster } from 'redis';
-import { RedisStreamClient, type RedisStreamClientOptions } from '../../lib/index.js';
+import { AlreadyClaimedError, RedisStreamClient, type RedisStreamClientOptions } from '../../lib/index.js';
 
 export type ConsumerReport =
   | { event: 'ready'; id: string }
   | { event: 'streamAdded'; stream: string; token: number; recovered: boolean; at: number }
   | { event: 'streamExpired'; stream: string; previousOwner: string; at: number }
   | { event: 'streamDisowned'; stream: string; aborted: boolean; at: number }
+  | { event: 'claimRefused'; stream: string; reason: string }
   | { event: 'error'; message: string };
 
 /** A child consumer and everything it reported. */
@@ -43,10 +44,19 @@ export class ConsumerProcess {
   }
 }
 
+export interface SpawnOptions {
+  /** Manual mode: claim every stream `streamExpired` reports (a won claim is reported as streamAdded). */
+  claimExpired?: boolean;
+}
+
 /** Starts a consumer process, resolving once it is initialised. `url` is a Redis URL, or the node URLs of a
  * Redis Cluster. */
-export async function spawnConsumer(url: string | string[], options: RedisStreamClientOptions): Promise<ConsumerProcess> {
-  const child = fork(fileURLToPath(import.meta.url), [JSON.stringify(url), JSON.stringify(options)], {
+export async function spawnConsumer(
+  url: string | string[],
+  options: RedisStreamClientOptions,
+  spawn: SpawnOptions = {},
+): Promise<ConsumerProcess> {
+  const child = fork(fileURLToPath(import.meta.url), [JSON.stringify(url), JSON.stringify(options), JSON.stringify(spawn)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -58,7 +68,7 @@ export async function spawnConsumer(url: string | string[], options: RedisStream
   return consumer;
 }
 
-async function runConsumer(url: string | string[], options: RedisStreamClientOptions): Promise<void> {
+async function runConsumer(url: string | string[], options: RedisStreamClientOptions, spawn: SpawnOptions): Promise<void> {
   const send = (report: ConsumerReport): void => void process.send?.(report);
   const redis = Array.isArray(url) ? createCluster({ rootNodes: url.map((node) => ({ url: node })) }) : createClient({ url });
   redis.on('error', () => undefined);
@@ -67,9 +77,15 @@ async function runConsumer(url: string | string[], options: RedisStreamClientOpt
   client.on('streamAdded', (lease) =>
     send({ event: 'streamAdded', stream: lease.stream, token: lease.token, recovered: lease.recovered, at: Date.now() }),
   );
-  client.on('streamExpired', (expired) =>
-    send({ event: 'streamExpired', stream: expired.stream, previousOwner: expired.previousOwner, at: Date.now() }),
-  );
+  client.on('streamExpired', (expired) => {
+    send({ event: 'streamExpired', stream: expired.stream, previousOwner: expired.previousOwner, at: Date.now() });
+    if (!spawn.claimExpired) return;
+    client.claim(expired).then(
+      (lease) => send({ event: 'streamAdded', stream: lease.stream, token: lease.token, recovered: true, at: Date.now() }),
+      (error: unknown) =>
+        send({ event: 'claimRefused', stream: expired.stream, reason: error instanceof AlreadyClaimedError ? error.reason : String(error) }),
+    );
+  });
   client.on('streamDisowned', (lease) =>
     send({ event: 'streamDisowned', stream: lease.stream, aborted: lease.signal.aborted, at: Date.now() }),
   );
@@ -83,5 +99,9 @@ async function runConsumer(url: string | string[], options: RedisStreamClientOpt
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  void runConsumer(JSON.parse(process.argv[2]!) as string | string[], JSON.parse(process.argv[3]!) as RedisStreamClientOptions);
+  void runConsumer(
+    JSON.parse(process.argv[2]!) as string | string[],
+    JSON.parse(process.argv[3]!) as RedisStreamClientOptions,
+    JSON.parse(process.argv[4]!) as SpawnOptions,
+  );
 }

@@ -14,20 +14,18 @@ local function server_time_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A new fencing token. A missing counter (new service, or data lost with a restart) starts from the server
--- clock in microseconds, above any token granted before. Checked once per script call.
+-- `count` new fencing tokens: returns the first of `count` consecutive ones. A missing counter (new service, or
+-- data lost with a restart) starts from the server clock in microseconds, above any token granted before. Checked
+-- once per script call.
 local token_counter_ready = false
-local function next_token(token_key)
+local function reserve_tokens(token_key, count)
   if not token_counter_ready then
     if redis.call('EXISTS', token_key) == 0 then redis.call('SET', token_key, server_time_ms() * 1000) end
     token_counter_ready = true
   end
-  return redis.call('INCR', token_key)
+  return redis.call('INCRBY', token_key, count) - count + 1
 end
 
--- Records `consumer` as the owner of `name` through entry `id` and returns a new fencing token.
-local function grant(owners, loads, token_key, name, id, consumer)
-  redis.call('HSET', owners, name, id)
-  redis.call('HINCRBY', loads, consumer, 1)
-  return next_token(token_key)
+local function next_token(token_key)
+  return reserve_tokens(token_key, 1)
 end
