@@ -43,7 +43,8 @@ const claimReply = z.union([
 ]);
 const consumersReply = z.array(z.array(z.union([z.string(), z.number()])));
 
-const LIST_PAGE = 10_000;
+/** Entries listed per call: small enough that claiming starts early, large enough to keep calls few. */
+const LIST_PAGE = 1000;
 const BATCH = 500;
 
 /**
@@ -165,17 +166,48 @@ export class Takeover {
     );
   }
 
+  /**
+   * Acts on each page of the listing as it comes, so that claiming the first entries overlaps listing the rest.
+   * After the grace period, whatever is still listed goes to this consumer too.
+   */
   private async takeOver(previousOwner: string): Promise<void> {
-    const first = await this.list(previousOwner);
-    if (!first) return;
     const me = this.context.consumerId;
-    const preferred = rendezvous(first.live.includes(me) ? first.live : [...first.live, me]);
-    const mine = first.ids.filter((id) => preferred(id) === me);
-    await this.act(previousOwner, mine);
-    if (mine.length === first.ids.length) return;
+    let leftToOthers = false;
+    const alive = await this.actOnPages(previousOwner, (ids, live) => {
+      const preferred = rendezvous(live.includes(me) ? live : [...live, me]);
+      const mine = ids.filter((id) => preferred(id) === me);
+      if (mine.length < ids.length) leftToOthers = true;
+      return mine;
+    });
+    if (alive || !leftToOthers) return;
     await sleep(this.graceMs);
-    const rest = await this.list(previousOwner);
-    if (rest) await this.act(previousOwner, rest.ids);
+    await this.actOnPages(previousOwner, (ids) => ids);
+  }
+
+  /** Lists the entries `previousOwner` holds page by page and acts on those `choose` picks; true while it lives. */
+  private async actOnPages(previousOwner: string, choose: (ids: string[], live: string[]) => string[]): Promise<boolean> {
+    const steps: Array<Promise<void>> = [];
+    let failure: { error: unknown } | undefined;
+    let alive = false;
+    let after = '-';
+    try {
+      do {
+        const reply = listReply.parse(await this.orphans(previousOwner, 'list', after, []));
+        if (reply[0] === 'alive') {
+          alive = true;
+          break;
+        }
+        const [, next, live, ...ids] = reply;
+        const step = this.act(previousOwner, choose(ids, live));
+        steps.push(step.catch((error: unknown) => void (failure ??= { error })));
+        after = next;
+      } while (after !== '');
+    } finally {
+      // Every step runs to its end before the takeover does, even when listing failed.
+      await Promise.all(steps);
+    }
+    if (failure) throw failure.error;
+    return alive;
   }
 
   private async act(previousOwner: string, ids: readonly string[]): Promise<void> {
@@ -202,22 +234,6 @@ export class Takeover {
         this.events.onError(new DeadLetterError(lbsId, why));
       }
     });
-  }
-
-  /** The ids of the entries `previousOwner` still holds, with the live consumers; undefined while it lives. */
-  private async list(previousOwner: string): Promise<{ live: string[]; ids: string[] } | undefined> {
-    const ids: string[] = [];
-    let live: string[] = [];
-    let after = '-';
-    do {
-      const reply = listReply.parse(await this.orphans(previousOwner, 'list', after, []));
-      if (reply[0] === 'alive') return undefined;
-      const [, next, consumers, ...page] = reply;
-      live = consumers;
-      ids.push(...page);
-      after = next;
-    } while (after !== '');
-    return { live, ids };
   }
 
   /**
