@@ -42,15 +42,12 @@ local handed_over = redis.call('SISMEMBER', released, previous) == 1
 local result = { 'ok' }
 -- loads are updated once at the end: entries moved to this consumer, entries the previous owner no longer holds.
 local moved, released_by_previous = 0, 0
--- Grants wait for their fencing tokens, drawn together at the end.
-local grants = {}
 
+-- Moves an entry to this consumer (JUSTID: the entry itself is not needed) and returns its outcome.
 local function grant(id, deliveries, name, raw)
   redis.call('XCLAIM', lbs, group, me, 0, id, 'RETRYCOUNT', handed_over and deliveries or deliveries + 1, 'JUSTID')
   moved = moved + 1
-  local outcome = { 0, name, raw }
-  grants[#grants + 1] = outcome
-  return outcome
+  return { next_token(token_key), name, raw }
 end
 
 -- Checks an entry against what it names, reading and decoding it.
@@ -93,13 +90,6 @@ for i = 7, #ARGV, 2 do
     result[#result + 1] = grant(id, deliveries, stream, '')
   else
     result[#result + 1] = claim_checked(id, stream, deliveries)
-  end
-end
-if #grants > 0 then
-  local token = reserve_tokens(token_key, #grants)
-  for _, outcome in ipairs(grants) do
-    outcome[1] = token
-    token = token + 1
   end
 end
 if moved + released_by_previous > 0 then redis.call('HINCRBY', loads, previous, -(moved + released_by_previous)) end

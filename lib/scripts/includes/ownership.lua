@@ -14,18 +14,13 @@ local function server_time_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- `count` new fencing tokens: returns the first of `count` consecutive ones. A missing counter (new service, or
--- data lost with a restart) starts from the server clock in microseconds, above any token granted before. Checked
--- once per script call.
+-- A new fencing token. A missing counter (new service, or data lost with a restart) starts from the server
+-- clock in microseconds, above any token granted before. Checked once per script call.
 local token_counter_ready = false
-local function reserve_tokens(token_key, count)
+local function next_token(token_key)
   if not token_counter_ready then
     if redis.call('EXISTS', token_key) == 0 then redis.call('SET', token_key, server_time_ms() * 1000) end
     token_counter_ready = true
   end
-  return redis.call('INCRBY', token_key, count) - count + 1
-end
-
-local function next_token(token_key)
-  return reserve_tokens(token_key, 1)
+  return redis.call('INCR', token_key)
 end
