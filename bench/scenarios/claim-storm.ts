@@ -53,6 +53,7 @@ export function stormReport(data: StormData): { tables: string[]; checks: Check[
   const rows: string[][] = [];
   const checks: Check[] = [];
   const even = data.streams / data.survivors;
+  let checked = 0;
   for (const run of data.runs) {
     const last = run.unowned === 0 ? run.latencies[run.latencies.length - 1]! : Number.NaN;
     const fromExpiry = run.expiryAfterKillMs === null ? Number.NaN : last - run.expiryAfterKillMs;
@@ -76,16 +77,17 @@ export function stormReport(data: StormData): { tables: string[]; checks: Check[
       run.disowned || run.regranted ? `${fmt(run.disowned)} / ${fmt(run.regranted)}` : '0',
     ]);
     if (run.impl === 'ours' && run.mode === 'autoClaim') {
+      const which = `claim storm, autoClaim, run ${++checked}`;
       checks.push(
         {
-          what: 'claim storm, autoClaim: all owned after the expiry',
+          what: `${which}: all owned after the expiry`,
           target: '≤ 1,000 ms',
           measured: Number.isFinite(fromExpiry) ? `${fmt(fromExpiry)} ms` : 'not all owned',
           pass: fromExpiry <= 1000,
         },
-        { what: 'claim storm, autoClaim: claim attempts per stream', target: '≤ 2', measured: fmt(attempts, 2), pass: attempts <= 2 },
+        { what: `${which}: claim attempts per stream`, target: '≤ 2', measured: fmt(attempts, 2), pass: attempts <= 2 },
         {
-          what: 'claim storm, autoClaim: survivor shares vs even',
+          what: `${which}: survivor shares vs even`,
           target: 'within 1.5x',
           measured: `${fmt(minShare, 2)}x–${fmt(maxShare, 2)}x`,
           pass: maxShare <= 1.5 && minShare >= 1 / 1.5,
