@@ -191,7 +191,7 @@ export function phasesText(runs: readonly TakeoverRun[]): string {
 export interface Phases {
   /** First orphans.lua call sent: the survivor learned of the death. */
   detected: number;
-  /** Reply to the last orphans.lua call sent before its first claim: it had listed the dead consumer's streams. */
+  /** Reply to the last orphans.lua call sent before its first claim: the first page listed (manual mode: and read). */
   listed: number;
   /** First claim.lua call sent, and the reply to its last one. */
   firstClaim: number;
