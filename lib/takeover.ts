@@ -219,10 +219,7 @@ export class Takeover {
   /** autoClaim: claims a batch of entries and announces what this consumer won. */
   private async claimAndAnnounce(previousOwner: string, ids: readonly string[]): Promise<void> {
     const nonce = this.session.currentNonce;
-    const outcomes = await this.claimBatch(
-      previousOwner,
-      ids.map((lbsId) => ({ lbsId, stream: '' })),
-    );
+    const outcomes = await this.claimBatch(previousOwner, ids.map((lbsId) => ({ lbsId, stream: '' })));
     // Claimed by an incarnation that ended meanwhile: the next one takes them back (recover.lua).
     if (nonce !== this.session.currentNonce || !this.session.isValid()) return;
     outcomes.forEach((outcome, i) => {

@@ -157,6 +157,36 @@ describe('a consumer that dies', () => {
     expect(Date.now() - killedAt).toBeLessThanOrEqual(HEARTBEAT_MS + 500);
   });
 
+  // More streams than one listing page (1,000) and one claim batch (500): survivors act on each page as it comes.
+  it.each([
+    { mode: 'autoClaim', autoClaim: true },
+    { mode: 'manual claim', autoClaim: false },
+  ])('hands 2,500 streams to the survivors, each exactly once with a higher token ($mode)', async ({ autoClaim }) => {
+    const service = serviceName();
+    const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    children.push(victim);
+    const names = await addStreams(service, 2500);
+    await waitFor(() => victim.owned().size === names.length, { timeoutMs: 10_000 });
+    const options = { serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim };
+    const survivors = await Promise.all([1, 2].map(() => fleet.consumer(options)));
+    const refusals: unknown[] = [];
+    if (!autoClaim) {
+      for (const { client } of survivors) {
+        client.on('streamExpired', (expired) => void client.claim(expired).catch((error: unknown) => refusals.push(error)));
+      }
+    }
+
+    victim.kill('SIGKILL');
+    const holdings = () => survivors.map(({ client }) => client.owned());
+    await waitFor(() => holdings().flat().length >= names.length, { timeoutMs: 10_000 });
+    const held = holdings().flat();
+    expect(held.map((lease) => lease.stream).sort()).toEqual([...names].sort());
+    expect(holdings().every((leases) => leases.length > 0)).toBe(true);
+    expect(refusals.every((error) => error instanceof AlreadyClaimedError)).toBe(true);
+    const victimTokens = new Map(victim.reports.flatMap((r) => (r.event === 'streamAdded' ? [[r.stream, r.token] as const] : [])));
+    for (const lease of held) expect(lease.token).toBeGreaterThan(victimTokens.get(lease.stream)!);
+  });
+
   it('is replaced when stopped, and reports streamDisowned with aborted signals when it resumes', async () => {
     const service = serviceName();
     const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
