@@ -64,7 +64,8 @@ local function claim_checked(id, stream, deliveries)
     return 'malformed'
   end
   if stream ~= '' and name ~= stream then return 'mismatch' end
-  if other_holder(lbs, owners, group, name, id) then
+  local holder, recorded = other_holder(lbs, owners, group, name, id)
+  if holder then
     drop_entry(lbs, group, id)
     released_by_previous = released_by_previous + 1
     return 'duplicate'
@@ -72,11 +73,11 @@ local function claim_checked(id, stream, deliveries)
   if not handed_over and deliveries >= max_deliveries then
     dead_letter(lbs, dead_letter_key, group, id, fields,
       'its owners died ' .. deliveries .. ' times (maxDeliveries ' .. max_deliveries .. ')')
-    if redis.call('HGET', owners, name) == id then redis.call('HDEL', owners, name) end
+    if recorded == id then redis.call('HDEL', owners, name) end
     released_by_previous = released_by_previous + 1
     return 'poison'
   end
-  if redis.call('HGET', owners, name) ~= id then redis.call('HSET', owners, name, id) end
+  if recorded ~= id then redis.call('HSET', owners, name, id) end
   return grant(id, deliveries, name, detail)
 end
 

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AlreadyClaimedError, DeadLetterError, addStream, keysFor } from '../../lib/index.js';
+import { sessionKey } from '../../lib/keys.js';
 import { spawnConsumer, type ConsumerProcess } from '../support/consumer-process.js';
 import { Fleet, serviceName } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
@@ -136,6 +137,18 @@ describe('a consumer that dies', () => {
     expect(Date.now() - closedAt).toBeLessThan(2000);
     expect(leaving.log.disowned).toHaveLength(0);
     expect(leaving.log.added.every((lease) => lease.signal.aborted)).toBe(true);
+  });
+
+  it('has its session gone by Redis when close() resolves, so that peers are told at once', async () => {
+    // The session is set to expire in 1 ms and touched until Redis has expired it: a touch that comes too early
+    // (about 1 in 100 after a fixed wait) would leave peers to notice at their next heartbeat instead.
+    const service = serviceName();
+    const redis = await fleet.connect();
+    for (let i = 0; i < 100; i++) {
+      const { client } = await fleet.consumer({ serviceName: service, heartbeatMs: 10_000 });
+      await client.close();
+      expect(await redis.exists(sessionKey(keysFor(service), client.id()))).toBe(0);
+    }
   });
 
   it('loses its streams within heartbeatMs + 500 ms of a SIGKILL, despite 20,000 other TTL keys', async () => {
