@@ -3,13 +3,14 @@ import { z } from 'zod';
 import type { ClientContext } from './context.js';
 import { AlreadyClaimedError, NotOwnerError, NotRunningError, RedisStreamClientError, SessionLostError } from './errors.js';
 import type { ExpiredStream, RedisStreamClientEvents, StreamLease } from './events.js';
+import { decodeInfo } from './grants.js';
 import { ensureExpiredEvents } from './keyspace-config.js';
 import { KeyspaceSubscriber } from './keyspace-subscriber.js';
 import { keysFor } from './keys.js';
 import { LbsReader, createGroup } from './lbs-reader.js';
 import { NodeLink } from './node-link.js';
 import { Notifier } from './notifier.js';
-import { parseOptions, type RedisStreamClientOptions, type ResolvedOptions } from './options.js';
+import { parseOptions, parseTimeout, type RedisStreamClientOptions, type ResolvedOptions } from './options.js';
 import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
 import { closeConnection, currentDatabase, openConnection, type RedisClientLike, type RedisConnection } from './redis.js';
@@ -17,20 +18,40 @@ import { Scripts } from './scripts.js';
 import { Session } from './session.js';
 import type { RedisClusterLike } from './slot-master.js';
 import { Takeover } from './takeover.js';
-import { withTimeout } from './timeout.js';
+import { untilAborted, withTimeout } from './timeout.js';
+
+/** The largest part of a stream id: each of its two parts is a 64-bit unsigned number. */
+const MAX_ID_PART = 2n ** 64n - 1n;
 
 const expiredSchema = z.object({
   stream: z.string().min(1),
-  lbsId: z.string().regex(/^\d+-\d+$/),
+  lbsId: z
+    .string()
+    .regex(/^\d+-\d+$/)
+    .refine((id) => id.split('-').every((part) => BigInt(part) <= MAX_ID_PART), 'each part of a stream id is at most 2^64 - 1'),
   previousOwner: z.string().min(1),
-  info: z.record(z.string(), z.unknown()),
 });
 
 /** Raised on the fencing counter when the service's slot moves to another master: more than asynchronous
  * replication can lose, so tokens granted there stay above every token granted before. */
 const TOKEN_FAILOVER_MARGIN = 2 ** 30;
-/** How long init() waits for Redis to answer at all. */
-const CONNECT_TIMEOUT_MS = 10_000;
+/** How long init() may take in all, by default. */
+const INIT_TIMEOUT_MS = 10_000;
+/** How long close() and done() wait for Redis, by default: an unreachable Redis must not hold a shutdown up. */
+const STOP_TIMEOUT_MS = 5_000;
+
+/** Options of `init()`. */
+export interface InitOptions {
+  /** How long init() may take in all before it gives up and rejects (ms). Default 10,000. */
+  timeoutMs?: number;
+}
+
+/** Options of `close()` and `done()`. */
+export interface StopOptions {
+  /** How long to wait for Redis before giving up (ms): what was not handed over or finished by then is taken over
+   * by the peers once this consumer's session expires, as after a crash. Default 5,000. */
+  timeoutMs?: number;
+}
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -50,8 +71,11 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private subscriber: KeyspaceSubscriber | undefined;
   private reader: LbsReader | undefined;
   private sessionConnection: RedisConnection | undefined;
+  /** Connections still connecting: closed too when the client shuts down meanwhile. */
+  private readonly connecting = new Set<RedisConnection>();
   private state: State = 'new';
-  private starting: Promise<void> | undefined;
+  /** The init() under way: close() ends it through `abort`, then waits for `settled`. */
+  private initAttempt: { abort: AbortController; settled: Promise<void> } | undefined;
 
   /**
    * @param redis a connected node-redis v4 client (`createClient`) or cluster client (`createCluster`). The client
@@ -85,13 +109,14 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
           ),
         );
       },
-      onRenewed: () => void this.streams.recover().catch((error: unknown) => this.report(error)),
+      onRenewed: () => void this.streams.recover(false).catch((error: unknown) => this.report(error)),
       onDeadPeers: (consumerIds) => consumerIds.forEach((id) => this.takeover.handle(id)),
       onError: (error) => this.report(error),
     });
     this.streams = new OwnedStreams(this.context, this.session, this.notifier);
     this.takeover = new Takeover(this.context, this.session, {
       onExpired: (expired) => this.notifier.notify('streamExpired', expired),
+      onClaimFailed: () => this.streams.checkForStraysSoon(),
       onClaimed: (grant) => this.streams.add(grant, true),
       onError: (error) => this.report(error),
     });
@@ -110,17 +135,42 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   /**
    * Starts the client: checks keyspace notifications, subscribes, registers this consumer's session, takes back
    * what an earlier incarnation with the same consumerId held, and starts reading the LBS. Rejects with a
-   * ConfigError when notifications are off and cannot be turned on, or when Redis does not answer.
+   * ConfigError when notifications are off and cannot be turned on, and with a RedisStreamClientError when Redis
+   * does not answer within `timeoutMs`; a failed init() leaves nothing running and may be called again.
    */
-  async init(): Promise<void> {
-    if (this.state !== 'new') throw new RedisStreamClientError('init() may be called once per client');
+  async init(options: InitOptions = {}): Promise<void> {
+    const timeoutMs = parseTimeout(options.timeoutMs, INIT_TIMEOUT_MS);
+    if (this.state !== 'new') {
+      throw new RedisStreamClientError(`init() needs a client that is not started yet (this one is ${this.state})`);
+    }
     this.state = 'starting';
-    this.starting = this.start();
+    const abort = new AbortController();
+    const settled = this.initWithin(timeoutMs, abort);
+    this.initAttempt = { abort, settled: settled.then(() => undefined, () => undefined) };
     try {
-      await this.starting;
+      await settled;
+    } finally {
+      this.initAttempt = undefined;
+    }
+  }
+
+  private async initWithin(timeoutMs: number, abort: AbortController): Promise<void> {
+    const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(timeoutMs)]);
+    const started = this.start(signal);
+    try {
+      await untilAborted(started, signal);
       this.state = 'running';
     } catch (error) {
-      await this.shutDown();
+      // The start may still be waiting for Redis: it gives up at its next step, and what it opened is closed here.
+      started.catch(() => undefined);
+      if (!abort.signal.aborted) abort.abort();
+      await this.shutDown(1000);
+      const closed = this.state === 'stopping';
+      this.state = closed ? 'stopped' : 'new';
+      if (closed) throw new NotRunningError('init() was ended by close() or done()');
+      if (signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError') {
+        throw new RedisStreamClientError(`init() gave up: Redis did not answer within ${timeoutMs} ms (init's \`timeoutMs\`)`, { cause: error });
+      }
       throw error instanceof RedisStreamClientError ? error : new RedisStreamClientError(`init() failed: ${String(error)}`, { cause: error });
     }
   }
@@ -135,13 +185,17 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (!parsed.success) throw new TypeError(`claim() expects a streamExpired payload: ${parsed.error.issues[0]?.message}`);
     if (!this.session.isValid()) throw new SessionLostError('This consumer has lost its session; it cannot claim');
     const nonce = this.session.currentNonce;
-    const outcome = await this.takeover.claimOne(expired.previousOwner, parsed.data);
-    if (typeof outcome === 'string') throw new AlreadyClaimedError(expired.stream, outcome);
+    const { stream, lbsId, previousOwner } = parsed.data;
+    // A payload this consumer emitted carries the entry's own Info; any other (copied, forged) is checked against
+    // the entry, and the lease gets the entry's Info, not the caller's.
+    const known = this.takeover.reportedHere(expired);
+    const outcome = await this.takeover.claimOne(previousOwner, { stream, lbsId, known });
+    if (typeof outcome === 'string') throw new AlreadyClaimedError(stream, outcome);
     // Granted to an incarnation that ended meanwhile: the next one takes it back and reports it as streamAdded.
     if (nonce !== this.session.currentNonce || !this.session.isValid()) {
       throw new SessionLostError('This consumer lost its session while claiming');
     }
-    const { stream, lbsId, info } = parsed.data;
+    const info = outcome.raw === '' ? expired.info : decodeInfo(outcome.raw);
     return this.streams.add({ stream, lbsId, info, token: outcome.token }, true, false);
   }
 
@@ -155,37 +209,60 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (outcome !== 'done') throw new NotOwnerError(stream);
   }
 
-  /** Shuts down finishing everything: doneStream on every owned stream, then this consumer leaves the fleet. */
-  async done(): Promise<void> {
-    if (!(await this.beginStop())) return;
-    try {
-      await this.reader?.stop();
-      if (this.session.isValid()) {
-        const finishAll = async (): Promise<void> => {
-          await this.streams.finish(this.streams.all());
-          await this.session.retire();
-        };
-        await withTimeout(finishAll(), this.shutdownTimeoutMs());
-      }
-    } finally {
-      await this.shutDown();
-    }
+  /**
+   * Shuts down finishing everything: doneStream on every owned stream, then this consumer leaves the fleet.
+   * Rejects when Redis did not answer within `timeoutMs` (default 5 s); what was not finished by then is taken
+   * over by the peers once this consumer's session expires.
+   */
+  async done(options: StopOptions = {}): Promise<void> {
+    await this.stop(parseTimeout(options.timeoutMs, STOP_TIMEOUT_MS), true, async () => {
+      if (!this.session.isValid()) return;
+      await this.streams.finish(this.streams.all());
+      await this.session.retire();
+    });
   }
 
-  /** Shuts down handing unfinished streams to the other consumers at once (no `streamDisowned`; every lease's
-   * signal is aborted). */
-  async close(): Promise<void> {
-    if (!(await this.beginStop())) return;
-    try {
-      await this.reader?.stop();
+  /**
+   * Shuts down handing unfinished streams to the other consumers at once (no `streamDisowned`; every lease's
+   * signal is aborted). Waits for Redis at most `timeoutMs` (default 5 s): past that, the session simply expires
+   * and the peers take over then.
+   */
+  async close(options: StopOptions = {}): Promise<void> {
+    await this.stop(parseTimeout(options.timeoutMs, STOP_TIMEOUT_MS), false, async () => {
       this.streams.giveUpAll(new RedisStreamClientError('The client was closed'));
-      // An unreachable Redis must not hold close() up: the session then simply expires.
-      if (this.session.isValid()) {
-        await withTimeout(this.session.release(), this.shutdownTimeoutMs()).catch((error: unknown) => this.report(error));
-      }
-    } finally {
-      await this.shutDown();
+      if (this.session.isValid()) await this.session.release();
+    });
+  }
+
+  /** Stops reading, then `leave`s the fleet within `timeoutMs` in all; every part is shut down either way. */
+  private async stop(timeoutMs: number, strict: boolean, leave: () => Promise<void>): Promise<void> {
+    if (this.state === 'starting') {
+      // Ends the init() under way; it shuts everything down itself.
+      this.state = 'stopping';
+      this.initAttempt?.abort.abort();
+      await withTimeout(this.initAttempt?.settled ?? Promise.resolve(), timeoutMs).catch(() => undefined);
+      return;
     }
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    const deadline = performance.now() + timeoutMs;
+    let failure: unknown;
+    try {
+      await withTimeout(
+        (async () => {
+          await this.reader?.stop();
+          await leave();
+        })(),
+        timeoutMs,
+      );
+    } catch (error) {
+      failure = error;
+    }
+    await this.shutDown(Math.max(0, deadline - performance.now()));
+    this.state = 'stopped';
+    if (failure === undefined) return;
+    if (strict) throw failure instanceof RedisStreamClientError ? failure : new RedisStreamClientError(String(failure), { cause: failure });
+    this.report(failure);
   }
 
   /** Adds a stream to this service's LBS (see the standalone `addStream`). */
@@ -193,11 +270,17 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     return addStream(this.redis, this.options.serviceName, stream, info);
   }
 
-  private async start(): Promise<void> {
+  /** Starts every part; each step first checks that init() has not given up meanwhile. */
+  private async start(signal: AbortSignal): Promise<void> {
+    this.takeover.start();
     const node = await this.link.connect();
-    const database = await withTimeout(currentDatabase(node), CONNECT_TIMEOUT_MS);
+    signal.throwIfAborted();
+    const database = await currentDatabase(node);
+    signal.throwIfAborted();
     const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
+    signal.throwIfAborted();
     await this.flagOtherMasters();
+    signal.throwIfAborted();
     this.subscriber = new KeyspaceSubscriber(this.context.keys, database, {
       onSessionExpired: (consumerId) => {
         if (consumerId === this.context.consumerId) this.session.heartbeatSoon();
@@ -207,16 +290,24 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       onError: (error) => this.report(error),
     });
     await this.subscriber.start(node, channel ? [channel] : ['keyspace', 'keyevent']);
-    if (!channel) await this.subscriber.probe(node, this.context.consumerId);
+    if (!channel) await this.subscriber.probe(node);
+    this.session.announceOn(channel ?? 'keyspace', database);
+    signal.throwIfAborted();
     await createGroup(this.context);
-    this.sessionConnection = await openConnection(node, (error) => this.report(error));
+    signal.throwIfAborted();
+    this.sessionConnection = await this.open(node, signal);
     this.session.useConnection(this.sessionConnection);
-    await this.session.start();
-    await this.streams.recover();
+    const { previousFailed } = await this.session.start();
+    signal.throwIfAborted();
+    await this.streams.recover(previousFailed);
+    signal.throwIfAborted();
+    this.streams.startSelfCheck();
     await this.takeover.reconcile();
+    const readerConnection = await this.open(node, signal);
     // The reader owns its connection from here on: it closes it when it stops, and swaps it when the slot moves.
-    this.reader = new LbsReader(this.context, this.session, await openConnection(node, (error) => this.report(error)), {
+    this.reader = new LbsReader(this.context, this.session, readerConnection, {
       onOutcomes: (outcomes) => this.streams.admit(outcomes, false),
+      onStrays: (ids) => this.streams.takeBack(ids),
       onError: (error) => this.report(error),
       capacity: () => this.options.maxStreams - this.streams.size,
     });
@@ -239,6 +330,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.reader?.useConnection(await openConnection(node, (error) => this.report(error)));
     const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
     await this.subscriber?.restart(node, channel ? [channel] : undefined);
+    if (channel) this.session.announceOn(channel);
     await this.flagOtherMasters();
     await this.takeover.reconcile();
   }
@@ -257,32 +349,48 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (this.state !== 'running') return;
     const channel = await ensureExpiredEvents(this.context.redis, this.options.configureKeyspaceEvents);
     // A restarted Redis may have other flags now (ours merged into none), so the channel may have changed.
-    if (channel && !this.subscriber?.listensOn(channel)) await this.subscriber?.restart(this.link.node, [channel]);
+    if (channel && !this.subscriber?.listensOn(channel)) {
+      await this.subscriber?.restart(this.link.node, [channel]);
+      this.session.announceOn(channel);
+    }
     this.session.heartbeatSoon();
     await this.takeover.reconcile();
   }
 
-  private async beginStop(): Promise<boolean> {
-    if (this.state === 'starting') await this.starting?.catch(() => undefined);
-    if (this.state !== 'running') return false;
-    this.state = 'stopping';
-    return true;
+  /** Opens a connection of the client's own. One still connecting when the client shuts down is closed then; one
+   * that connects after init() gave up is closed here. */
+  private async open(node: RedisClientLike, signal: AbortSignal): Promise<RedisConnection> {
+    let opening: RedisConnection | undefined;
+    try {
+      const connection = await openConnection(node, (error) => this.report(error), (adopted) => {
+        opening = adopted;
+        this.connecting.add(adopted);
+      });
+      if (signal.aborted) await closeConnection(connection);
+      signal.throwIfAborted();
+      return connection;
+    } finally {
+      if (opening) this.connecting.delete(opening);
+    }
   }
 
-  private async shutDown(): Promise<void> {
+  /**
+   * Stops every part and closes every connection of the client's own at once, then waits up to `waitMs` for the
+   * work under way to end (only a Redis that does not answer can hold it up).
+   */
+  private async shutDown(waitMs: number): Promise<void> {
     this.session.stop();
     this.streams.stop();
-    await this.reader?.stop();
+    const quiet = Promise.allSettled([this.reader?.stop(), this.takeover.stop()]);
     await closeConnection(this.sessionConnection);
+    await Promise.all([...this.connecting].map((connection) => closeConnection(connection)));
     await this.subscriber?.stop();
     await this.link.stop();
     this.streams.giveUpAll(new RedisStreamClientError('The client was closed'));
-    this.state = 'stopped';
-  }
-
-  /** How long done() and close() wait for Redis: past one heartbeat the session has expired anyway. */
-  private shutdownTimeoutMs(): number {
-    return Math.max(1000, this.options.heartbeatMs);
+    await withTimeout(quiet, waitMs).catch(() => undefined);
+    this.reader = undefined;
+    this.subscriber = undefined;
+    this.sessionConnection = undefined;
   }
 
   private assertRunning(method: string): void {

@@ -11,6 +11,8 @@ export interface ServiceKeys {
   readonly deadLetter: string;
   /** Prefix of session keys: `sessionPrefix + consumerId` holds the nonce of the consumer's live incarnation. */
   readonly sessionPrefix: string;
+  /** Prefix of the short-lived keys that check keyspace notifications arrive when CONFIG is refused. */
+  readonly probePrefix: string;
   /** Sorted set: consumer id -> deadline of its session (server time, ms). */
   readonly consumers: string;
   /** Hash: stream name -> id of the LBS entry through which it is owned. */
@@ -23,6 +25,11 @@ export interface ServiceKeys {
   readonly token: string;
   /** Set of consumers that handed their streams over with close(): taking those over is not a failure. */
   readonly released: string;
+  /** Hash: consumer id -> server time (ms) its live incarnation registered. */
+  readonly started: string;
+  /** Hash: consumer id -> deadline (server ms) of its last session, recorded by the sweep that found it ended.
+   * With `started`, it tells an owner that failed alone from a pause that ended every session at once. */
+  readonly ended: string;
 }
 
 /** Braces would change which part of a key Redis Cluster hashes. */
@@ -41,12 +48,15 @@ export function keysFor(serviceName: string): ServiceKeys {
     group: 'redis-stream-client',
     deadLetter: `${base}dead-letter`,
     sessionPrefix: `${base}session:`,
+    probePrefix: `${base}probe:`,
     consumers: `${base}consumers`,
     owners: `${base}owners`,
     loads: `${base}loads`,
     readers: `${base}readers`,
     token: `${base}token`,
     released: `${base}released`,
+    started: `${base}started`,
+    ended: `${base}ended`,
   };
 }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nanoid } from 'nanoid';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { ServiceKeys } from './keys.js';
@@ -25,7 +26,8 @@ function globEscape(text: string): string {
 export class KeyspaceSubscriber {
   private connection: RedisConnection | undefined;
   private channels: readonly EventChannel[] = [];
-  private readonly waiting = new Map<string, () => void>();
+  /** Probe keys whose expiry is awaited, by key name. */
+  private readonly probes = new Map<string, () => void>();
   private readonly message: z.ZodType<string>;
 
   constructor(
@@ -40,8 +42,7 @@ export class KeyspaceSubscriber {
   async start(redis: RedisClientLike, channels: readonly EventChannel[]): Promise<void> {
     this.channels = channels;
     let ready = false;
-    const connection = await openConnection(redis, (error) => this.events.onError(error));
-    this.connection = connection;
+    const connection = await openConnection(redis, (error) => this.events.onError(error), (opening) => (this.connection = opening));
     connection.on('ready', () => {
       if (ready) this.events.onResubscribed();
     });
@@ -57,20 +58,30 @@ export class KeyspaceSubscriber {
     ready = true;
   }
 
-  /** Checks that Redis publishes expiries (when CONFIG is refused) by expiring a key of our own and listening. */
-  async probe(redis: RedisCommander, consumerId: string): Promise<void> {
-    const probeId = `${consumerId}:probe`;
-    const key = this.keys.sessionPrefix + probeId;
-    const heard = new Promise<void>((resolve) => this.waiting.set(probeId, resolve));
-    await redis.sendCommand(['SET', key, '1', 'PX', '1']);
-    await sleep(2);
-    await redis.sendCommand(['EXISTS', key]);
-    const ok = await Promise.race([heard.then(() => true), sleep(1000).then(() => false)]);
-    this.waiting.delete(probeId);
-    if (!ok) {
-      throw new ConfigError(`Keyspace notifications are off and CONFIG is refused: ${keyspaceAdvice}`, 'notify-keyspace-events');
+  /**
+   * Checks that Redis publishes expiries (when CONFIG is refused) by expiring a key of our own and listening. The
+   * probe key lies outside the session keys (`rsc:{service}:probe:…`), so that no consumer's session is touched.
+   */
+  async probe(redis: RedisCommander): Promise<void> {
+    const key = `${this.keys.probePrefix}${nanoid()}`;
+    const heard = new Promise<void>((resolve) => this.probes.set(key, resolve));
+    try {
+      // Heard on the key's own keyspace channel, or on the keyevent channel when only E is set.
+      await this.connection?.subscribe(`__keyspace@${this.database}__:${key}`, (event) => {
+        if (event === 'expired') this.probes.get(key)?.();
+      });
+      await redis.sendCommand(['SET', key, '1', 'PX', '1']);
+      await sleep(2);
+      await redis.sendCommand(['EXISTS', key]);
+      const ok = await Promise.race([heard.then(() => true), sleep(1000).then(() => false)]);
+      if (!ok) {
+        throw new ConfigError(`Keyspace notifications are off and CONFIG is refused: ${keyspaceAdvice}`, 'notify-keyspace-events');
+      }
+    } finally {
+      this.probes.delete(key);
     }
   }
+
 
   /** Subscribes again: on another node (the service's slot moved), or on another channel (the flags changed). */
   async restart(redis: RedisClientLike, channels: readonly EventChannel[] = this.channels): Promise<void> {
@@ -90,11 +101,8 @@ export class KeyspaceSubscriber {
   }
 
   private expired(key: string): void {
+    this.probes.get(key)?.();
     const parsed = this.message.safeParse(key);
-    if (!parsed.success) return;
-    const consumerId = parsed.data.slice(this.keys.sessionPrefix.length);
-    const waiter = this.waiting.get(consumerId);
-    if (waiter) waiter();
-    else this.events.onSessionExpired(consumerId);
+    if (parsed.success) this.events.onSessionExpired(parsed.data.slice(this.keys.sessionPrefix.length));
   }
 }

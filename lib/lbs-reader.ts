@@ -4,13 +4,15 @@ import { Backoff } from './backoff.js';
 import type { ClientContext } from './context.js';
 import { decodeOutcomes, type EntryOutcome } from './grants.js';
 import { sessionKey } from './keys.js';
-import { errorCode, type RedisConnection } from './redis.js';
+import { closeConnection, errorCode, type RedisConnection } from './redis.js';
 import type { Session } from './session.js';
-import { withTimeout } from './timeout.js';
 
 export interface ReaderEvents {
   /** What take.lua did with entries, for the session that was valid when they were taken. */
   onOutcomes(outcomes: EntryOutcome[]): void;
+  /** Entries a blocking read delivered to an incarnation that has ended since: pending under this consumer with
+   * no lease, to be taken back by the current one. */
+  onStrays(ids: string[]): void;
   onError(error: unknown): void;
   /** How many more streams this consumer may take now (maxStreams minus owned). */
   capacity(): number;
@@ -54,29 +56,33 @@ export class LbsReader {
   useConnection(connection: RedisConnection): void {
     const previous = this.connection;
     this.connection = connection;
-    void previous.disconnect().catch(() => undefined);
+    void closeConnection(previous);
   }
 
   start(): void {
     this.loop ??= this.run();
   }
 
-  /** Stops reading; interrupts a blocking read by closing the reader's connection. A take call stuck in an
-   * unreachable Redis's queue is not waited for beyond a second: its entries stay pending, for the next owner. */
+  /** Stops reading; interrupts a blocking read by closing the reader's connection. Resolves when the loop has
+   * ended: a take call stuck in an unreachable Redis's queue holds it up, so callers bound the wait. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.connection.disconnect().catch(() => undefined);
-    await withTimeout(this.loop ?? Promise.resolve(), 1000).catch(() => undefined);
+    await closeConnection(this.connection);
+    await this.loop;
   }
 
   private async run(): Promise<void> {
-    /** An entry a blocking read delivered, to be admitted by the next take; only by the incarnation that read it,
-     * since a later one takes it back with everything else still pending (recover.lua). */
+    /** An entry a blocking read delivered, to be admitted by the next take of the incarnation that read it. */
     let adopt: { id: string; nonce: string } | undefined;
     let holdingSince: number | undefined;
     while (!this.stopping) {
       try {
-        if (adopt && adopt.nonce !== this.session.currentNonce) adopt = undefined;
+        if (adopt && adopt.nonce !== this.session.currentNonce) {
+          // The read outlived its incarnation (a stall): the entry is pending here with no lease. The current
+          // incarnation may have taken back everything pending already, so it is handed over explicitly.
+          this.events.onStrays([adopt.id]);
+          adopt = undefined;
+        }
         const capacity = Math.max(0, Math.min(TAKE_BATCH, this.events.capacity()));
         if (!this.session.isValid() || (capacity === 0 && !adopt)) {
           await sleep(IDLE_POLL_MS);

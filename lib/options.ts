@@ -70,3 +70,13 @@ function describe(value: unknown): string {
     return String(value);
   }
 }
+
+const timeoutSchema = z.number().int().min(1).max(3_600_000);
+
+/** Validates the `timeoutMs` of init(), close() or done(); `fallback` when it is not given. */
+export function parseTimeout(timeoutMs: unknown, fallback: number): number {
+  if (timeoutMs === undefined) return fallback;
+  const parsed = timeoutSchema.safeParse(timeoutMs);
+  if (parsed.success) return parsed.data;
+  return fail(`Invalid option \`timeoutMs\`: expected an integer number of ms from 1 to 3,600,000, got ${describe(timeoutMs)}`, 'timeoutMs');
+}

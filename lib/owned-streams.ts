@@ -17,6 +17,8 @@ const RECOVER_PAGE = 500;
 const FINISH_BATCH = 500;
 /** An entry pending under this consumer this long without a lease here had its grant's reply lost. */
 const STRAY_IDLE_MS = 2000;
+/** Entries the self-check looks at per round; a round runs every heartbeatMs, so its cost stays bounded. */
+const SELF_CHECK_PAGE = 1000;
 
 export type FinishOutcome = 'done' | 'not-owner';
 
@@ -29,6 +31,9 @@ export class OwnedStreams {
   /** Recoveries run one at a time, so that an entry is never taken back twice. */
   private recovering: Promise<void> = Promise.resolve();
   private strayCheck: NodeJS.Timeout | undefined;
+  private selfCheck: NodeJS.Timeout | undefined;
+  /** Where the next self-check round starts in the entries pending under this consumer. */
+  private selfCheckFrom = '-';
 
   constructor(
     private readonly context: ClientContext,
@@ -71,13 +76,36 @@ export class OwnedStreams {
     }
   }
 
-  /** Takes back the entries still pending under this consumer id (an earlier incarnation's). */
-  recover(): Promise<void> {
+  /** Takes back the entries still pending under this consumer id (an earlier incarnation's). `counts`: the earlier
+   * incarnation failed alone (register.lua), so each entry counts one more delivery. */
+  recover(counts: boolean): Promise<void> {
     return this.serially(async () => {
       let after = '-';
-      do after = await this.runRecover(after, []);
+      do after = await this.runRecover(after, [], counts);
       while (after !== '');
     });
+  }
+
+  /** Takes back entries known to be pending under this consumer with no lease here, such as one that reached the
+   * blocking read of an incarnation that has ended since. */
+  takeBack(ids: readonly string[]): void {
+    this.serially(() => this.recoverIds(ids)).catch((error: unknown) => this.notifier.report(error));
+  }
+
+  /**
+   * Looks, one page every heartbeatMs, through the entries pending under this consumer for any it holds no lease for
+   * (a reply lost with no error to tell, or a grant that reached a past incarnation), and takes them back.
+   */
+  startSelfCheck(): void {
+    clearTimeout(this.selfCheck);
+    this.selfCheck = setTimeout(() => {
+      this.serially(async () => {
+        this.selfCheckFrom = (await this.strayPage(this.selfCheckFrom, SELF_CHECK_PAGE)).next;
+      })
+        .catch((error: unknown) => this.notifier.report(error))
+        .finally(() => this.selfCheck && this.startSelfCheck());
+    }, this.context.options.heartbeatMs);
+    this.selfCheck.unref();
   }
 
   /**
@@ -97,6 +125,8 @@ export class OwnedStreams {
 
   stop(): void {
     clearTimeout(this.strayCheck);
+    clearTimeout(this.selfCheck);
+    this.selfCheck = undefined;
   }
 
   /** Finishes streams: acknowledged and deleted from the LBS, forgotten here. */
@@ -124,37 +154,50 @@ export class OwnedStreams {
   }
 
   private async recoverStrays(): Promise<void> {
-    if (!this.session.isValid()) return;
-    const { keys, consumerId } = this.context;
-    const strays: string[] = [];
-    let tooRecent = false;
+    let young = false;
     let start = '-';
-    for (;;) {
-      const page = pendingReply.parse(
-        await this.context.redis.sendCommand(['XPENDING', keys.lbs, keys.group, start, '+', '1000', consumerId]),
-      );
-      const held = new Set(this.leases.all().map((lease) => lease.lbsId));
-      for (const [id, , idleMs] of page) {
-        if (held.has(id)) continue;
-        if (idleMs >= STRAY_IDLE_MS) strays.push(id);
-        else tooRecent = true;
-      }
-      if (page.length < 1000) break;
-      start = `(${page[page.length - 1]![0]}`;
-    }
-    for (let i = 0; i < strays.length; i += RECOVER_PAGE) await this.runRecover('ids', strays.slice(i, i + RECOVER_PAGE));
-    if (tooRecent) this.checkForStraysSoon();
+    do {
+      const page = await this.strayPage(start, 1000);
+      young ||= page.young;
+      start = page.next;
+    } while (start !== '-');
+    if (young) this.checkForStraysSoon();
+  }
+
+  /**
+   * One page of the entries pending under this consumer from `start`: takes back those it holds no lease for that
+   * have been idle long enough that no reply naming them can still be on its way. Returns where the next page
+   * starts ('-' after the last) and whether a stray was too young to take yet.
+   */
+  private async strayPage(start: string, count: number): Promise<{ next: string; young: boolean }> {
+    if (!this.session.isValid()) return { next: '-', young: false };
+    const { keys, consumerId } = this.context;
+    const page = pendingReply.parse(
+      await this.context.redis.sendCommand(['XPENDING', keys.lbs, keys.group, start, '+', String(count), consumerId]),
+    );
+    const held = new Set(this.leases.all().map((lease) => lease.lbsId));
+    const strays = page.filter(([id, , idleMs]) => !held.has(id) && idleMs >= STRAY_IDLE_MS).map(([id]) => id);
+    const young = page.some(([id, , idleMs]) => !held.has(id) && idleMs < STRAY_IDLE_MS);
+    await this.recoverIds(strays);
+    return { next: page.length < count ? '-' : `(${page[page.length - 1]![0]}`, young };
+  }
+
+  /** Takes back the given entries that are pending under this consumer and have no lease here. */
+  private async recoverIds(ids: readonly string[]): Promise<void> {
+    const held = new Set(this.leases.all().map((lease) => lease.lbsId));
+    const strays = ids.filter((id) => !held.has(id));
+    for (let i = 0; i < strays.length; i += RECOVER_PAGE) await this.runRecover('ids', strays.slice(i, i + RECOVER_PAGE), false);
   }
 
   /** One recover.lua call; returns where the next page starts ('' when done). */
-  private async runRecover(after: string, ids: readonly string[]): Promise<string> {
+  private async runRecover(after: string, ids: readonly string[], counts: boolean): Promise<string> {
     const { keys, consumerId, options } = this.context;
     const nonce = this.session.currentNonce;
     const reply = recoverReply.parse(
       await this.context.scripts.run(
         'recover',
         [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter],
-        [keys.group, consumerId, nonce, after, RECOVER_PAGE, options.maxEntryBytes, options.maxDeliveries, ...ids],
+        [keys.group, consumerId, nonce, after, RECOVER_PAGE, options.maxEntryBytes, options.maxDeliveries, counts ? 1 : 0, ...ids],
       ),
     );
     if (reply[0] === 'lost' || nonce !== this.session.currentNonce) return '';

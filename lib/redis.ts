@@ -24,13 +24,16 @@ export interface RedisClientLike extends RedisCommander {
 }
 
 /** Opens a connection of the library's own, reporting its errors instead of letting them crash the process
- * (node-redis throws an `error` event nobody listens to). */
+ * (node-redis throws an `error` event nobody listens to). `adopt` receives it before it connects, so that its
+ * owner can close it even while connecting to a Redis that does not answer. */
 export async function openConnection(
   redis: RedisClientLike,
   onError: (error: unknown) => void,
+  adopt: (connection: RedisConnection) => void = () => undefined,
 ): Promise<RedisConnection> {
   const connection = redis.duplicate();
   connection.on('error', onError);
+  adopt(connection);
   await connection.connect();
   return connection;
 }

@@ -1,8 +1,9 @@
 import { nanoid } from 'nanoid';
 import { z } from 'zod';
 import type { ClientContext } from './context.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, NotRunningError } from './errors.js';
 import { sessionKey } from './keys.js';
+import type { EventChannel } from './keyspace-config.js';
 import type { RedisCommander } from './redis.js';
 import { Scripts } from './scripts.js';
 import { ValidityWindow } from './validity.js';
@@ -18,7 +19,7 @@ export interface SessionEvents {
 }
 
 const heartbeatReply = z.tuple([z.number(), z.number(), z.number()]).rest(z.string());
-const registerReply = z.tuple([z.number(), z.number()]);
+const registerReply = z.union([z.tuple([z.literal(0), z.number()]), z.tuple([z.literal(1), z.number(), z.number()])]);
 
 /** Reporting an unclaimed stream of a dead peer again after this many heartbeats. */
 const RECHECK_HEARTBEATS = 5;
@@ -49,6 +50,13 @@ export class Session {
   private clockOffset = 0;
   private nextPeerDeadline = Number.POSITIVE_INFINITY;
   private conflictReported = false;
+  /** Changes with every stop(), so that a start() still waiting for Redis then gives up. */
+  private generation = 0;
+  /** Whether a register call of this process has succeeded (its nonce may be in Redis). */
+  private registered = false;
+  /** Where peers hear of a session's end: the sweep announces dead peers there too. */
+  private announceChannel: EventChannel | '' = '';
+  private database = 0;
 
   private readonly heartbeatMs: number;
   private readonly key: string;
@@ -74,21 +82,36 @@ export class Session {
     this.scripts = new Scripts(connection);
   }
 
+  /** Announce peers the sweep finds dead on this channel of this database (where the consumers listen). */
+  announceOn(channel: EventChannel | '', database = this.database): void {
+    this.announceChannel = channel;
+    this.database = database;
+  }
+
   get currentNonce(): string {
     return this.nonce;
   }
 
   /** Registers the first incarnation. A live session under the same consumer id (a previous process that has
-   * not expired yet) is waited out for up to two heartbeats; after that the id is taken by a live consumer. */
-  async start(): Promise<void> {
+   * not expired yet) is waited out for up to two heartbeats; after that the id is taken by a live consumer.
+   * Resolves with whether the previous process under this id failed alone (what it held then counts one more
+   * delivery when taken back). */
+  async start(): Promise<{ previousFailed: boolean }> {
+    const generation = this.generation;
     const giveUpAt = performance.now() + 2 * this.heartbeatMs + 1000;
+    let previousFailed = false;
+    // Started again after a failed init(): the incarnation that attempt may have registered is this process's own.
+    this.replacedNonce = this.registered ? this.nonce : '';
     for (;;) {
       const sentAt = performance.now();
-      const waitMs = await this.register();
-      if (waitMs === 0) {
+      const registered = await this.register();
+      if (generation !== this.generation) throw new NotRunningError('The session was stopped while it started');
+      if (registered.waitMs === 0) {
         this.validity.extended(sentAt);
+        previousFailed = registered.previousFailed;
         break;
       }
+      const { waitMs } = registered;
       if (performance.now() + waitMs > giveUpAt) {
         throw new ConfigError(
           `consumerId "${this.context.consumerId}" is in use by a live consumer: give each client its own \`consumerId\``,
@@ -97,9 +120,12 @@ export class Session {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs + DEADLINE_MARGIN_MS, 250)));
     }
+    this.replacedNonce = '';
+    this.lost = false;
     this.stopped = false;
     this.armValidityTimer();
     this.schedule(0);
+    return { previousFailed };
   }
 
   /** True while this consumer may act on its leases. Ends the session first if its window has passed, so
@@ -115,6 +141,7 @@ export class Session {
   }
 
   stop(): void {
+    this.generation++;
     this.stopped = true;
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.validityTimer);
@@ -135,8 +162,12 @@ export class Session {
   async retire(): Promise<boolean> {
     this.stop();
     await this.inFlight;
-    const { consumers, loads, readers, lbs, group, released } = this.context.keys;
-    const retired = await this.scripts.run('retire', [this.key, consumers, loads, readers, lbs, released], [this.nonce, this.context.consumerId, group]);
+    const { consumers, loads, readers, lbs, group, released, started, ended } = this.context.keys;
+    const retired = await this.scripts.run(
+      'retire',
+      [this.key, consumers, loads, readers, lbs, released, started, ended],
+      [this.nonce, this.context.consumerId, group],
+    );
     if (retired === 1) return true;
     await this.touchAfterExpiry();
     return false;
@@ -193,12 +224,22 @@ export class Session {
   private async heartbeat(): Promise<void> {
     const nonce = this.nonce;
     const sentAt = performance.now();
-    const { consumers, lbs, loads, readers, released, sessionPrefix, group } = this.context.keys;
+    const { consumers, lbs, loads, readers, released, started, ended, sessionPrefix, group } = this.context.keys;
     const reply = heartbeatReply.parse(
       await this.scripts.run(
         'heartbeat',
-        [this.key, consumers, lbs, loads, readers, released],
-        [nonce, this.heartbeatMs, this.context.consumerId, sessionPrefix, group, RECHECK_HEARTBEATS * this.heartbeatMs, SWEEP_LIMIT],
+        [this.key, consumers, lbs, loads, readers, released, started, ended],
+        [
+          nonce,
+          this.heartbeatMs,
+          this.context.consumerId,
+          sessionPrefix,
+          group,
+          RECHECK_HEARTBEATS * this.heartbeatMs,
+          SWEEP_LIMIT,
+          this.announceChannel,
+          this.database,
+        ],
       ),
     );
     const receivedAt = performance.now();
@@ -222,7 +263,7 @@ export class Session {
       this.nonce = nanoid();
     }
     const sentAt = performance.now();
-    const waitMs = await this.register();
+    const { waitMs } = await this.register();
     if (waitMs > 0) {
       if (!this.conflictReported) {
         this.conflictReported = true;
@@ -240,16 +281,18 @@ export class Session {
     this.events.onRenewed();
   }
 
-  /** Returns 0 when registered, else how long the live holder's session has left (ms). */
-  private async register(): Promise<number> {
-    const { consumers, lbs, loads, released, group } = this.context.keys;
-    const [registered, detail] = registerReply.parse(
+  /** waitMs 0 when registered, else how long the live holder's session has left (ms). */
+  private async register(): Promise<{ waitMs: number; previousFailed: boolean }> {
+    const { consumers, lbs, loads, released, started, ended, group, sessionPrefix } = this.context.keys;
+    const reply = registerReply.parse(
       await this.scripts.run(
         'register',
-        [this.key, consumers, lbs, loads, released],
-        [this.nonce, this.replacedNonce, this.heartbeatMs, this.context.consumerId, group],
+        [this.key, consumers, lbs, loads, released, started, ended],
+        [this.nonce, this.replacedNonce, this.heartbeatMs, this.context.consumerId, group, sessionPrefix],
       ),
     );
-    return registered === 1 ? 0 : Math.max(1, detail);
+    if (reply[0] === 0) return { waitMs: Math.max(1, reply[1]), previousFailed: false };
+    this.registered = true;
+    return { waitMs: 0, previousFailed: reply[2] === 1 };
   }
 }

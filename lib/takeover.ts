@@ -12,19 +12,23 @@ import type { Session } from './session.js';
 export interface TakeoverEvents {
   /** Manual mode: a stream of a dead peer to report. */
   onExpired(expired: ExpiredStream): void;
+  /** A claim call failed: its script may have run and granted entries whose reply was lost. */
+  onClaimFailed(): void;
   /** autoClaim mode: a stream of a dead peer this consumer claimed. */
   onClaimed(grant: LeaseGrant): void;
   onError(error: unknown): void;
 }
 
-/** An entry to claim: `stream` is the name the claimer expects, or '' for whatever the entry names. */
+/** An entry to claim: `stream` is the name the claimer expects, or '' for whatever the entry names; `known` when
+ * this consumer reported the entry itself, so claim.lua need not read it back. */
 export interface ClaimEntry {
   readonly lbsId: string;
   readonly stream: string;
+  readonly known: boolean;
 }
 
 /** What claim.lua did with one entry: granted (token, the entry's stream and its raw `lbs-input`, '' when the
- * claim named the stream), or why not. */
+ * entry was known), or why not. */
 export type ClaimOutcome = { token: number; stream: string; raw: string } | ClaimRefusal;
 
 const listReply = z.union([
@@ -56,9 +60,14 @@ const BATCH = 500;
 export class Takeover {
   /** Peers being handled; true when another report came in meanwhile and calls for one more pass. */
   private readonly running = new Map<string, boolean>();
+  /** Takeovers under way, so that stop() can wait for them. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
   /** Single claims waiting to go out together, per previous owner. */
   private readonly queued = new Map<string, Array<{ entry: ClaimEntry; settle: (outcome: Promise<ClaimOutcome>) => void }>>();
   private readonly graceMs: number;
+  /** The `streamExpired` payloads this consumer emitted: a claim of one of these need not read its entry back. */
+  private readonly reported = new WeakSet<ExpiredStream>();
 
   constructor(
     private readonly context: ClientContext,
@@ -70,19 +79,33 @@ export class Takeover {
 
   /** Reports or claims the streams of `previousOwner`, whose session has ended. */
   handle(previousOwner: string): void {
-    if (previousOwner === this.context.consumerId) return;
+    if (previousOwner === this.context.consumerId || this.stopped) return;
     if (this.running.has(previousOwner)) {
       this.running.set(previousOwner, true);
       return;
     }
     this.running.set(previousOwner, false);
-    this.takeOver(previousOwner)
+    const takeover = this.takeOver(previousOwner)
       .catch((error: unknown) => this.events.onError(error))
       .finally(() => {
+        this.inFlight.delete(takeover);
         const again = this.running.get(previousOwner);
         this.running.delete(previousOwner);
         if (again) this.handle(previousOwner);
       });
+    this.inFlight.add(takeover);
+  }
+
+  /** Allows takeovers again after stop() (init() tried again). */
+  start(): void {
+    this.stopped = false;
+  }
+
+  /** Takes on no more peers; resolves when the takeovers under way have ended (each stops at its next step once
+   * the session has stopped, so only a Redis that does not answer holds this up: callers bound the wait). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   /** Hands every consumer that holds entries to the takeover: after a resubscribe or at start, when a death may
@@ -95,6 +118,11 @@ export class Takeover {
       const pending = Number(fields[fields.indexOf('pending') + 1]);
       if (name !== consumerId && pending > 0) this.handle(name);
     }
+  }
+
+  /** Whether `expired` is a payload this consumer emitted (and so its stream, id and Info are the entry's). */
+  reportedHere(expired: ExpiredStream): boolean {
+    return this.reported.has(expired);
   }
 
   /**
@@ -136,8 +164,7 @@ export class Takeover {
   private async claimBatch(previousOwner: string, batch: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
     const { keys, consumerId, options } = this.context;
     const reply = claimReply.parse(
-      await this.context.scripts.run(
-        'claim',
+      await this.runClaim(
         [
           keys.lbs,
           sessionKey(keys, consumerId),
@@ -147,6 +174,9 @@ export class Takeover {
           keys.token,
           keys.released,
           keys.deadLetter,
+          keys.consumers,
+          keys.started,
+          keys.ended,
         ],
         [
           keys.group,
@@ -155,7 +185,8 @@ export class Takeover {
           previousOwner,
           options.maxEntryBytes,
           options.maxDeliveries,
-          ...batch.flatMap((entry) => [entry.lbsId, entry.stream]),
+          keys.sessionPrefix,
+          ...batch.flatMap((entry) => [entry.lbsId, entry.stream, entry.known ? 1 : 0]),
         ],
       ),
     );
@@ -192,6 +223,7 @@ export class Takeover {
     let after = '-';
     try {
       do {
+        if (!this.session.isValid()) break;
         const reply = listReply.parse(await this.orphans(previousOwner, 'list', after, []));
         if (reply[0] === 'alive') {
           alive = true;
@@ -219,7 +251,7 @@ export class Takeover {
   /** autoClaim: claims a batch of entries and announces what this consumer won. */
   private async claimAndAnnounce(previousOwner: string, ids: readonly string[]): Promise<void> {
     const nonce = this.session.currentNonce;
-    const outcomes = await this.claimBatch(previousOwner, ids.map((lbsId) => ({ lbsId, stream: '' })));
+    const outcomes = await this.claimBatch(previousOwner, ids.map((lbsId) => ({ lbsId, stream: '', known: false })));
     // Claimed by an incarnation that ended meanwhile: the next one takes them back (recover.lua).
     if (nonce !== this.session.currentNonce || !this.session.isValid()) return;
     outcomes.forEach((outcome, i) => {
@@ -243,7 +275,20 @@ export class Takeover {
       const reply = readReply.parse(await this.orphans(previousOwner, 'read', '', batch));
       if (reply[0] === 'alive') return;
       const [, , , ...entries] = reply;
-      for (const [lbsId, stream, raw] of entries) this.events.onExpired({ stream, lbsId, info: decodeInfo(raw), previousOwner });
+      for (const [lbsId, stream, raw] of entries) {
+        const expired = Object.freeze({ stream, lbsId, info: decodeInfo(raw), previousOwner });
+        this.reported.add(expired);
+        this.events.onExpired(expired);
+      }
+    }
+  }
+
+  private async runClaim(keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await this.context.scripts.run('claim', keys, args);
+    } catch (error) {
+      this.events.onClaimFailed();
+      throw error;
     }
   }
 

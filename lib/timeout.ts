@@ -11,3 +11,18 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what = 'Re
     clearTimeout(timer);
   }
 }
+
+/** Settles as `promise` does, or rejects with the signal's reason as soon as `signal` aborts. */
+export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+  }
+}

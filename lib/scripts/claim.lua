@@ -11,41 +11,50 @@ KEYS[5] loads hash
 KEYS[6] fencing token counter
 KEYS[7] released: set of consumers that handed their streams over (close()) rather than died
 KEYS[8] dead-letter stream
+KEYS[9] consumers sorted set
+KEYS[10] started hash
+KEYS[11] ended hash
 ARGV[1] consumer group
 ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
 ARGV[4] previous owner id
 ARGV[5] maxEntryBytes
 ARGV[6] maxDeliveries
-ARGV[7..] pairs of entry id, stream name ('' to claim whatever stream the entry names)
+ARGV[7] session key prefix (session key = prefix .. consumer id)
+ARGV[8..] triples of entry id, stream name ('' to claim whatever stream the entry names), and 1 when the caller
+  knows the entry (it was reported to it: no need to read it back), 0 when the entry must be read
 
 Returns { 'lost' } (this consumer's session is gone), { 'alive' } (the previous owner's session exists), or
-{ 'ok', outcome... } with one outcome per pair: { fencing token, stream name, raw lbs-input } when claimed (raw
-lbs-input '' when the pair named the stream: the caller read the entry already), or 'taken' (no longer pending
+{ 'ok', outcome... } with one outcome per triple: { fencing token, stream name, raw lbs-input } when claimed (raw
+lbs-input '' when the caller knows the entry), or 'taken' (no longer pending
 under the previous owner), 'mismatch' (the entry does not name that stream), 'duplicate' (the stream is
 held through another entry; this one was dropped), 'poison' (its owners died maxDeliveries times: the entry was
 dead-lettered), 'malformed' (the entry is malformed: it was dead-lettered).
+The previous owner's end counts as a delivery only when it failed alone (failure.lua); a hand-off never does.
 ]]
 --@include ownership
 --@include entry
+--@include failure
 
 local lbs, session, previous_session, owners, loads, token_key, released, dead_letter_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local fleet = { consumers = KEYS[9], started = KEYS[10], ended = KEYS[11] }
 local group, me, nonce, previous = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local max_bytes, max_deliveries = tonumber(ARGV[5]), tonumber(ARGV[6])
+local max_bytes, max_deliveries, prefix = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 if redis.call('EXISTS', previous_session) == 1 then return { 'alive' } end
 
--- A hand-off by close() keeps the delivery count (it is not a failure); the death of an owner adds one.
-local handed_over = redis.call('SISMEMBER', released, previous) == 1
+-- A hand-off by close() keeps the delivery count; an owner that failed alone adds one.
+local counts = redis.call('SISMEMBER', released, previous) == 0
+  and failed_alone(fleet, prefix, previous, server_time_ms())
 local result = { 'ok' }
 -- loads are updated once at the end: entries moved to this consumer, entries the previous owner no longer holds.
 local moved, released_by_previous = 0, 0
 
 -- Moves an entry to this consumer (JUSTID: the entry itself is not needed) and returns its outcome.
 local function grant(id, deliveries, name, raw)
-  redis.call('XCLAIM', lbs, group, me, 0, id, 'RETRYCOUNT', handed_over and deliveries or deliveries + 1, 'JUSTID')
+  redis.call('XCLAIM', lbs, group, me, 0, id, 'RETRYCOUNT', counts and deliveries + 1 or deliveries, 'JUSTID')
   moved = moved + 1
   return { next_token(token_key), name, raw }
 end
@@ -70,7 +79,7 @@ local function claim_checked(id, stream, deliveries)
     released_by_previous = released_by_previous + 1
     return 'duplicate'
   end
-  if not handed_over and deliveries >= max_deliveries then
+  if counts and deliveries >= max_deliveries then
     dead_letter(lbs, dead_letter_key, group, id, fields,
       'its owners died ' .. deliveries .. ' times (maxDeliveries ' .. max_deliveries .. ')')
     if recorded == id then redis.call('HDEL', owners, name) end
@@ -81,12 +90,12 @@ local function claim_checked(id, stream, deliveries)
   return grant(id, deliveries, name, detail)
 end
 
-for i = 7, #ARGV, 2 do
-  local id, stream = ARGV[i], ARGV[i + 1]
+for i = 8, #ARGV, 3 do
+  local id, stream, known = ARGV[i], ARGV[i + 1], ARGV[i + 2] == '1'
   local owner, deliveries = pending_owner(lbs, group, id)
   if owner ~= previous then
     result[#result + 1] = 'taken'
-  elseif stream ~= '' and (handed_over or deliveries < max_deliveries) and redis.call('HGET', owners, stream) == id then
+  elseif known and stream ~= '' and (not counts or deliveries < max_deliveries) and redis.call('HGET', owners, stream) == id then
     -- Admitted under this very name and held through this entry: nothing to read, the caller knows the entry.
     result[#result + 1] = grant(id, deliveries, stream, '')
   else

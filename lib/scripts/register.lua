@@ -7,25 +7,42 @@ KEYS[2] consumers sorted set
 KEYS[3] LBS stream
 KEYS[4] loads hash
 KEYS[5] released set
+KEYS[6] started hash
+KEYS[7] ended hash
 ARGV[1] nonce of the new incarnation
-ARGV[2] nonce of the incarnation it replaces ('' for none)
+ARGV[2] nonce of the incarnation it replaces ('' for none: a new process)
 ARGV[3] session ttl (ms)
 ARGV[4] consumer id
 ARGV[5] consumer group
+ARGV[6] session key prefix (session key = prefix .. consumer id)
 
-Returns { 1, server now } when registered; { 0, ms until the live holder's session expires } otherwise.
+Returns { 1, server now, failed } when registered, where failed is 1 when a new process follows an earlier one
+that failed alone (see failure.lua: what it still holds counts one more delivery when taken back), else 0;
+{ 0, ms until the live holder's session expires } otherwise.
 ]]
 --@include ownership
+--@include failure
 
-local session, consumers, lbs, loads, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local nonce, previous, ttl, me, group = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local session, consumers, lbs, loads, released, started, ended = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local nonce, previous, ttl, me, group, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 
 local current = redis.call('GET', session)
 if current and current ~= previous then return { 0, redis.call('PTTL', session) } end
 
 local now = server_time_ms()
+-- An earlier process under this id that ended without handing over (close()) failed, unless a pause ended
+-- everyone's session with it. A renewal by the same process after a stall or an outage never counts.
+local failed = 0
+local k = { consumers = consumers, started = started, ended = ended }
+if previous == '' and redis.call('SISMEMBER', released, me) == 0 and session_end(k, me) ~= nil
+  and failed_alone(k, prefix, me, now) then
+  failed = 1
+end
+
 redis.call('SET', session, nonce, 'PX', ttl)
 redis.call('ZADD', consumers, now + ttl, me)
+redis.call('HSET', started, me, now)
+redis.call('HDEL', ended, me)
 redis.call('SREM', released, me)
 -- Recount what this consumer owns: the pending entries list is the truth, loads only a cache of it.
 local owned = 0
@@ -40,4 +57,4 @@ for _, consumer in ipairs(listed) do
   if name == me then owned = pending end
 end
 redis.call('HSET', loads, me, owned)
-return { 1, now }
+return { 1, now, failed }

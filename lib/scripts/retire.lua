@@ -8,6 +8,8 @@ KEYS[3] loads hash
 KEYS[4] readers hash
 KEYS[5] LBS stream
 KEYS[6] released set
+KEYS[7] started hash
+KEYS[8] ended hash
 ARGV[1] nonce of this incarnation
 ARGV[2] consumer id
 ARGV[3] consumer group
@@ -19,7 +21,8 @@ like close(), so peers take them over).
 --@include forget
 --@include ownership
 
-local session, consumers, loads, readers, lbs, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local session, consumers, loads, readers, lbs, released, started, ended =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local nonce, me, group = ARGV[1], ARGV[2], ARGV[3]
 
 if has_pending(lbs, group, me) then
@@ -32,5 +35,6 @@ if has_pending(lbs, group, me) then
   return 0
 end
 if redis.call('GET', session) == nonce then redis.call('DEL', session) end
-forget({ consumers = consumers, loads = loads, readers = readers, released = released, lbs = lbs }, group, me)
+forget({ consumers = consumers, loads = loads, readers = readers, released = released, started = started, ended = ended, lbs = lbs },
+  group, me)
 return 1

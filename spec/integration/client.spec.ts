@@ -117,11 +117,19 @@ it('keeps running when listeners throw or reject, and reports them as errors', a
   ]);
 });
 
-it('rejects init() clearly when Redis cannot be reached', async () => {
+it('rejects init() clearly when Redis cannot be reached, and may be tried again', async () => {
   const closed = createClient({ url: server.url });
   const client = new RedisStreamClient(closed, { serviceName: serviceName() });
   await expect(client.init()).rejects.toBeInstanceOf(RedisStreamClientError);
-  await expect(client.init()).rejects.toThrow(/once/);
+  await closed.connect();
+  try {
+    await client.init();
+    expect(client.owned()).toEqual([]);
+    await client.close();
+    await expect(client.init()).rejects.toThrow(/not started yet \(this one is stopped\)/);
+  } finally {
+    await closed.disconnect();
+  }
 });
 
 it('takes back an entry whose grant reply was lost, once an error says replies may have been lost', async () => {

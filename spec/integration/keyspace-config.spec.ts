@@ -1,5 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
-import { ConfigError } from '../../lib/index.js';
+import { ConfigError, keysFor } from '../../lib/index.js';
+import { sessionKey } from '../../lib/keys.js';
 import { Fleet, serviceName } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
@@ -80,4 +81,14 @@ it('sets the flags again after Redis restarts and forgets them', async () => {
   await server!.restart();
   await waitFor(async () => (await flags()).includes('x'), { timeoutMs: 15_000 });
   expect(log.errors.every((error) => !(error instanceof ConfigError))).toBe(true);
+});
+
+it("checks notifications without touching any consumer's session (CONFIG refused)", async () => {
+  const fleet = await start(['--notify-keyspace-events', 'Kx', '--rename-command', 'CONFIG', '""']);
+  const service = serviceName();
+  // A consumer whose id is another's id with the probe's old suffix.
+  const bystander = await fleet.consumer({ serviceName: service, consumerId: 'worker:probe', heartbeatMs: 60_000 });
+  await fleet.consumer({ serviceName: service, consumerId: 'worker', heartbeatMs: 60_000 });
+  const redis = await fleet.connect();
+  expect(await redis.exists(sessionKey(keysFor(service), bystander.client.id()))).toBe(1);
 });

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { DeadLetterError, addStream, keysFor } from '../../lib/index.js';
+import { sessionKey } from '../../lib/keys.js';
+import { spawnConsumer } from '../support/consumer-process.js';
 import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { sleep, waitFor } from '../support/wait.js';
@@ -121,4 +123,50 @@ it('stops taking streams at maxStreams and resumes when one is done', async () =
   await client.doneStream(log.added[0]!.stream);
   await waitFor(() => log.added.length === 4);
   expect(client.owned()).toHaveLength(3);
+});
+
+/** The consumer's own connection blocked in XREADGROUP on the LBS, by CLIENT LIST. */
+async function blockedReader(): Promise<boolean> {
+  const clients = String(await producer.sendCommand(['CLIENT', 'LIST']));
+  return clients.split('\n').some((line) => line.includes('cmd=xreadgroup') && / flags=\S*b/.test(line));
+}
+
+it('keeps an entry that reached the blocking read of an incarnation that has ended meanwhile', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const consumer = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: 1000 });
+  try {
+    await addStream(producer, service, 'early');
+    await waitFor(() => consumer.owned().has('early'));
+    await waitFor(blockedReader);
+    // Stalled past its session while its blocking read is outstanding: the read outlives the incarnation.
+    consumer.kill('SIGSTOP');
+    const id = consumer.reports.find((report) => report.event === 'ready')!.id;
+    await waitFor(async () => (await producer.exists(sessionKey(keys, id))) === 0, { timeoutMs: 5000 });
+    consumer.kill('SIGCONT');
+    // The next incarnation has taken back what the last one held; the old read is still outstanding.
+    await waitFor(() => consumer.reports.some((report) => report.event === 'streamAdded' && report.recovered), { timeoutMs: 5000 });
+    await addStream(producer, service, 'late');
+    await waitFor(() => consumer.owned().has('late'), { timeoutMs: 8000 });
+    const pending = await producer.xPendingRange(keys.lbs, keys.group, '-', '+', 10, { consumer: id });
+    expect(pending).toHaveLength(2);
+  } finally {
+    consumer.kill('SIGCONT');
+    consumer.kill('SIGKILL');
+    await consumer.exited;
+  }
+});
+
+it('takes back, within a few heartbeats, an entry pending under it that it holds no lease for', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const { client, log } = await fleet.consumer({ serviceName: service, heartbeatMs: 1000, maxStreams: 1 });
+  await addStream(producer, service, 'first');
+  await waitFor(() => log.added.length === 1);
+  // Delivered to this consumer behind its back, with no error to make it look: only a periodic check finds it.
+  await addStream(producer, service, 'stray');
+  await producer.xReadGroup(keys.group, client.id(), { key: keys.lbs, id: '>' }, { COUNT: 1 });
+  const stray = await waitFor(() => log.added.find((lease) => lease.stream === 'stray'), { timeoutMs: 10_000 });
+  expect(stray.recovered).toBe(true);
+  expect(log.errors).toEqual([]);
 });

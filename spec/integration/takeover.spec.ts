@@ -13,7 +13,8 @@ let fleet: Fleet;
 const children: ConsumerProcess[] = [];
 
 beforeAll(async () => {
-  server = await startRedis();
+  // DEBUG SLEEP pauses the whole server, as a stall of Redis itself would.
+  server = await startRedis({ args: ['--enable-debug-command', 'yes'] });
   // 20,000 unrelated keys with a 1-hour TTL: Redis's own expiry cycle then finds an expired session late.
   const redis = await new Fleet(server.url).connect();
   for (let batch = 0; batch < 20; batch++) {
@@ -81,6 +82,46 @@ describe('claim', () => {
   });
 });
 
+describe('claim, given payloads nobody expects', () => {
+  /** Four streams of a consumer that handed them over, reported to one survivor. */
+  async function expiredStreams(service: string, info?: Record<string, unknown>) {
+    const owner = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    const producer = await fleet.connect();
+    for (let i = 0; i < 4; i++) await addStream(producer, service, `stream-${i}`, info);
+    await waitFor(() => owner.log.added.length === 4);
+    const claimer = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    await owner.client.close();
+    const expired = await waitFor(() => claimer.log.expired.length >= 4 && claimer.log.expired.slice(0, 4), { timeoutMs: 5000 });
+    return { claimer, expired, producer };
+  }
+
+  it('refuses a malformed payload alone, and leaves no grant without a lease', async () => {
+    const service = serviceName();
+    const keys = keysFor(service);
+    const { claimer, expired, producer } = await expiredStreams(service);
+    // Passes a naive id pattern; Redis rejects it (each part is a 64-bit number).
+    const forged = { ...expired[0]!, lbsId: '99999999999999999999999-0' };
+    const results = await Promise.allSettled([forged, ...expired].map((payload) => claimer.client.claim(payload)));
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: expect.any(TypeError) });
+    expect(results.slice(1).map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    const pending = await producer.xPendingRange(keys.lbs, keys.group, '-', '+', 10, { consumer: claimer.client.id() });
+    expect(pending.map((entry) => entry.id).sort()).toEqual(claimer.client.owned().map((lease) => lease.lbsId).sort());
+  });
+
+  it("resolves with the entry's own Info, not the caller's, keeping every key JSON allows", async () => {
+    const service = serviceName();
+    const info = JSON.parse('{"__proto__": {"nested": 1}, "customer": "c-1"}') as Record<string, unknown>;
+    const { claimer, expired } = await expiredStreams(service, info);
+    const asReported = await claimer.client.claim(expired[0]!);
+    const forged = await claimer.client.claim({ ...expired[1]!, info: { forged: true } });
+    for (const lease of [asReported, forged]) {
+      expect(lease.info).not.toHaveProperty('forged');
+      expect(lease.info.customer).toBe('c-1');
+      expect(Object.hasOwn(lease.info, '__proto__')).toBe(true);
+    }
+  });
+});
+
 describe('a poison stream', () => {
   // autoClaim claims whatever the entries name; a manual claim names the stream, which claim.lua checks against
   // the ownership record instead of reading the entry: both must count deliveries alike.
@@ -119,6 +160,29 @@ describe('a poison stream', () => {
     const [dead] = await redis.xRange(keysFor(service).deadLetter, '-', '+');
     expect(dead!.message.reason).toMatch(/died 2 times/);
     expect(await redis.xLen(keysFor(service).lbs)).toBe(0);
+  });
+
+  it('does not count server-wide pauses, which end every session at once, as deaths of the owners', async () => {
+    const service = serviceName();
+    const options = { serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true, maxDeliveries: 3 };
+    const consumers = await Promise.all([1, 2, 3].map(() => fleet.consumer(options)));
+    const names = await addStreams(service, 12);
+    const owned = () => consumers.flatMap(({ client }) => client.owned().map((lease) => lease.stream));
+    const disowned = () => consumers.reduce((sum, { log }) => sum + log.disowned.length, 0);
+    await waitFor(() => owned().length === names.length);
+    for (let pause = 1; pause <= 4; pause++) {
+      const before = disowned();
+      await server.cli('DEBUG', 'SLEEP', String((1.5 * HEARTBEAT_MS) / 1000));
+      // Every session ended with the pause; every stream comes back to a consumer.
+      await waitFor(() => disowned() >= before + names.length, { timeoutMs: 5000 });
+      await waitFor(() => owned().length === names.length && owned(), { timeoutMs: 10_000 });
+    }
+    const redis = await fleet.connect();
+    const keys = keysFor(service);
+    expect(await redis.xLen(keys.deadLetter)).toBe(0);
+    expect(owned().sort()).toEqual([...names].sort());
+    const pending = await redis.xPendingRange(keys.lbs, keys.group, '-', '+', 100);
+    expect(pending.map((entry) => entry.deliveriesCounter)).toEqual(names.map(() => 1));
   });
 });
 
@@ -198,6 +262,27 @@ describe('a consumer that dies', () => {
     expect(refusals.every((error) => error instanceof AlreadyClaimedError)).toBe(true);
     const victimTokens = new Map(victim.reports.flatMap((r) => (r.event === 'streamAdded' ? [[r.stream, r.token] as const] : [])));
     for (const lease of held) expect(lease.token).toBeGreaterThan(victimTokens.get(lease.stream)!);
+  });
+
+  it('has every survivor take its share when only the sweep noticed the death (notifications off)', async () => {
+    const service = serviceName();
+    const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    children.push(victim);
+    const names = await addStreams(service, 40);
+    await waitFor(() => victim.owned().size === names.length);
+    const survivors = await Promise.all([1, 2].map(() => fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true })));
+    const redis = await fleet.connect();
+    const [, flags] = (await redis.sendCommand(['CONFIG', 'GET', 'notify-keyspace-events'])) as string[];
+    await redis.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', '']);
+    try {
+      victim.kill('SIGKILL');
+      const holdings = () => survivors.map(({ client }) => client.owned().length);
+      await waitFor(() => holdings().reduce((a, b) => a + b) === names.length, { timeoutMs: 10_000 });
+      // Each survivor took the streams rendezvous hashing gives it, not one survivor all of them after a grace.
+      expect(holdings().every((count) => count > 0)).toBe(true);
+    } finally {
+      await redis.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', flags!]);
+    }
   });
 
   it('is replaced when stopped, and reports streamDisowned with aborted signals when it resumes', async () => {

@@ -11,14 +11,17 @@ export function consumerAclRule(service: string, db = 0): string[] {
   return [
     `~rsc:{${service}}:*`,
     `&__keyspace@${db}__:rsc:{${service}}:session:*`,
+    `&__keyspace@${db}__:rsc:{${service}}:probe:*`,
     `&__keyevent@${db}__:expired`,
     '-@all',
     // Outside scripts: the database in use, scripts, the group, blocking reads, reconcile, expiry checks, adding.
     '+client|info', '+evalsha', '+eval', '+xgroup|create', '+xreadgroup', '+xinfo|consumers', '+exists', '+set', '+xadd',
     '+psubscribe', '+subscribe',
+    // Inside the heartbeat: a dead peer announced to every survivor.
+    '+publish',
     // Inside the scripts.
     '+get', '+del', '+pexpire', '+pttl', '+incr', '+time',
-    '+hget', '+hset', '+hdel', '+hincrby', '+sadd', '+srem', '+sismember', '+zadd', '+zrange', '+zrangebyscore', '+zrem',
+    '+hget', '+hset', '+hdel', '+hincrby', '+sadd', '+srem', '+sismember', '+zadd', '+zrange', '+zrangebyscore', '+zscore', '+zrem',
     '+xpending', '+xrange', '+xclaim', '+xack', '+xdel', '+xgroup|delconsumer',
   ];
 }

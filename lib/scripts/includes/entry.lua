@@ -45,10 +45,11 @@ local function dead_letter(lbs, dead_letter_key, group, id, fields, reason)
   drop_entry(lbs, group, id)
 end
 
--- The consumer an entry is pending under and how many times it was delivered, or nil when it is not pending.
+-- The consumer an entry is pending under and how many times it was delivered, or nil when it is not pending
+-- (or `id` is no stream id Redis accepts: a forged id must fail alone, not abort a script part-way).
 local function pending_owner(lbs, group, id)
-  local found = redis.call('XPENDING', lbs, group, id, id, 1)
-  if #found == 0 then return nil end
+  local found = redis.pcall('XPENDING', lbs, group, id, id, 1)
+  if type(found) ~= 'table' or found.err or #found == 0 then return nil end
   return found[1][2], found[1][4]
 end
 
