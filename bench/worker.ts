@@ -36,9 +36,9 @@ function count(args: readonly string[]): (() => void) | undefined {
   const entry = (counters.scripts[name] ??= { calls: 0, entries: 0, totalMs: 0, maxMs: 0, firstAt: sentAt, lastAt: 0 });
   entry.calls++;
   if (name === 'claim') {
-    // EVALSHA sha numkeys keys... argv...: claim.lua takes 6 arguments, then pairs of entry id and stream.
+    // EVALSHA sha numkeys keys... argv...: claim.lua takes 7 arguments, then triples of entry id, stream, known.
     const numKeys = Number(args[2]);
-    entry.entries += Math.max(0, (args.length - 3 - numKeys - 6) / 2);
+    entry.entries += Math.max(0, (args.length - 3 - numKeys - 7) / 3);
   }
   const log = counters.log.length < LOG_LIMIT ? counters.log : undefined;
   return () => {

@@ -51,13 +51,17 @@ async function orphanedEntries(): Promise<string[]> {
 async function claimAll(named: boolean): Promise<number> {
   const ids = await orphanedEntries();
   await redis.sendCommand(['SCRIPT', 'LOAD', luaScripts.claim.source]);
-  const scriptKeys = [keys.lbs, sessionKey(keys, 'me'), sessionKey(keys, 'dead'), keys.owners, keys.loads, keys.token, keys.released, keys.deadLetter];
+  const scriptKeys = [
+    keys.lbs, sessionKey(keys, 'me'), sessionKey(keys, 'dead'), keys.owners, keys.loads, keys.token, keys.released, keys.deadLetter,
+    keys.consumers, keys.started, keys.ended,
+  ];
   return perEntry('evalsha', async () => {
     for (let i = 0; i < ids.length; i += BATCH) {
-      const pairs = ids.slice(i, i + BATCH).flatMap((id, j) => [id, named ? streamName(i + j) : '']);
+      // Named: a manual claim of a stream this consumer was told of (the entry is known, not read back).
+      const triples = ids.slice(i, i + BATCH).flatMap((id, j) => (named ? [id, streamName(i + j), '1'] : [id, '', '0']));
       const reply = (await redis.sendCommand([
         'EVALSHA', luaScripts.claim.sha, String(scriptKeys.length), ...scriptKeys,
-        keys.group, 'me', 'nonce', 'dead', '65536', '10', ...pairs,
+        keys.group, 'me', 'nonce', 'dead', '65536', '10', keys.sessionPrefix, ...triples,
       ])) as unknown[];
       if (reply.slice(1).some((outcome) => typeof outcome === 'string')) throw new Error(`a claim was refused: ${JSON.stringify(reply.slice(0, 3))}`);
     }
