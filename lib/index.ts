@@ -1,4 +1,4 @@
-export { RedisStreamClient } from './client.js';
+export { RedisStreamClient, type InitOptions, type StopOptions } from './client.js';
 export { addStream, encodeEntry } from './producer.js';
 export { keysFor, type ServiceKeys } from './keys.js';
 export {
