@@ -225,7 +225,8 @@ export class Takeover {
     outcomes.forEach((outcome, i) => {
       const lbsId = ids[i]!;
       if (typeof outcome !== 'string') {
-        this.events.onClaimed({ stream: outcome.stream, lbsId, info: decodeInfo(outcome.raw), token: outcome.token });
+        const info = decodeInfo(outcome.raw, { lbsId, stream: outcome.stream }, (error) => this.events.onError(error));
+        this.events.onClaimed({ stream: outcome.stream, lbsId, info, token: outcome.token });
       } else if (outcome === 'poison' || outcome === 'malformed') {
         const why = outcome === 'poison' ? `its owners died ${this.context.options.maxDeliveries} times (maxDeliveries)` : 'malformed';
         this.events.onError(new DeadLetterError(lbsId, why));
@@ -243,7 +244,10 @@ export class Takeover {
       const reply = readReply.parse(await this.orphans(previousOwner, 'read', '', batch));
       if (reply[0] === 'alive') return;
       const [, , , ...entries] = reply;
-      for (const [lbsId, stream, raw] of entries) this.events.onExpired({ stream, lbsId, info: decodeInfo(raw), previousOwner });
+      for (const [lbsId, stream, raw] of entries) {
+        const info = decodeInfo(raw, { lbsId, stream }, (error) => this.events.onError(error));
+        this.events.onExpired({ stream, lbsId, info, previousOwner });
+      }
     }
   }
 
