@@ -95,11 +95,22 @@ local function drop_entry(lbs, group, id)
   redis.call('XDEL', lbs, id)
 end
 
--- Moves an entry to the dead-letter stream with the reason, then drops it. Keeps the first 32 field/value
--- pairs: an entry with a huge number of fields must not exceed what one Lua call can take.
-local function dead_letter(lbs, dead_letter_key, group, id, fields, reason)
+-- Moves an entry to the dead-letter stream with the reason, then drops it. The copy is bounded, whatever the
+-- producer wrote: the first 32 field/value pairs (an entry with a huge number of fields must not exceed what one
+-- Lua call can take), each name and value cut to its first max_bytes bytes. Field `truncated`, present only when
+-- a value was cut, is a JSON object from each such value's field name to its original size in bytes.
+local function dead_letter(lbs, dead_letter_key, group, id, fields, reason, max_bytes)
+  local copy, cut = {}, {}
+  for i = 1, math.min(#fields, 64) do
+    copy[i] = string.sub(fields[i], 1, max_bytes)
+    if i % 2 == 0 and #fields[i] > max_bytes then cut[#cut + 1] = cjson.encode(copy[i - 1]) .. ':' .. #fields[i] end
+  end
   local args = { 'XADD', dead_letter_key, '*', 'reason', reason, 'lbs-id', id }
-  for i = 1, math.min(#fields, 64) do args[#args + 1] = fields[i] end
+  if #cut > 0 then
+    args[#args + 1] = 'truncated'
+    args[#args + 1] = '{' .. table.concat(cut, ',') .. '}'
+  end
+  for i = 1, #copy do args[#args + 1] = copy[i] end
   redis.call(unpack(args))
   drop_entry(lbs, group, id)
 end
