@@ -195,7 +195,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (nonce !== this.session.currentNonce || !this.session.isValid()) {
       throw new SessionLostError('This consumer lost its session while claiming');
     }
-    const info = outcome.raw === '' ? expired.info : decodeInfo(outcome.raw);
+    const info = outcome.raw === '' ? expired.info : decodeInfo(outcome.raw, { lbsId, stream }, (error) => this.report(error));
     return this.streams.add({ stream, lbsId, info, token: outcome.token }, true, false);
   }
 

@@ -7,7 +7,9 @@ export interface ServiceKeys {
   readonly lbs: string;
   /** Consumer group of the LBS; its pending entries list records which consumer owns which stream. */
   readonly group: string;
-  /** Malformed LBS entries, with field `reason`, field `lbs-id` and the entry's own fields. */
+  /** LBS entries that could not be handed out: field `reason`, field `lbs-id`, then the entry's own fields (the first
+   * 32 pairs, each name and value cut to maxEntryBytes bytes); field `truncated`, after `lbs-id` and only when a
+   * value was cut, is a JSON object from each cut field's name to its original size in bytes. */
   readonly deadLetter: string;
   /** Prefix of session keys: `sessionPrefix + consumerId` holds the nonce of the consumer's live incarnation. */
   readonly sessionPrefix: string;

@@ -137,7 +137,7 @@ export class LbsReader {
     );
     // Entries granted to an incarnation that has ended meanwhile are taken back by the next one (recover.lua).
     if (items.length > 0 && nonce === this.session.currentNonce && this.session.isValid()) {
-      this.events.onOutcomes(decodeOutcomes(items));
+      this.events.onOutcomes(decodeOutcomes(items, (error) => this.events.onError(error)));
     }
     return status;
   }

@@ -202,7 +202,7 @@ export class OwnedStreams {
     );
     if (reply[0] === 'lost' || nonce !== this.session.currentNonce) return '';
     const [, next, ...items] = reply;
-    this.admit(decodeOutcomes(items), true);
+    this.admit(decodeOutcomes(items, (error) => this.notifier.report(error)), true);
     return next;
   }
 

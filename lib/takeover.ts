@@ -257,7 +257,8 @@ export class Takeover {
     outcomes.forEach((outcome, i) => {
       const lbsId = ids[i]!;
       if (typeof outcome !== 'string') {
-        this.events.onClaimed({ stream: outcome.stream, lbsId, info: decodeInfo(outcome.raw), token: outcome.token });
+        const info = decodeInfo(outcome.raw, { lbsId, stream: outcome.stream }, (error) => this.events.onError(error));
+        this.events.onClaimed({ stream: outcome.stream, lbsId, info, token: outcome.token });
       } else if (outcome === 'poison' || outcome === 'malformed') {
         const why = outcome === 'poison' ? `its owners died ${this.context.options.maxDeliveries} times (maxDeliveries)` : 'malformed';
         this.events.onError(new DeadLetterError(lbsId, why));
@@ -276,7 +277,8 @@ export class Takeover {
       if (reply[0] === 'alive') return;
       const [, , , ...entries] = reply;
       for (const [lbsId, stream, raw] of entries) {
-        const expired = Object.freeze({ stream, lbsId, info: decodeInfo(raw), previousOwner });
+        const info = decodeInfo(raw, { lbsId, stream }, (error) => this.events.onError(error));
+        const expired = Object.freeze({ stream, lbsId, info, previousOwner });
         this.reported.add(expired);
         this.events.onExpired(expired);
       }

@@ -68,7 +68,7 @@ local function claim_checked(id, stream, deliveries)
   end
   local name, detail = decode_entry(fields, max_bytes)
   if name == nil then
-    dead_letter(lbs, dead_letter_key, group, id, fields, detail)
+    dead_letter(lbs, dead_letter_key, group, id, fields, detail, max_bytes)
     released_by_previous = released_by_previous + 1
     return 'malformed'
   end
@@ -81,7 +81,7 @@ local function claim_checked(id, stream, deliveries)
   end
   if counts and deliveries >= max_deliveries then
     dead_letter(lbs, dead_letter_key, group, id, fields,
-      'its owners died ' .. deliveries .. ' times (maxDeliveries ' .. max_deliveries .. ')')
+      'its owners died ' .. deliveries .. ' times (maxDeliveries ' .. max_deliveries .. ')', max_bytes)
     if recorded == id then redis.call('HDEL', owners, name) end
     released_by_previous = released_by_previous + 1
     return 'poison'

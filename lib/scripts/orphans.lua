@@ -40,7 +40,7 @@ if mode == 'read' then
       else
         local name, detail = decode_entry(fields, max_bytes)
         if name == nil then
-          dead_letter(lbs, dead_letter_key, group, id, fields, detail)
+          dead_letter(lbs, dead_letter_key, group, id, fields, detail, max_bytes)
         else
           result[#result + 1] = { id, name, detail }
         end

@@ -54,7 +54,7 @@ for _, p in ipairs(pending) do
     local reason = 'its owners died ' .. p[4] .. ' times (maxDeliveries ' .. max_deliveries .. ')'
     local name = decode_entry(fields, max_bytes)
     if name and redis.call('HGET', owners, name) == id then redis.call('HDEL', owners, name) end
-    dead_letter(lbs, dead_letter_key, group, id, fields, reason)
+    dead_letter(lbs, dead_letter_key, group, id, fields, reason, max_bytes)
     redis.call('HINCRBY', loads, me, -1)
     result[#result + 1] = { 'dead', id, reason }
   else

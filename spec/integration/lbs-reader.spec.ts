@@ -69,7 +69,7 @@ it('dead-letters every kind of malformed entry with its reason, and goes on read
   const { log } = await fleet.consumer({ serviceName: service, maxEntryBytes: 4096 });
   const malformed: Array<[Record<string, string>, string]> = [
     [{ other: 'x' }, 'missing field lbs-input'],
-    [{ 'lbs-input': 'not json' }, 'not a JSON object'],
+    [{ 'lbs-input': 'not json' }, 'not valid JSON'],
     [{ 'lbs-input': '[1,2]' }, 'not a JSON object'],
     [{ 'lbs-input': '"text"' }, 'not a JSON object'],
     [{ 'lbs-input': '{}' }, 'DataStreamName'],
@@ -80,7 +80,7 @@ it('dead-letters every kind of malformed entry with its reason, and goes on read
     [{ 'lbs-input': JSON.stringify({ DataStreamName: 'big', Info: { pad: 'x'.repeat(5000) } }) }, 'maxEntryBytes'],
     [{ 'lbs-input': '['.repeat(5000) + ']'.repeat(5000) }, 'maxEntryBytes'],
     // Deeper than the JSON decoder's nesting limit (1000), within maxEntryBytes.
-    [{ 'lbs-input': '{"a":' + '['.repeat(1100) + ']'.repeat(1100) + '}' }, 'not a JSON object'],
+    [{ 'lbs-input': '{"a":' + '['.repeat(1100) + ']'.repeat(1100) + '}' }, 'nested deeper than'],
   ];
   for (const [fields] of malformed) await producer.xAdd(keys.lbs, '*', fields);
   await addStream(producer, service, 'good');

@@ -6,7 +6,7 @@
 local function admit(k, group, consumer, max_bytes, id, fields, counted)
   local name, detail = decode_entry(fields, max_bytes)
   if name == nil then
-    dead_letter(k.lbs, k.dead_letter, group, id, fields, detail)
+    dead_letter(k.lbs, k.dead_letter, group, id, fields, detail, max_bytes)
     if counted then redis.call('HINCRBY', k.loads, consumer, -1) end
     return { 'dead', id, detail }
   end
