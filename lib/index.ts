@@ -13,5 +13,5 @@ export {
 } from './errors.js';
 export type { ExpiredStream, RedisStreamClientEvents, StreamInfo, StreamLease } from './events.js';
 export type { RedisStreamClientOptions } from './options.js';
-export type { Logger } from './logger.js';
+export type { LogFields, Logger } from './logger.js';
 export type { RedisClientLike } from './redis.js';

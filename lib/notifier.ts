@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'eventemitter3';
+import type { ClientLog } from './client-log.js';
 import { RedisStreamClientError } from './errors.js';
 import type { RedisStreamClientEvents } from './events.js';
-import type { Logger } from './logger.js';
 
 type StreamEvent = 'streamAdded' | 'streamExpired' | 'streamDisowned';
 
@@ -12,7 +12,7 @@ type StreamEvent = 'streamAdded' | 'streamExpired' | 'streamDisowned';
 export class Notifier {
   constructor(
     private readonly emitter: EventEmitter<RedisStreamClientEvents>,
-    private readonly logger: Logger,
+    private readonly log: ClientLog,
   ) {}
 
   notify<E extends StreamEvent>(event: E, payload: Parameters<RedisStreamClientEvents[E]>[0]): void {
@@ -30,14 +30,14 @@ export class Notifier {
     const wrapped = error instanceof RedisStreamClientError ? error : new RedisStreamClientError(String(error), { cause: error });
     const listeners = this.emitter.listeners('error');
     if (listeners.length === 0) {
-      this.logger.error(wrapped.message, wrapped);
+      this.log.error(wrapped.message, { err: wrapped });
       return;
     }
     for (const listener of listeners) {
       try {
         listener(wrapped);
       } catch (listenerError) {
-        this.logger.error(`An error listener failed: ${String(listenerError)}`, wrapped);
+        this.log.error('An error listener failed', { err: listenerError, reported: `${wrapped.name}: ${wrapped.message}` });
       }
     }
   }

@@ -76,6 +76,7 @@ export class Takeover {
       return;
     }
     this.running.set(previousOwner, false);
+    this.context.log.debug('Taking over the streams of a consumer whose session ended', { previousOwner });
     this.takeOver(previousOwner)
       .catch((error: unknown) => this.events.onError(error))
       .finally(() => {
