@@ -73,3 +73,14 @@ export class NotRunningError extends RedisStreamClientError {}
 
 /** This consumer's session is lost (stalled past its validity window, or Redis unreachable). */
 export class SessionLostError extends RedisStreamClientError {}
+
+/** A listener of the client's `event` threw or its promise rejected; `cause` is what it threw. The client and the
+ * other listeners carry on. Reported through the `error` event. */
+export class ListenerError extends RedisStreamClientError {
+  constructor(
+    readonly event: string,
+    cause: unknown,
+  ) {
+    super(`A ${event} listener failed: ${String(cause)}`, { cause });
+  }
+}

@@ -5,6 +5,7 @@ export {
   AlreadyClaimedError,
   ConfigError,
   DeadLetterError,
+  ListenerError,
   NotOwnerError,
   NotRunningError,
   RedisStreamClientError,
