@@ -279,6 +279,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.subscriber?.stop();
     await this.link.stop();
     this.streams.giveUpAll(new RedisStreamClientError('The client was closed'));
+    this.notifier.stop();
     this.state = 'stopped';
   }
 

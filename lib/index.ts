@@ -9,6 +9,7 @@ export {
   NotOwnerError,
   NotRunningError,
   RedisStreamClientError,
+  RepeatedErrors,
   SessionLostError,
   type ClaimRefusal,
 } from './errors.js';

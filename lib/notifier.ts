@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { ClientLog } from './client-log.js';
+import { ErrorFloodControl } from './error-flood.js';
 import { ListenerError, RedisStreamClientError } from './errors.js';
 import type { RedisStreamClientEvents } from './events.js';
 import { listenerRecords, type ListenerRecord } from './listener-records.js';
@@ -9,23 +10,32 @@ type StreamEvent = 'streamAdded' | 'streamExpired' | 'streamDisowned';
 /**
  * Delivers the client's events so that no listener can break the client: each listener is called on its own, and
  * one that throws or rejects is reported through `error` (a ListenerError). Listeners are called as eventemitter3
- * calls them: a once-listener is removed before it runs, and `this` is the context given to on() or once(). An error
- * nobody listens to is logged, never dropped, and so is an error listener that fails.
+ * calls them: a once-listener is removed before it runs, and `this` is the context given to on() or once(). Errors
+ * go through flood control (see ErrorFloodControl); an error nobody listens to is logged, never dropped, and so is
+ * an error listener that fails.
  */
 export class Notifier {
+  private readonly flood: ErrorFloodControl;
   private warnedOfLayout = false;
 
   constructor(
     private readonly emitter: EventEmitter<RedisStreamClientEvents>,
     private readonly log: ClientLog,
-  ) {}
+  ) {
+    this.flood = new ErrorFloodControl((error) => this.deliverError(error));
+  }
 
   notify<E extends StreamEvent>(event: E, payload: Parameters<RedisStreamClientEvents[E]>[0]): void {
     this.deliver(event, payload, (error) => this.report(new ListenerError(event, error)));
   }
 
   report(error: unknown): void {
-    this.deliverError(error instanceof RedisStreamClientError ? error : new RedisStreamClientError(String(error), { cause: error }));
+    this.flood.submit(error instanceof RedisStreamClientError ? error : new RedisStreamClientError(String(error), { cause: error }));
+  }
+
+  /** Delivers the error summaries still pending (the client is stopping); later errors are not held back. */
+  stop(): void {
+    this.flood.stop();
   }
 
   private deliverError(error: RedisStreamClientError): void {

@@ -1,14 +1,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import type { StreamLease } from '../../lib/index.js';
+import { errorKind } from '../../lib/error-flood.js';
+import { RepeatedErrors, type StreamLease } from '../../lib/index.js';
 import { Fleet, serviceName } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 let server: RedisServer;
 let fleet: Fleet;
 
 beforeAll(async () => {
-  server = await startRedis();
+  // Persistence, so that the LBS survives the restart of the outage spec.
+  server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
 });
 afterAll(() => server.stop());
 beforeEach(() => {
@@ -32,4 +34,27 @@ it('client.once() gets the first stream only and is removed; client.on() runs wi
   // The fleet's recorder and the context listener remain.
   expect(client.listenerCount('streamAdded')).toBe(2);
   expect(log.errors).toEqual([]);
+});
+
+it('a 4 s Redis outage reports each kind of error once; close() delivers the count of the rest', async () => {
+  const { client, log } = await fleet.consumer({ serviceName: serviceName(), heartbeatMs: 1000 });
+  for (let i = 0; i < 5; i++) await client.addStream(`s${i}`);
+  await waitFor(() => client.owned().length === 5);
+
+  server.kill('SIGKILL');
+  await sleep(4000); // the outage itself: Redis is down for this long
+  await server.restart();
+  await waitFor(() => log.added.filter((lease) => lease.recovered).length === 5, { timeoutMs: 15_000 });
+
+  const firsts = log.errors.filter((error) => !(error instanceof RepeatedErrors));
+  // Socket closed, connection refused (every reconnect attempt of every connection), session lost: a few kinds,
+  // each reported once; before, every attempt was an event (about 46 per consumer).
+  expect(new Set(firsts.map(errorKind)).size).toBe(firsts.length);
+  expect(firsts.length).toBeLessThanOrEqual(5);
+
+  await client.close();
+  const summaries = log.errors.filter((error): error is RepeatedErrors => error instanceof RepeatedErrors);
+  expect(summaries.length).toBeGreaterThan(0);
+  expect(summaries.reduce((sum, summary) => sum + summary.count, 0)).toBeGreaterThan(10);
+  for (const summary of summaries) expect(summary.cause).toBeInstanceOf(Error);
 });

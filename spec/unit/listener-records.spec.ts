@@ -105,7 +105,8 @@ describe('Notifier on an emitter whose listener storage it does not know', () =>
     notifier.notify('streamAdded', lease('a'));
     notifier.notify('streamAdded', lease('b'));
     expect(seen).toEqual(['a', 'b']);
-    expect(errors).toHaveLength(2);
+    expect(errors).toHaveLength(1); // the second failure of the same kind is held back for the summary
     expect(warnings).toHaveLength(1);
+    notifier.stop();
   });
 });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
-import { describe, expect, it } from 'vitest';
-import { DeadLetterError, ListenerError, RedisStreamClientError, SessionLostError } from '../../lib/errors.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DeadLetterError, ListenerError, RedisStreamClientError, RepeatedErrors, SessionLostError } from '../../lib/errors.js';
 import type { RedisStreamClientEvents, StreamLease } from '../../lib/events.js';
 import { ClientLog } from '../../lib/client-log.js';
 import type { LogFields, Logger } from '../../lib/logger.js';
@@ -142,6 +142,7 @@ describe('Notifier isolates listeners', () => {
     const { emitter, notifier, logged } = setUp();
     const errors: RedisStreamClientError[] = [];
     emitter.once('error', (error) => void errors.push(error));
+    // Two kinds: the second is not held back by flood control.
     const second = new SessionLostError('second');
     notifier.report(new RedisStreamClientError('first'));
     notifier.report(second);
@@ -185,5 +186,59 @@ describe('Notifier isolates listeners', () => {
     notifier.report(socketError);
     expect(errors[0]).toBeInstanceOf(RedisStreamClientError);
     expect(errors[0]!.cause).toBe(socketError);
+  });
+});
+
+describe('Notifier holds back repeated errors', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('reports the first error of a kind, then one RepeatedErrors per 10 s; stop() delivers what is pending', () => {
+    vi.useFakeTimers();
+    const { notifier, errors, listenToErrors } = setUp();
+    listenToErrors();
+    const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    for (let i = 0; i < 46; i++) notifier.report(refused());
+    expect(errors).toHaveLength(1);
+    vi.advanceTimersByTime(10_000);
+    expect(errors).toHaveLength(2);
+    expect(errors[1]).toBeInstanceOf(RepeatedErrors);
+    expect((errors[1] as RepeatedErrors).count).toBe(45);
+    notifier.report(refused());
+    notifier.stop();
+    expect(errors).toHaveLength(3);
+    expect((errors[2] as RepeatedErrors).count).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('never holds back a DeadLetterError: each names an entry', () => {
+    vi.useFakeTimers();
+    const { notifier, errors, listenToErrors } = setUp();
+    listenToErrors();
+    for (let i = 0; i < 5; i++) notifier.report(new DeadLetterError(`${i}-0`, 'missing field lbs-input'));
+    expect(errors.map((error) => (error as DeadLetterError).lbsId)).toEqual(['0-0', '1-0', '2-0', '3-0', '4-0']);
+  });
+
+  it('holds back repeated listener failures too, per event', () => {
+    vi.useFakeTimers();
+    const { emitter, notifier, errors, listenToErrors } = setUp();
+    listenToErrors();
+    emitter.on('streamAdded', () => {
+      throw new TypeError('listener bug');
+    });
+    emitter.on('streamDisowned', () => {
+      throw new TypeError('listener bug');
+    });
+    for (let i = 0; i < 10; i++) notifier.notify('streamAdded', lease(`s${i}`));
+    notifier.notify('streamDisowned', lease('s0'));
+    expect(errors.map((error) => error.message)).toEqual([
+      'A streamAdded listener failed: TypeError: listener bug',
+      'A streamDisowned listener failed: TypeError: listener bug',
+    ]);
+    expect(errors.every((error) => error instanceof ListenerError)).toBe(true);
+    vi.advanceTimersByTime(10_000);
+    expect(errors).toHaveLength(3);
+    expect(errors[2]).toMatchObject({ kind: 'ListenerError:streamAdded(TypeError)', count: 9 });
   });
 });
