@@ -15,5 +15,6 @@ export {
 } from './errors.js';
 export type { ExpiredStream, RedisStreamClientEvents, StreamInfo, StreamLease } from './events.js';
 export type { RedisStreamClientOptions } from './options.js';
+export { on, once, type ClientEventSource, type EventIterationOptions, type EventPayload } from './event-iterator.js';
 export type { LogFields, Logger } from './logger.js';
 export type { RedisClientLike } from './redis.js';

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { errorKind } from '../../lib/error-flood.js';
-import { RepeatedErrors, type StreamLease } from '../../lib/index.js';
+import { RepeatedErrors, on, once, type StreamLease } from '../../lib/index.js';
 import { Fleet, serviceName } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { sleep, waitFor } from '../support/wait.js';
@@ -34,6 +34,24 @@ it('client.once() gets the first stream only and is removed; client.on() runs wi
   // The fleet's recorder and the context listener remain.
   expect(client.listenerCount('streamAdded')).toBe(2);
   expect(log.errors).toEqual([]);
+});
+
+it('on() iterates the streams a client is given, typed, until the signal aborts; once() resolves with the next', async () => {
+  const { client } = await fleet.consumer({ serviceName: serviceName() });
+  const shutdown = new AbortController();
+  const seen: string[] = [];
+  const loop = (async () => {
+    for await (const lease of on(client, 'streamAdded', { signal: shutdown.signal })) {
+      seen.push(lease.stream);
+      if (seen.length === 3) shutdown.abort();
+    }
+  })();
+  const next = once(client, 'streamAdded');
+  for (const stream of ['s1', 's2', 's3']) await client.addStream(stream);
+  await loop;
+  expect(seen.sort()).toEqual(['s1', 's2', 's3']);
+  expect(seen).toContain((await next).stream);
+  expect(client.listenerCount('streamAdded')).toBe(1); // the fleet's recorder only
 });
 
 it('a 4 s Redis outage reports each kind of error once; close() delivers the count of the rest', async () => {
