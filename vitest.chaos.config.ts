@@ -9,5 +9,6 @@ export default defineConfig({
     include: ['spec/chaos/**/*.spec.ts'],
     exclude: ['node_modules/**'],
     testTimeout: 180_000,
+    typecheck: { enabled: false },
   },
 });

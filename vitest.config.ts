@@ -11,5 +11,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     retry: 0,
+    // spec/unit/types.spec.ts asserts types (expectTypeOf), which do nothing at run time: tsc checks it within
+    // `vitest run` too, so that a wrong type fails the run. Only when that file is part of the run (a few seconds).
+    typecheck: { enabled: true, include: ['spec/unit/types.spec.ts'], tsconfig: './tsconfig.types.json' },
   },
 });

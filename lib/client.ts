@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { z } from 'zod';
+import { ClientLog } from './client-log.js';
 import type { ClientContext } from './context.js';
 import { AlreadyClaimedError, NotOwnerError, NotRunningError, RedisStreamClientError, SessionLostError } from './errors.js';
 import type { ExpiredStream, RedisStreamClientEvents, StreamLease } from './events.js';
@@ -89,7 +90,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     super();
     this.options = parseOptions(options);
     const keys = keysFor(this.options.serviceName);
-    this.notifier = new Notifier(this, this.options.logger);
+    const log = new ClientLog(this.options.logger, this.options.serviceName, this.options.consumerId);
+    this.notifier = new Notifier(this, log);
     this.link = new NodeLink(
       redis,
       keys.lbs,
@@ -98,7 +100,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       (error) => this.report(error),
     );
     const commander = this.link.commander;
-    this.context = { redis: commander, scripts: new Scripts(commander), keys, consumerId: this.options.consumerId, options: this.options };
+    this.context = { redis: commander, scripts: new Scripts(commander), keys, consumerId: this.options.consumerId, options: this.options, log };
     this.session = new Session(this.context, {
       onLost: () => {
         const count = this.streams.size;
@@ -167,6 +169,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       await this.shutDown(1000);
       const closed = this.state === 'stopping';
       this.state = closed ? 'stopped' : 'new';
+      if (closed) this.notifier.stop();
       if (closed) throw new NotRunningError('init() was ended by close() or done()');
       if (signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError') {
         throw new RedisStreamClientError(`init() gave up: Redis did not answer within ${timeoutMs} ms (init's \`timeoutMs\`)`, { cause: error });
@@ -260,6 +263,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     }
     await this.shutDown(Math.max(0, deadline - performance.now()));
     this.state = 'stopped';
+    // Error summaries still held back go out now: no count is lost.
+    this.notifier.stop();
     if (failure === undefined) return;
     if (strict) throw failure instanceof RedisStreamClientError ? failure : new RedisStreamClientError(String(failure), { cause: failure });
     this.report(failure);
@@ -318,7 +323,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
    * there. Expiry events and scripts do not follow, so set the flags again and reconcile. */
   private async moved(node: RedisConnection): Promise<void> {
     if (this.state !== 'running') return;
-    this.options.logger.warn(`The service's hash slot moved to another master; following it`);
+    this.context.log.warn(`The service's hash slot moved to another master; following it`);
     // Raise the fencing counter before anything can be granted there.
     await node.sendCommand(['INCRBY', this.context.keys.token, String(TOKEN_FAILOVER_MARGIN)]);
     // The session first: its heartbeats must reach the new master before the validity window ends.

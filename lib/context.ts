@@ -1,13 +1,15 @@
+import type { ClientLog } from './client-log.js';
 import type { ServiceKeys } from './keys.js';
 import type { ResolvedOptions } from './options.js';
 import type { RedisCommander } from './redis.js';
 import type { Scripts } from './scripts.js';
 
-/** What the cooperating parts of a client share: the commands connection, its scripts, keys and options. */
+/** What the cooperating parts of a client share: the commands connection, its scripts, keys, options and log. */
 export interface ClientContext {
   readonly redis: RedisCommander;
   readonly scripts: Scripts;
   readonly keys: ServiceKeys;
   readonly consumerId: string;
   readonly options: ResolvedOptions;
+  readonly log: ClientLog;
 }

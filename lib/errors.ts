@@ -73,3 +73,37 @@ export class NotRunningError extends RedisStreamClientError {}
 
 /** This consumer's session is lost (stalled past its validity window, or Redis unreachable). */
 export class SessionLostError extends RedisStreamClientError {}
+
+/** A listener of the client's `event` threw or its promise rejected; `cause` is what it threw. The client and the
+ * other listeners carry on. Reported through the `error` event. */
+export class ListenerError extends RedisStreamClientError {
+  constructor(
+    readonly event: string,
+    cause: unknown,
+  ) {
+    super(`A ${event} listener failed: ${String(cause)}`, { cause });
+  }
+}
+
+/**
+ * Errors of one kind that were not emitted one by one: after the first error of a kind, the `error` event gets at
+ * most one of these per kind every 10 s (see README, Events). `cause` is the last of them.
+ */
+export class RepeatedErrors extends RedisStreamClientError {
+  declare readonly cause: RedisStreamClientError;
+
+  constructor(
+    /** What the errors have in common: error class, then the class (and code) of the underlying error. */
+    readonly kind: string,
+    /** How many errors of this kind were held back since the last report of this kind. */
+    readonly count: number,
+    /** The time they were counted over (ms): from the last report of this kind to this summary. */
+    readonly periodMs: number,
+    last: RedisStreamClientError,
+  ) {
+    super(
+      `${count} more error${count === 1 ? '' : 's'} of kind ${kind} in the last ${(periodMs / 1000).toFixed(1)} s; the last: ${last.message}`,
+      { cause: last },
+    );
+  }
+}

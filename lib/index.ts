@@ -5,13 +5,16 @@ export {
   AlreadyClaimedError,
   ConfigError,
   DeadLetterError,
+  ListenerError,
   NotOwnerError,
   NotRunningError,
   RedisStreamClientError,
+  RepeatedErrors,
   SessionLostError,
   type ClaimRefusal,
 } from './errors.js';
 export type { ExpiredStream, RedisStreamClientEvents, StreamInfo, StreamLease } from './events.js';
 export type { RedisStreamClientOptions } from './options.js';
-export type { Logger } from './logger.js';
+export { on, once, type ClientEventSource, type EventIterationOptions, type EventPayload } from './event-iterator.js';
+export type { LogFields, Logger } from './logger.js';
 export type { RedisClientLike } from './redis.js';

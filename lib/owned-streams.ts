@@ -58,6 +58,7 @@ export class OwnedStreams {
   /** Records a grant and returns its lease, announcing it as `streamAdded` unless `announce` is false. */
   add(grant: LeaseGrant, recovered: boolean, announce = true): StreamLease {
     const lease = this.leases.add(grant, recovered);
+    this.context.log.debug('Stream admitted', { stream: lease.stream, lbsId: lease.lbsId, token: lease.token, recovered });
     if (announce) this.notifier.notify('streamAdded', lease);
     return lease;
   }
@@ -71,7 +72,7 @@ export class OwnedStreams {
       } else if (outcome.kind === 'dead') {
         this.notifier.report(new DeadLetterError(outcome.lbsId, outcome.reason));
       } else {
-        this.context.options.logger.info(`Dropped LBS entry ${outcome.lbsId}: stream "${outcome.stream}" is already owned`);
+        this.context.log.info('Dropped an LBS entry: its stream is already owned through another entry', { lbsId: outcome.lbsId, stream: outcome.stream });
       }
     }
   }

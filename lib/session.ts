@@ -278,6 +278,7 @@ export class Session {
     this.lost = false;
     this.validity.extended(sentAt);
     this.armValidityTimer();
+    this.context.log.info('Session renewed after a loss: taking back what this consumer still holds');
     this.events.onRenewed();
   }
 

@@ -85,6 +85,7 @@ export class Takeover {
       return;
     }
     this.running.set(previousOwner, false);
+    this.context.log.debug('Taking over the streams of a consumer whose session ended', { previousOwner });
     const takeover = this.takeOver(previousOwner)
       .catch((error: unknown) => this.events.onError(error))
       .finally(() => {

@@ -108,12 +108,12 @@ it('keeps running when listeners throw or reject, and reports them as errors', a
   await client.init();
   await addStream(redis, service, 'a');
   await addStream(redis, service, 'b');
-  await waitFor(() => log.added.length === 2 && log.errors.length === 4);
-  expect(log.errors.map((error) => error.message).sort()).toEqual([
-    'A streamAdded listener failed: Error: async failure',
-    'A streamAdded listener failed: Error: async failure',
+  await waitFor(() => log.added.length === 2 && log.errors.length === 1);
+  // The other three are of the same kind: held back, and counted in the summary that close() delivers.
+  await client.close();
+  expect(log.errors.map((error) => error.message)).toEqual([
     'A streamAdded listener failed: Error: sync failure',
-    'A streamAdded listener failed: Error: sync failure',
+    expect.stringMatching(/^3 more errors of kind ListenerError:streamAdded\(Error\) in the last [\d.]+ s; the last: A streamAdded listener failed: Error: async failure$/),
   ]);
 });
 

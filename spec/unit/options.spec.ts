@@ -35,13 +35,14 @@ describe('parseOptions defaults', () => {
     const spies = (['debug', 'info', 'warn', 'error', 'log'] as const).map((level) => vi.spyOn(console, level).mockImplementation(() => {}));
     try {
       const { logger } = parseOptions({ serviceName: 'orders' });
-      logger.debug('d');
-      logger.info('i');
-      logger.warn('w');
+      const fields = { service: 'orders', consumerId: 'worker-1' };
+      logger.debug(fields, 'd');
+      logger.info(fields, 'i');
+      logger.warn(fields, 'w');
       for (const spy of spies) expect(spy).not.toHaveBeenCalled();
       const detail = new Error('cause');
-      logger.error('boom', detail);
-      expect(console.error).toHaveBeenCalledWith('[redis-stream-client] boom', detail);
+      logger.error({ ...fields, err: detail }, 'boom');
+      expect(console.error).toHaveBeenCalledWith('[redis-stream-client] orders/worker-1: boom', detail);
     } finally {
       for (const spy of spies) spy.mockRestore();
     }

@@ -1,15 +1,23 @@
 import { createClient } from 'redis';
 import { describe, expectTypeOf, it } from 'vitest';
+import { EventEmitter } from 'eventemitter3';
 import {
   RedisStreamClient,
+  on,
+  once,
   type ExpiredStream,
+  type EventPayload,
+  type LogFields,
+  type Logger,
   type RedisStreamClientError,
   type RedisStreamClientEvents,
   type RedisStreamClientOptions,
+  type RepeatedErrors,
   type StreamLease,
 } from '../../lib/index.js';
 
-// Type-level only: nothing here runs against Redis; `npx tsc -p tsconfig.json` is what checks these.
+// Type-level only: nothing here runs against Redis. tsc checks these, in `npm run typecheck` and in `vitest run`
+// (vitest.config.ts turns on its typecheck for this file: a wrong type fails the run).
 declare const _client: RedisStreamClient;
 
 /** The listener `client.on(event, listener)` accepts for `event`. */
@@ -64,5 +72,56 @@ describe('types', () => {
   it('owned() lists StreamLease and doneStream takes a stream name', () => {
     expectTypeOf<RedisStreamClient['owned']>().returns.toEqualTypeOf<StreamLease[]>();
     expectTypeOf<RedisStreamClient['doneStream']>().parameters.toEqualTypeOf<[stream: string]>();
+  });
+
+  it('on(client, event) iterates the payload type of that event; once(client, event) resolves with it', () => {
+    // Called only by the type checker: at run time _client is not a client.
+    const _typeOnly = (): void => {
+      expectTypeOf(on(_client, 'streamAdded')).toEqualTypeOf<AsyncIterableIterator<StreamLease>>();
+      expectTypeOf(on(_client, 'streamExpired')).toEqualTypeOf<AsyncIterableIterator<ExpiredStream>>();
+      expectTypeOf(on(_client, 'streamDisowned', { signal: AbortSignal.timeout(1) })).toEqualTypeOf<AsyncIterableIterator<StreamLease>>();
+      expectTypeOf(on(_client, 'error')).toEqualTypeOf<AsyncIterableIterator<RedisStreamClientError>>();
+      expectTypeOf(once(_client, 'streamAdded')).toEqualTypeOf<Promise<StreamLease>>();
+      expectTypeOf(once(_client, 'streamExpired', { signal: AbortSignal.timeout(1) })).toEqualTypeOf<Promise<ExpiredStream>>();
+      expectTypeOf<EventPayload<'streamAdded'>>().toEqualTypeOf<StreamLease>();
+      // A plain eventemitter3 emitter of the client's events works too.
+      expectTypeOf(on(new EventEmitter<RedisStreamClientEvents>(), 'streamAdded')).toEqualTypeOf<AsyncIterableIterator<StreamLease>>();
+      // @ts-expect-error: not an event of the client
+      on(_client, 'streamRemoved');
+      // @ts-expect-error: not an event of the client
+      void once(_client, 'close');
+      // @ts-expect-error: an emitter of other events
+      on(new EventEmitter<{ other: (value: number) => void }>(), 'other');
+    };
+  });
+
+  it('RepeatedErrors is a RedisStreamClientError whose cause is the last error held back', () => {
+    expectTypeOf<RepeatedErrors>().toExtend<RedisStreamClientError>();
+    expectTypeOf<RepeatedErrors['cause']>().toEqualTypeOf<RedisStreamClientError>();
+    expectTypeOf<RepeatedErrors['kind']>().toEqualTypeOf<string>();
+    expectTypeOf<RepeatedErrors['count']>().toEqualTypeOf<number>();
+  });
+
+  it('Logger takes (fields, message): console, pino and bunyan fit, a (message, ...details) logger does not', () => {
+    expectTypeOf(console).toExtend<Logger>();
+    // The shape of pino's LogFn and bunyan's log methods (from their type declarations).
+    interface PinoLogFn {
+      <T extends object>(obj: T, msg?: string, ...args: unknown[]): void;
+      (obj: unknown, msg?: string, ...args: unknown[]): void;
+      (msg: string, ...args: unknown[]): void;
+    }
+    expectTypeOf<{ debug: PinoLogFn; info: PinoLogFn; warn: PinoLogFn; error: PinoLogFn }>().toExtend<Logger>();
+    interface BunyanLogMethod {
+      (): boolean;
+      (error: Error, ...params: unknown[]): void;
+      (obj: object, ...params: unknown[]): void;
+      (format: unknown, ...params: unknown[]): void;
+    }
+    expectTypeOf<{ debug: BunyanLogMethod; info: BunyanLogMethod; warn: BunyanLogMethod; error: BunyanLogMethod }>().toExtend<Logger>();
+    type MessageFirst = (message: string, ...details: string[]) => void;
+    expectTypeOf<{ debug: MessageFirst; info: MessageFirst; warn: MessageFirst; error: MessageFirst }>().not.toExtend<Logger>();
+    expectTypeOf<LogFields>().toHaveProperty('service').toEqualTypeOf<string>();
+    expectTypeOf<LogFields>().toHaveProperty('consumerId').toEqualTypeOf<string>();
+    expectTypeOf<RedisStreamClientOptions['logger']>().toEqualTypeOf<Logger | undefined>();
   });
 });

@@ -1,0 +1,58 @@
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { DeadLetterError, keysFor, type Logger } from '../../lib/index.js';
+import { Fleet, serviceName } from '../support/fleet.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait.js';
+
+let server: RedisServer;
+let fleet: Fleet;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(() => server.stop());
+beforeEach(() => {
+  fleet = new Fleet(server.url);
+});
+afterEach(() => fleet.close());
+
+interface Line {
+  level: string;
+  fields: Record<string, unknown>;
+  message: unknown;
+}
+
+/** A logger that keeps what it is given, as pino or bunyan would receive it. */
+function recordingLogger(): { logger: Logger; lines: Line[] } {
+  const lines: Line[] = [];
+  const at =
+    (level: string) =>
+    (fields: unknown, message: unknown): void =>
+      void lines.push({ level, fields: fields as Record<string, unknown>, message });
+  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}
+
+it('logs as (fields, message): service and consumerId on every line, the error under err, its lbsId beside it', async () => {
+  const service = serviceName();
+  const { logger, lines } = recordingLogger();
+  const redis = await fleet.connect();
+  const { client } = await fleet.consumerOn(redis, { serviceName: service, consumerId: 'worker-1', logger }, { start: false });
+  client.removeAllListeners('error'); // an error nobody listens to is what reaches logger.error
+  await client.init();
+
+  const badId = await redis.xAdd(keysFor(service).lbs, '*', { other: 'x' });
+  await client.addStream('orders-1');
+
+  const deadLetter = await waitFor(() => lines.find((line) => line.level === 'error'));
+  expect(typeof deadLetter.message).toBe('string');
+  expect(deadLetter.fields).toMatchObject({ service, consumerId: 'worker-1', lbsId: badId, reason: 'missing field lbs-input' });
+  expect(deadLetter.fields.err).toBeInstanceOf(DeadLetterError);
+  expect((deadLetter.fields.err as Error).stack).toContain('DeadLetterError');
+
+  const admitted = await waitFor(() => lines.find((line) => line.level === 'debug' && line.fields.stream === 'orders-1'));
+  expect(admitted.fields).toMatchObject({ service, consumerId: 'worker-1', recovered: false, token: expect.any(Number) });
+  for (const line of lines) {
+    expect(line.fields).toMatchObject({ service, consumerId: 'worker-1' });
+    expect(typeof line.message).toBe('string');
+  }
+});
