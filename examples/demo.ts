@@ -62,8 +62,8 @@ async function demo(): Promise<void> {
   const run = new DemoRun();
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    // A terminal's Ctrl-C reaches every process of the group, and npm and tsx pass it on once more: the first
-    // signal starts the clean-up, and later ones (a second Ctrl-C too) must not cut it short.
+    // A terminal's Ctrl-C reaches every process of the group, and tsx may pass it on once more: the first signal
+    // starts the clean-up, and later ones (a second Ctrl-C too) must not cut it short.
     if (signalled) return;
     signalled = true;
     console.log(`\n${signal}: stopping the demo's consumers${run.hasPrivateServer() ? ' and its redis-server' : ''}`);
