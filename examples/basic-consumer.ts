@@ -9,8 +9,10 @@ const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:63
 redis.on('error', (error: Error) => console.error(`redis: ${error.message}`));
 await redis.connect();
 
-const client = new RedisStreamClient(redis, { serviceName: 'orders' });
-client.on('streamAdded', consume);
+// autoClaim: the copies take over each other's streams, handed over by close() or left by a copy that died. Without
+// it, a streamExpired listener must claim them (manual-claim.ts), or they stay with the gone consumer.
+const client = new RedisStreamClient(redis, { serviceName: 'orders', autoClaim: true });
+client.on('streamAdded', consume); // new streams and, with lease.recovered, streams taken over
 client.on('streamDisowned', (lease) => console.log(`${lease.stream}: lost (this process stalled); a peer takes it over`));
 client.on('error', (error) => console.error(`${error.name}: ${error.message}`));
 await client.init();
