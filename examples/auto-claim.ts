@@ -1,6 +1,7 @@
 // Run in two or more terminals: npx tsx examples/auto-claim.ts   (REDIS_URL defaults to
-// redis://127.0.0.1:6379). Add streams with examples/producer.ts and kill one copy: the others claim its streams
-// themselves and carry on from its last checkpoint.
+// redis://127.0.0.1:6379). Add streams with examples/producer.ts and kill one copy (kill -9 <pid>, or Ctrl-C: this
+// example does not close(), so either is a death to the others): within about heartbeatMs the others claim its
+// streams themselves and carry on from its last checkpoint.
 import { createClient } from 'redis';
 import { RedisStreamClient, type StreamLease } from 'redis-stream-client';
 

@@ -1,6 +1,8 @@
 // Run: npm run demo   (or: npx tsx examples/demo.ts)
 // Three consumer processes share 30 streams; the busiest one is killed with SIGKILL and the other two take its
-// streams over. Uses REDIS_URL when set, otherwise starts a private redis-server on a free loopback port.
+// streams over. Uses REDIS_URL when it is set and not empty, otherwise starts a private redis-server on a free
+// loopback port. Ctrl-C (or SIGTERM) at any moment stops what the demo started, and only that: its consumer
+// processes, its redis-server and its temp dir (with REDIS_URL, the demo's keys are deleted).
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -24,17 +26,11 @@ type Report =
   | { kind: 'added'; stream: string; token: number; recovered: boolean }
   | { kind: 'error'; message: string };
 
-if (process.argv[2] === 'consumer') await consumer(process.argv[3]!, process.argv[4]!, process.argv[5]!);
-else {
-  await main().catch((error: unknown) => {
-    console.error(`Demo failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
-  });
-}
-
 async function consumer(url: string, serviceName: string, consumerId: string): Promise<void> {
-  const report = (message: Report) => process.connected && process.send?.(message);
+  // The parent may be gone by the time a report is sent (Ctrl-C): the callback keeps that from being an error.
+  const report = (message: Report) => process.connected && process.send?.(message, undefined, undefined, () => undefined);
   process.on('disconnect', () => process.exit(1)); // the parent is gone: do not linger
+  if (!process.connected) process.exit(1);
   const redis = createClient({ url });
   redis.on('error', (error: Error) => report({ kind: 'error', message: error.message }));
   await redis.connect();
@@ -44,7 +40,13 @@ async function consumer(url: string, serviceName: string, consumerId: string): P
   process.on('message', (message) => {
     if (message !== 'stop') return;
     // done(): finish every owned stream and leave the fleet (close() would hand them to the others instead).
-    void client.done().then(() => redis.quit()).then(() => process.exit(0));
+    client
+      .done()
+      .then(() => redis.quit())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   });
   try {
     await client.init();
@@ -55,60 +57,107 @@ async function consumer(url: string, serviceName: string, consumerId: string): P
   }
 }
 
-async function main(): Promise<void> {
-  const server = process.env.REDIS_URL ? undefined : await startPrivateRedis();
-  const url = process.env.REDIS_URL ?? server!.url;
-  const serviceName = `demo-${randomUUID().slice(0, 8)}`;
-  console.log(`Redis ${url}${server ? ' (private redis-server)' : ''}, service "${serviceName}", heartbeatMs ${HEARTBEAT_MS}\n`);
-
-  const redis = createClient({ url });
-  redis.on('error', (error: Error) => console.error(`redis: ${error.message}`));
-  await redis.connect();
-
-  const children = new Map<string, ChildProcess>();
-  const ready = new Set<string>();
-  const owner = new Map<string, string>(); // stream -> consumer id
-  let killedAt: number | undefined;
-  let failed: string | undefined;
-  const takeoverMs: number[] = [];
-
-  const onReport = (id: string, message: Report): void => {
-    if (message.kind === 'ready') ready.add(id);
-    else if (message.kind === 'error') console.log(`  [${id}] error: ${message.message}`);
-    else {
-      owner.set(message.stream, id);
-      if (message.recovered && killedAt !== undefined) {
-        const ms = performance.now() - killedAt;
-        takeoverMs.push(ms);
-        console.log(`  +${ms.toFixed(0).padStart(4)} ms  ${message.stream} -> ${id} (token ${message.token})`);
-      }
-    }
+/** Runs the demo; on SIGINT or SIGTERM, stops what it started and exits. */
+async function demo(): Promise<void> {
+  const run = new DemoRun();
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // A terminal's Ctrl-C reaches every process of the group, and tsx may pass it on once more: the first signal
+    // starts the clean-up, and later ones (a second Ctrl-C too) must not cut it short.
+    if (signalled) return;
+    signalled = true;
+    console.log(`\n${signal}: stopping the demo's consumers${run.hasPrivateServer() ? ' and its redis-server' : ''}`);
+    void run.stop().finally(() => process.exit(128 + os.constants.signals[signal]));
   };
-
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
+    await run.run();
+  } catch (error) {
+    if (!run.isStopping()) {
+      console.error(`Demo failed: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await run.stop();
+  }
+}
+
+/** One run of the demo and everything it starts, so that stop() can end all of it whenever it is called. */
+class DemoRun {
+  private readonly serviceName = `demo-${randomUUID().slice(0, 8)}`;
+  private readonly children = new Map<string, ChildProcess>();
+  private server: PrivateRedis | undefined;
+  private redis: ReturnType<typeof createClient> | undefined;
+  private stopped: Promise<void> | undefined;
+
+  hasPrivateServer(): boolean {
+    return this.server !== undefined;
+  }
+
+  isStopping(): boolean {
+    return this.stopped !== undefined;
+  }
+
+  async run(): Promise<void> {
+    const givenUrl = process.env.REDIS_URL || undefined; // set but empty counts as not set
+    if (!givenUrl) this.server = new PrivateRedis();
+    const url = givenUrl ?? (await this.server!.start());
+    const serviceName = this.serviceName;
+    console.log(`Redis ${url}${this.server ? ' (private redis-server)' : ''}, service "${serviceName}", heartbeatMs ${HEARTBEAT_MS}\n`);
+
+    // No reconnecting: a wrong REDIS_URL fails the demo at once instead of retrying forever.
+    const redis = createClient({ url, socket: { reconnectStrategy: false } });
+    this.redis = redis;
+    redis.on('error', (error: Error) => {
+      if (!this.isStopping()) console.error(`redis: ${error.message}`);
+    });
+    await redis.connect();
+
+    const ready = new Set<string>();
+    const owner = new Map<string, string>(); // stream -> consumer id
+    let killedAt: number | undefined = undefined; // set at the SIGKILL
+    let failed: string | undefined;
+    const takeoverMs: number[] = [];
+
+    const onReport = (id: string, message: Report): void => {
+      if (message.kind === 'ready') ready.add(id);
+      else if (message.kind === 'error') {
+        if (!this.isStopping()) console.log(`  [${id}] error: ${message.message}`);
+      } else {
+        owner.set(message.stream, id);
+        if (message.recovered && killedAt !== undefined) {
+          const ms = performance.now() - killedAt;
+          takeoverMs.push(ms);
+          console.log(`  +${ms.toFixed(0).padStart(4)} ms  ${message.stream} -> ${id} (token ${message.token})`);
+        }
+      }
+    };
+
     for (const id of CONSUMERS) {
+      if (this.isStopping()) return;
       const child = fork(fileURLToPath(import.meta.url), ['consumer', url, serviceName, id], { execArgv: process.execArgv });
       child.on('message', (message: Report) => onReport(id, message));
       child.on('exit', () => !ready.has(id) && (failed ??= `consumer ${id} exited before it was ready`));
-      children.set(id, child);
+      this.children.set(id, child);
     }
-    await waitFor(() => failed !== undefined || ready.size === CONSUMERS.length, 20_000, 'consumers to start');
+    await this.waitFor(() => failed !== undefined || ready.size === CONSUMERS.length, 20_000, 'consumers to start');
     if (failed) throw new Error(failed);
 
     for (let i = 1; i <= STREAMS; i++) await addStream(redis, serviceName, `orders-${String(i).padStart(2, '0')}`, { n: i });
-    await waitFor(() => owner.size === STREAMS, 10_000, 'all streams to be owned');
+    await this.waitFor(() => owner.size === STREAMS, 10_000, 'all streams to be owned');
     console.log(`${STREAMS} streams added to the LBS; owners:`);
     printOwners(owner);
 
     const [victim, victimStreams] = [...byOwner(owner)].sort((a, b) => b[1].length - a[1].length)[0]!;
     console.log(`\nSIGKILL ${victim} (owner of ${victimStreams.length} streams); takeovers, time since the kill:`);
     killedAt = performance.now();
-    children.get(victim)!.kill('SIGKILL');
-    children.delete(victim);
-    await waitFor(() => victimStreams.every((stream) => owner.get(stream) !== victim), 15_000, 'the takeover');
+    this.children.get(victim)!.kill('SIGKILL');
+    await this.waitFor(() => victimStreams.every((stream) => owner.get(stream) !== victim), 15_000, 'the takeover');
 
     // Cross-check with Redis: the consumer group's pending entries are the ownership records.
-    const pending = await redis.xPending(keysFor(serviceName).lbs, keysFor(serviceName).group);
+    const keys = keysFor(serviceName);
+    const pending = await redis.xPending(keys.lbs, keys.group);
     const inRedis = new Map((pending.consumers ?? []).map((c) => [c.name, Number(c.deliveriesCounter)]));
     const survivors = [...byOwner(owner)].filter(([id]) => id !== victim);
     const agrees = survivors.every(([id, streams]) => (inRedis.get(id) ?? 0) === streams.length) && !inRedis.has(victim);
@@ -124,15 +173,128 @@ async function main(): Promise<void> {
     );
     if (!agrees || sorted.length !== victimStreams.length) process.exitCode = 1;
 
-    for (const child of children.values()) child.send('stop');
-    await Promise.race([Promise.all([...children.values()].map((child) => once(child, 'exit'))), sleep(5000)]);
+    // The survivors finish their streams and leave; stop() kills any that takes longer.
+    const survivorProcesses = [...this.children].filter(([id]) => id !== victim).map(([, child]) => child);
+    for (const child of survivorProcesses) child.send('stop');
+    await within(Promise.all(survivorProcesses.map(exited)), 5000);
+  }
+
+  /** Stops the consumers, deletes the demo's keys from a Redis given by REDIS_URL, closes the connection and stops
+   * the private redis-server. Safe to call at any moment and more than once; every call waits for the same end. */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopAll();
+    return this.stopped;
+  }
+
+  private async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.children.values()].map(async (child) => {
+        if (!isRunning(child)) return;
+        child.kill('SIGKILL');
+        await exited(child);
+      }),
+    );
+    const redis = this.redis;
+    if (redis?.isOpen) {
+      if (!this.server) {
+        const keys = keysFor(this.serviceName);
+        const names = Object.entries(keys).filter(([name]) => name !== 'group' && name !== 'sessionPrefix');
+        const sessions = CONSUMERS.map((id) => keys.sessionPrefix + id);
+        await within(redis.del([...names.map(([, key]) => key), ...sessions]), 2000);
+      }
+      // Not QUIT, which would wait for a private server that a terminal's Ctrl-C may have stopped already.
+      await redis.disconnect().catch(() => undefined);
+    }
+    await this.server?.stop();
+  }
+
+  /** Polls `condition`; fails after `timeoutMs`, or at once when the run is being stopped. */
+  private async waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!condition()) {
+      if (this.isStopping()) throw new Error(`Stopped while waiting for ${what}`);
+      if (performance.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(5);
+    }
+  }
+}
+
+/** A throwaway redis-server on a free loopback port, without persistence, in a temp dir of its own. */
+class PrivateRedis {
+  private child: ChildProcess | undefined;
+  private dir: string | undefined;
+  private stopped = false;
+  /** The last resort, should the process end without stop() (process.exit elsewhere, a crash): synchronous. */
+  private readonly killNow = (): void => {
+    if (this.child && isRunning(this.child)) this.child.kill('SIGKILL');
+    this.removeDir();
+  };
+
+  /** Starts the server; resolves with its URL once it answers PING. */
+  async start(): Promise<string> {
+    if (spawnSync('redis-server', ['--version']).error) {
+      throw new Error('redis-server not found: install Redis 7 (apt-get install redis-server, brew install redis) or set REDIS_URL');
+    }
+    const port = await freePort();
+    if (this.stopped) throw new Error('Stopped before redis-server started');
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'rsc-demo-'));
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    this.child = child;
+    process.on('exit', this.killNow);
+    let spawnError: Error | undefined;
+    child.on('error', (error) => (spawnError = error));
+    for (let deadline = performance.now() + 10_000; !(await pings(port)); await sleep(20)) {
+      if (this.stopped || spawnError || !isRunning(child) || performance.now() > deadline) {
+        throw new Error(`redis-server did not start on port ${port}${spawnError ? `: ${spawnError.message}` : ''}`);
+      }
+    }
+    if (this.stopped) throw new Error('Stopped while redis-server was starting');
+    return `redis://127.0.0.1:${port}`;
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL if it lingers) and removes its temp dir. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const child = this.child;
+    if (child && isRunning(child)) {
+      child.kill('SIGTERM');
+      if (!(await within(exited(child), 2000))) {
+        child.kill('SIGKILL');
+        await exited(child);
+      }
+    }
+    this.removeDir();
+    process.off('exit', this.killNow);
+  }
+
+  private removeDir(): void {
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function isRunning(child: ChildProcess): boolean {
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+/** Resolves when the child process has exited (at once if it has already). */
+async function exited(child: ChildProcess): Promise<void> {
+  if (!isRunning(child)) return;
+  await once(child, 'exit').catch(() => undefined);
+}
+
+/** Waits for `promise` at most `ms`; true when it settled in time. Its timer is cleared, so it keeps nothing alive. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    const settled = promise.then(
+      () => true,
+      () => true,
+    );
+    return await Promise.race([settled, timedOut]);
   } finally {
-    for (const child of children.values()) child.kill('SIGKILL');
-    const keys = keysFor(serviceName);
-    const sessions = CONSUMERS.map((id) => keys.sessionPrefix + id);
-    await redis.del([keys.lbs, keys.deadLetter, keys.consumers, keys.owners, keys.loads, keys.readers, keys.token, ...sessions]);
-    await redis.quit();
-    await server?.stop();
+    clearTimeout(timer);
   }
 }
 
@@ -147,46 +309,6 @@ function printOwners(owner: Map<string, string>): void {
   for (const [id, streams] of byOwner(owner)) {
     if (streams.length > 0) console.log(`  ${id}: ${String(streams.length).padStart(2)}  orders-{${streams.map((s) => s.slice(7)).join(',')}}`);
   }
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** A throwaway redis-server on a free loopback port, without persistence, in a temp dir. */
-async function startPrivateRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  if (spawnSync('redis-server', ['--version']).error) {
-    console.error('redis-server not found: install Redis 7 (apt-get install redis-server, brew install redis) or set REDIS_URL.');
-    process.exit(1);
-  }
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'rsc-demo-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const child = spawn('redis-server', args, { stdio: 'ignore' });
-  const cleanUp = () => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('exit', cleanUp); // never leave it behind, even on a crash
-  const url = `redis://127.0.0.1:${port}`;
-  for (let deadline = performance.now() + 10_000; !(await pings(port)); await sleep(20)) {
-    if (child.exitCode !== null || performance.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
-  }
-  return {
-    url,
-    stop: async () => {
-      process.off('exit', cleanUp);
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 function pings(port: number): Promise<boolean> {
@@ -211,3 +333,7 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+// Last, so that the classes above are defined: the parent runs the demo, its forked children the consumers.
+if (process.argv[2] === 'consumer') await consumer(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+else await demo();

@@ -1,11 +1,12 @@
 // Run: npx tsx examples/graceful-shutdown.ts [--finish]   (REDIS_URL defaults to
-// redis://127.0.0.1:6379), then press Ctrl-C or send SIGTERM.
+// redis://127.0.0.1:6379), then press Ctrl-C or send SIGTERM (Ctrl-C twice more exits at once).
 // Default: close(), which hands every unfinished stream to the other consumers at once (rolling restart,
 // scale-down). With --finish: done(), which marks every owned stream finished and leaves the fleet; use it only
 // when the streams need no more work.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { RedisStreamClient, type StreamLease } from 'redis-stream-client';
+import { stopOnSignals } from './shutdown-signals.js';
 
 const finish = process.argv.includes('--finish');
 const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
@@ -32,7 +33,8 @@ async function work(lease: StreamLease): Promise<void> {
 }
 
 async function shutdown(signal: string): Promise<void> {
-  console.log(`${signal}: stopping (${finish ? 'done(): finishing' : 'close(): handing over'} ${client.owned().length} streams)`);
+  const owned = client.owned().length;
+  console.log(`${signal}: stopping (${finish ? 'done(): finishing' : 'close(): handing over'} ${owned} stream${owned === 1 ? '' : 's'})`);
   stopping = true; // no unit of work starts any more
   await Promise.allSettled(working); // units in progress end: nothing is written after this point
   await (finish ? client.done() : client.close());
@@ -40,11 +42,6 @@ async function shutdown(signal: string): Promise<void> {
   console.log('stopped');
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () =>
-    shutdown(signal).catch((error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    }),
-  );
-}
+// Not process.once: under tsx one Ctrl-C can arrive twice, and a second delivery without a listener would end the
+// process in the middle of done() or close(). See shutdown-signals.ts.
+stopOnSignals(shutdown);

@@ -19,9 +19,9 @@ await client.init();
 console.log(`${client.id()} (pid ${process.pid}) is consuming "orders"`);
 
 /**
- * A peer died owning this stream. It is reported first to one survivor (a stable hash of the stream name), then,
- * if still unclaimed shortly after, to all of them; a stream nobody claims stays reserved and is reported again
- * about every 5 heartbeats.
+ * A peer died owning this stream. It is reported first to one survivor (chosen by rendezvous hashing of the LBS entry
+ * id over the live consumers), then, if still unclaimed after a short grace (min(250 ms, heartbeatMs / 4)), to all
+ * of them; a stream nobody claims stays reserved and is reported again about every 5 heartbeats.
  */
 async function onExpired(expired: ExpiredStream): Promise<void> {
   if (client.owned().length >= MAX_OWNED) return;
