@@ -145,6 +145,11 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (this.state !== 'new') {
       throw new RedisStreamClientError(`init() needs a client that is not started yet (this one is ${this.state})`);
     }
+    if (!this.options.autoClaim && this.listenerCount('streamExpired') === 0) {
+      this.context.log.warn(
+        'Manual mode (autoClaim: false) and no streamExpired listener: the streams of dead peers will wait until a consumer claims them',
+      );
+    }
     this.state = 'starting';
     const abort = new AbortController();
     const settled = this.initWithin(timeoutMs, abort);

@@ -4,7 +4,11 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { ServiceKeys } from './keys.js';
 import { keyspaceAdvice, type EventChannel } from './keyspace-config.js';
+import { withTimeout } from './timeout.js';
 import { openConnection, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
+
+/** How long the probe waits to hear its key expire. */
+const PROBE_WAIT_MS = 1000;
 
 export interface SubscriberEvents {
   /** A session key expired: `consumerId`'s session has ended. */
@@ -73,7 +77,8 @@ export class KeyspaceSubscriber {
       await redis.sendCommand(['SET', key, '1', 'PX', '1']);
       await sleep(2);
       await redis.sendCommand(['EXISTS', key]);
-      const ok = await Promise.race([heard.then(() => true), sleep(1000).then(() => false)]);
+      // A timer that is cleared once heard, so that it keeps no process alive after the probe.
+      const ok = await withTimeout(heard, PROBE_WAIT_MS).then(() => true, () => false);
       if (!ok) {
         throw new ConfigError(`Keyspace notifications are off and CONFIG is refused: ${keyspaceAdvice}`, 'notify-keyspace-events');
       }

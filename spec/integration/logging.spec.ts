@@ -56,3 +56,23 @@ it('logs as (fields, message): service and consumerId on every line, the error u
     expect(typeof line.message).toBe('string');
   }
 });
+
+it('warns at init() when manual mode has no streamExpired listener, and only then', async () => {
+  const service = serviceName();
+  const redis = await fleet.connect();
+  const unheard = recordingLogger();
+  const { client } = await fleet.consumerOn(redis, { serviceName: service, logger: unheard.logger }, { start: false });
+  client.removeAllListeners('streamExpired');
+  await client.init();
+  expect(unheard.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual([
+    expect.stringMatching(/no streamExpired listener/),
+  ]);
+
+  const heard = recordingLogger();
+  await fleet.consumerOn(redis, { serviceName: service, logger: heard.logger });
+  const automatic = recordingLogger();
+  const { client: auto } = await fleet.consumerOn(redis, { serviceName: service, logger: automatic.logger, autoClaim: true }, { start: false });
+  auto.removeAllListeners('streamExpired');
+  await auto.init();
+  expect([...heard.lines, ...automatic.lines].filter((line) => line.level === 'warn')).toEqual([]);
+});
