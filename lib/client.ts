@@ -4,7 +4,7 @@ import { ClientLog } from './client-log.js';
 import type { ClientContext } from './context.js';
 import { AlreadyClaimedError, NotOwnerError, NotRunningError, RedisStreamClientError, SessionLostError } from './errors.js';
 import type { ExpiredStream, RedisStreamClientEvents, StreamLease } from './events.js';
-import { decodeInfo } from './grants.js';
+import { decodeInfo } from './scripts/outcomes.js';
 import { ensureExpiredEvents } from './keyspace-config.js';
 import { KeyspaceSubscriber } from './keyspace-subscriber.js';
 import { keysFor } from './keys.js';
@@ -15,7 +15,7 @@ import { parseOptions, parseTimeout, type RedisStreamClientOptions, type Resolve
 import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
 import { closeConnection, currentDatabase, openConnection, type RedisClientLike, type RedisConnection } from './redis.js';
-import { Scripts } from './scripts.js';
+import { ScriptRunner } from './scripts/runner.js';
 import { Session } from './session.js';
 import type { RedisClusterLike } from './slot-master.js';
 import { Takeover } from './takeover.js';
@@ -100,7 +100,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       (error) => this.report(error),
     );
     const commander = this.link.commander;
-    this.context = { redis: commander, scripts: new Scripts(commander), keys, consumerId: this.options.consumerId, options: this.options, log };
+    this.context = { redis: commander, scripts: new ScriptRunner(commander), keys, consumerId: this.options.consumerId, options: this.options, log };
     this.session = new Session(this.context, {
       onLost: () => {
         const count = this.streams.size;

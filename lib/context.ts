@@ -2,12 +2,12 @@ import type { ClientLog } from './client-log.js';
 import type { ServiceKeys } from './keys.js';
 import type { ResolvedOptions } from './options.js';
 import type { RedisCommander } from './redis.js';
-import type { Scripts } from './scripts.js';
+import type { ScriptRunner } from './scripts/runner.js';
 
 /** What the cooperating parts of a client share: the commands connection, its scripts, keys, options and log. */
 export interface ClientContext {
   readonly redis: RedisCommander;
-  readonly scripts: Scripts;
+  readonly scripts: ScriptRunner;
   readonly keys: ServiceKeys;
   readonly consumerId: string;
   readonly options: ResolvedOptions;

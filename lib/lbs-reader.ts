@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { Backoff } from './backoff.js';
 import type { ClientContext } from './context.js';
-import { decodeOutcomes, type EntryOutcome } from './grants.js';
-import { sessionKey } from './keys.js';
 import { closeConnection, errorCode, type RedisConnection } from './redis.js';
+import type { EntryOutcome } from './scripts/outcomes.js';
+import { take, type TakeStatus } from './scripts/take.js';
 import type { Session } from './session.js';
 
 export interface ReaderEvents {
@@ -18,7 +18,6 @@ export interface ReaderEvents {
   capacity(): number;
 }
 
-const takeReply = z.tuple([z.enum(['more', 'empty', 'hold', 'lost'])]).rest(z.array(z.unknown()));
 const blockingReadReply = z.array(z.tuple([z.string(), z.array(z.tuple([z.string(), z.unknown()]))])).nullable();
 
 /** Block on the LBS this long per call: finite, so a dead socket is noticed and `close()` is prompt. */
@@ -113,32 +112,16 @@ export class LbsReader {
     }
   }
 
-  private async take(capacity: number, force: boolean, adopt: string): Promise<string> {
-    const { keys, consumerId, options } = this.context;
+  private async take(capacity: number, force: boolean, adopt: string): Promise<TakeStatus> {
     const nonce = this.session.currentNonce;
-    const [status, ...items] = takeReply.parse(
-      await this.context.scripts.run(
-        'take',
-        [keys.lbs, sessionKey(keys, consumerId), keys.consumers, keys.loads, keys.readers, keys.owners, keys.token, keys.deadLetter],
-        [
-          keys.group,
-          consumerId,
-          nonce,
-          options.maxEntryBytes,
-          capacity,
-          FAIR_SLACK,
-          force ? 1 : 0,
-          BLOCK_MS + 1000,
-          adopt,
-          keys.sessionPrefix,
-          FAIR_SLACK_SHARE,
-        ],
-      ),
+    const { status, outcomes } = await take(
+      this.context.scripts,
+      this.context,
+      { nonce, capacity, force, adopt, slack: FAIR_SLACK, slackShare: FAIR_SLACK_SHARE, readingWindowMs: BLOCK_MS + 1000 },
+      (error) => this.events.onError(error),
     );
     // Entries granted to an incarnation that has ended meanwhile are taken back by the next one (recover.lua).
-    if (items.length > 0 && nonce === this.session.currentNonce && this.session.isValid()) {
-      this.events.onOutcomes(decodeOutcomes(items, (error) => this.events.onError(error)));
-    }
+    if (outcomes.length > 0 && nonce === this.session.currentNonce && this.session.isValid()) this.events.onOutcomes(outcomes);
     return status;
   }
 

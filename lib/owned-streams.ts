@@ -2,14 +2,13 @@ import { z } from 'zod';
 import type { ClientContext } from './context.js';
 import { DeadLetterError, SessionLostError } from './errors.js';
 import type { StreamLease } from './events.js';
-import { decodeOutcomes, type EntryOutcome } from './grants.js';
-import { sessionKey } from './keys.js';
 import { LeaseRegistry, type LeaseGrant } from './leases.js';
 import type { Notifier } from './notifier.js';
+import { finish, type FinishOutcome } from './scripts/finish.js';
+import type { EntryOutcome } from './scripts/outcomes.js';
+import { recover } from './scripts/recover.js';
+import { takeBack } from './scripts/take-back.js';
 import type { Session } from './session.js';
-
-const recoverReply = z.union([z.tuple([z.literal('lost')]), z.tuple([z.literal('ok'), z.string()]).rest(z.array(z.unknown()))]);
-const finishReply = z.union([z.tuple([z.literal('lost')]), z.tuple([z.literal('ok')]).rest(z.enum(['done', 'not-owner']))]);
 
 const pendingReply = z.array(z.tuple([z.string(), z.string(), z.number(), z.number()]));
 
@@ -19,8 +18,6 @@ const FINISH_BATCH = 500;
 const STRAY_IDLE_MS = 2000;
 /** Entries the self-check looks at per round; a round runs every heartbeatMs, so its cost stays bounded. */
 const SELF_CHECK_PAGE = 1000;
-
-export type FinishOutcome = 'done' | 'not-owner';
 
 /**
  * The streams this consumer owns: the local leases, kept in step with Redis. Grants become `streamAdded`, a loss
@@ -82,7 +79,7 @@ export class OwnedStreams {
   recover(counts: boolean): Promise<void> {
     return this.serially(async () => {
       let after = '-';
-      do after = await this.runRecover(after, [], counts);
+      do after = await this.recoverPage(after, counts);
       while (after !== '');
     });
   }
@@ -187,40 +184,32 @@ export class OwnedStreams {
   private async recoverIds(ids: readonly string[]): Promise<void> {
     const held = new Set(this.leases.all().map((lease) => lease.lbsId));
     const strays = ids.filter((id) => !held.has(id));
-    for (let i = 0; i < strays.length; i += RECOVER_PAGE) await this.runRecover('ids', strays.slice(i, i + RECOVER_PAGE), false);
+    for (let i = 0; i < strays.length; i += RECOVER_PAGE) {
+      const nonce = this.session.currentNonce;
+      const result = await takeBack(this.context.scripts, this.context, { nonce, ids: strays.slice(i, i + RECOVER_PAGE) }, this.reportDecoding);
+      if (result.lost || nonce !== this.session.currentNonce) return;
+      this.admit(result.outcomes, true);
+    }
   }
 
-  /** One recover.lua call; returns where the next page starts ('' when done). */
-  private async runRecover(after: string, ids: readonly string[], counts: boolean): Promise<string> {
-    const { keys, consumerId, options } = this.context;
+  /** One page of recover.lua; returns where the next page starts ('' when done). */
+  private async recoverPage(after: string, counts: boolean): Promise<string> {
     const nonce = this.session.currentNonce;
-    const reply = recoverReply.parse(
-      await this.context.scripts.run(
-        'recover',
-        [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter],
-        [keys.group, consumerId, nonce, after, RECOVER_PAGE, options.maxEntryBytes, options.maxDeliveries, counts ? 1 : 0, ...ids],
-      ),
-    );
-    if (reply[0] === 'lost' || nonce !== this.session.currentNonce) return '';
-    const [, next, ...items] = reply;
-    this.admit(decodeOutcomes(items, (error) => this.notifier.report(error)), true);
-    return next;
+    const result = await recover(this.context.scripts, this.context, { nonce, after, pageSize: RECOVER_PAGE, counts }, this.reportDecoding);
+    if (result.lost || nonce !== this.session.currentNonce) return '';
+    this.admit(result.outcomes, true);
+    return result.next;
   }
+
+  private readonly reportDecoding = (error: unknown): void => this.notifier.report(error);
 
   private async finishBatch(leases: readonly StreamLease[]): Promise<FinishOutcome[]> {
-    const { keys, consumerId } = this.context;
-    const reply = finishReply.parse(
-      await this.context.scripts.run(
-        'finish',
-        [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads],
-        [keys.group, consumerId, this.session.currentNonce, ...leases.flatMap((lease) => [lease.lbsId, lease.stream])],
-      ),
-    );
-    if (reply[0] === 'lost') {
+    const result = await finish(this.context.scripts, this.context, { nonce: this.session.currentNonce, streams: leases });
+    if (result.lost) {
       this.session.heartbeatSoon();
       return leases.map(() => 'not-owner');
     }
-    const outcomes = reply.slice(1) as FinishOutcome[];
+    const { outcomes } = result;
     // Either way the stream is not this consumer's any more (not-owner: a peer holds it, or an earlier reply
     // that finished it was lost).
     for (const lease of leases) this.leases.remove(lease.stream);

@@ -1,11 +1,14 @@
 import { nanoid } from 'nanoid';
-import { z } from 'zod';
 import type { ClientContext } from './context.js';
 import { ConfigError, NotRunningError } from './errors.js';
 import { sessionKey } from './keys.js';
 import type { EventChannel } from './keyspace-config.js';
 import type { RedisCommander } from './redis.js';
-import { Scripts } from './scripts.js';
+import { heartbeat } from './scripts/heartbeat.js';
+import { register } from './scripts/register.js';
+import { release } from './scripts/release.js';
+import { retire } from './scripts/retire.js';
+import { ScriptRunner } from './scripts/runner.js';
 import { ValidityWindow } from './validity.js';
 
 export interface SessionEvents {
@@ -18,8 +21,6 @@ export interface SessionEvents {
   onError(error: unknown): void;
 }
 
-const heartbeatReply = z.tuple([z.number(), z.number(), z.number()]).rest(z.string());
-const registerReply = z.union([z.tuple([z.literal(0), z.number()]), z.tuple([z.literal(1), z.number(), z.number()])]);
 
 /** Reporting an unclaimed stream of a dead peer again after this many heartbeats. */
 const RECHECK_HEARTBEATS = 5;
@@ -63,7 +64,7 @@ export class Session {
   /** A connection of the session's own: a heartbeat must never wait behind other traffic (a claim storm, say)
    * on a shared connection, or a busy consumer would lose its session. */
   private connection: RedisCommander;
-  private scripts: Scripts;
+  private scripts: ScriptRunner;
 
   constructor(
     private readonly context: ClientContext,
@@ -79,7 +80,7 @@ export class Session {
   /** Sends the session's calls on this connection from now on. */
   useConnection(connection: RedisCommander): void {
     this.connection = connection;
-    this.scripts = new Scripts(connection);
+    this.scripts = new ScriptRunner(connection);
   }
 
   /** Announce peers the sweep finds dead on this channel of this database (where the consumers listen). */
@@ -151,10 +152,8 @@ export class Session {
   async release(): Promise<void> {
     this.stop();
     await this.inFlight;
-    const { consumers, readers, released: releasedSet } = this.context.keys;
-    const released = await this.scripts.run('release', [this.key, consumers, readers, releasedSet], [this.nonce, this.context.consumerId]);
     // The key now expires in 1 ms; touching it after that makes Redis expire it and publish the event now.
-    if (released === 1) await this.touchAfterExpiry();
+    if (await release(this.scripts, this.context, this.nonce)) await this.touchAfterExpiry();
   }
 
   /** Removes this consumer from the fleet; returns false when streams were still pending under it (its session
@@ -162,13 +161,7 @@ export class Session {
   async retire(): Promise<boolean> {
     this.stop();
     await this.inFlight;
-    const { consumers, loads, readers, lbs, group, released, started, ended } = this.context.keys;
-    const retired = await this.scripts.run(
-      'retire',
-      [this.key, consumers, loads, readers, lbs, released, started, ended],
-      [this.nonce, this.context.consumerId, group],
-    );
-    if (retired === 1) return true;
+    if (await retire(this.scripts, this.context, this.nonce)) return true;
     await this.touchAfterExpiry();
     return false;
   }
@@ -224,30 +217,18 @@ export class Session {
   private async heartbeat(): Promise<void> {
     const nonce = this.nonce;
     const sentAt = performance.now();
-    const { consumers, lbs, loads, readers, released, started, ended, sessionPrefix, group } = this.context.keys;
-    const reply = heartbeatReply.parse(
-      await this.scripts.run(
-        'heartbeat',
-        [this.key, consumers, lbs, loads, readers, released, started, ended],
-        [
-          nonce,
-          this.heartbeatMs,
-          this.context.consumerId,
-          sessionPrefix,
-          group,
-          RECHECK_HEARTBEATS * this.heartbeatMs,
-          SWEEP_LIMIT,
-          this.announceChannel,
-          this.database,
-        ],
-      ),
-    );
+    const { extended, serverNow, nextPeerDeadline, deadPeers } = await heartbeat(this.scripts, this.context, {
+      nonce,
+      recheckMs: RECHECK_HEARTBEATS * this.heartbeatMs,
+      sweepLimit: SWEEP_LIMIT,
+      announceOn: this.announceChannel,
+      database: this.database,
+    });
     const receivedAt = performance.now();
-    const [extended, serverNow, peerDeadline, ...deadPeers] = reply;
     this.clockOffset = serverNow - (sentAt + receivedAt) / 2;
-    this.nextPeerDeadline = peerDeadline < 0 ? Number.POSITIVE_INFINITY : peerDeadline;
+    this.nextPeerDeadline = nextPeerDeadline ?? Number.POSITIVE_INFINITY;
     if (this.lost || nonce !== this.nonce) return;
-    if (extended === 1) {
+    if (extended) {
       this.validity.extended(sentAt);
       this.armValidityTimer();
     } else {
@@ -284,16 +265,9 @@ export class Session {
 
   /** waitMs 0 when registered, else how long the live holder's session has left (ms). */
   private async register(): Promise<{ waitMs: number; previousFailed: boolean }> {
-    const { consumers, lbs, loads, released, started, ended, group, sessionPrefix } = this.context.keys;
-    const reply = registerReply.parse(
-      await this.scripts.run(
-        'register',
-        [this.key, consumers, lbs, loads, released, started, ended],
-        [this.nonce, this.replacedNonce, this.heartbeatMs, this.context.consumerId, group, sessionPrefix],
-      ),
-    );
-    if (reply[0] === 0) return { waitMs: Math.max(1, reply[1]), previousFailed: false };
+    const result = await register(this.scripts, this.context, { nonce: this.nonce, replaces: this.replacedNonce });
+    if (!result.registered) return { waitMs: Math.max(1, result.holderLeftMs), previousFailed: false };
     this.registered = true;
-    return { waitMs: 0, previousFailed: reply[2] === 1 };
+    return { waitMs: 0, previousFailed: result.previousFailed };
   }
 }

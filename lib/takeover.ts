@@ -3,10 +3,12 @@ import { z } from 'zod';
 import type { ClientContext } from './context.js';
 import { DeadLetterError, SessionLostError, type ClaimRefusal } from './errors.js';
 import type { ExpiredStream } from './events.js';
-import { decodeInfo } from './grants.js';
-import { sessionKey } from './keys.js';
 import type { LeaseGrant } from './leases.js';
 import { rendezvous } from './rendezvous.js';
+import { claim, type ClaimEntry, type ClaimOutcome as ScriptClaimOutcome } from './scripts/claim.js';
+import { listOrphans } from './scripts/list-orphans.js';
+import { decodeInfo } from './scripts/outcomes.js';
+import { readOrphans } from './scripts/read-orphans.js';
 import type { Session } from './session.js';
 
 export interface TakeoverEvents {
@@ -19,32 +21,9 @@ export interface TakeoverEvents {
   onError(error: unknown): void;
 }
 
-/** An entry to claim: `stream` is the name the claimer expects, or '' for whatever the entry names; `known` when
- * this consumer reported the entry itself, so claim.lua need not read it back. */
-export interface ClaimEntry {
-  readonly lbsId: string;
-  readonly stream: string;
-  readonly known: boolean;
-}
+/** What a claim did with one entry: granted, or why not. */
+export type ClaimOutcome = ScriptClaimOutcome | ClaimRefusal;
 
-/** What claim.lua did with one entry: granted (token, the entry's stream and its raw `lbs-input`, '' when the
- * entry was known), or why not. */
-export type ClaimOutcome = { token: number; stream: string; raw: string } | ClaimRefusal;
-
-const listReply = z.union([
-  z.tuple([z.literal('alive')]),
-  z.tuple([z.literal('orphaned'), z.string(), z.array(z.string())]).rest(z.string()),
-]);
-const readReply = z.union([
-  z.tuple([z.literal('alive')]),
-  z.tuple([z.literal('orphaned'), z.string(), z.array(z.string())]).rest(z.tuple([z.string(), z.string(), z.string()])),
-]);
-const claimReply = z.union([
-  z.tuple([z.enum(['lost', 'alive'])]),
-  z
-    .tuple([z.literal('ok')])
-    .rest(z.union([z.tuple([z.number(), z.string(), z.string()]), z.enum(['taken', 'mismatch', 'duplicate', 'poison', 'malformed'])])),
-]);
 const consumersReply = z.array(z.array(z.union([z.string(), z.number()])));
 
 /** Entries listed per call: small enough that claiming starts early, large enough to keep calls few. */
@@ -145,7 +124,7 @@ export class Takeover {
   private flush(previousOwner: string): void {
     const queue = this.queued.get(previousOwner) ?? [];
     this.queued.delete(previousOwner);
-    const outcomes = this.claim(
+    const outcomes = this.claimInBatches(
       previousOwner,
       queue.map(({ entry }) => entry),
     );
@@ -153,7 +132,7 @@ export class Takeover {
   }
 
   /** Claims entries of one previous owner; `stream` '' claims whatever stream the entry names. */
-  async claim(previousOwner: string, entries: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
+  private async claimInBatches(previousOwner: string, entries: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
     const outcomes = await Promise.all(batches(entries).map((batch) => this.claimBatch(previousOwner, batch)));
     return outcomes.flat();
   }
@@ -162,40 +141,17 @@ export class Takeover {
    * One claim.lua call. The batches of a takeover go out together: Redis runs them back to back while this
    * process handles the replies that came before.
    */
-  private async claimBatch(previousOwner: string, batch: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
-    const { keys, consumerId, options } = this.context;
-    const reply = claimReply.parse(
-      await this.runClaim(
-        [
-          keys.lbs,
-          sessionKey(keys, consumerId),
-          sessionKey(keys, previousOwner),
-          keys.owners,
-          keys.loads,
-          keys.token,
-          keys.released,
-          keys.deadLetter,
-          keys.consumers,
-          keys.started,
-          keys.ended,
-        ],
-        [
-          keys.group,
-          consumerId,
-          this.session.currentNonce,
-          previousOwner,
-          options.maxEntryBytes,
-          options.maxDeliveries,
-          keys.sessionPrefix,
-          ...batch.flatMap((entry) => [entry.lbsId, entry.stream, entry.known ? 1 : 0]),
-        ],
-      ),
-    );
-    if (reply[0] === 'lost') throw new SessionLostError('This consumer has lost its session; it cannot claim');
-    if (reply[0] === 'alive') return batch.map(() => 'owner-alive');
-    return (reply.slice(1) as Array<[number, string, string] | ClaimRefusal>).map((outcome) =>
-      typeof outcome === 'string' ? outcome : { token: outcome[0], stream: outcome[1], raw: outcome[2] },
-    );
+  private async claimBatch(previousOwner: string, entries: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
+    let result;
+    try {
+      result = await claim(this.context.scripts, this.context, { nonce: this.session.currentNonce, previousOwner, entries });
+    } catch (error) {
+      this.events.onClaimFailed();
+      throw error;
+    }
+    if (result.status === 'lost') throw new SessionLostError('This consumer has lost its session; it cannot claim');
+    if (result.status === 'alive') return entries.map(() => 'owner-alive');
+    return result.outcomes;
   }
 
   /**
@@ -225,15 +181,14 @@ export class Takeover {
     try {
       do {
         if (!this.session.isValid()) break;
-        const reply = listReply.parse(await this.orphans(previousOwner, 'list', after, []));
-        if (reply[0] === 'alive') {
+        const page = await listOrphans(this.context.scripts, this.context, { previousOwner, after, pageSize: LIST_PAGE });
+        if (page.alive) {
           alive = true;
           break;
         }
-        const [, next, live, ...ids] = reply;
-        const step = this.act(previousOwner, choose(ids, live));
+        const step = this.act(previousOwner, choose(page.ids, page.live));
         steps.push(step.catch((error: unknown) => void (failure ??= { error })));
-        after = next;
+        after = page.next;
       } while (after !== '');
     } finally {
       // Every step runs to its end before the takeover does, even when listing failed.
@@ -274,34 +229,20 @@ export class Takeover {
   private async report(previousOwner: string, ids: readonly string[]): Promise<void> {
     for (const batch of batches(ids)) {
       if (!this.session.isValid()) return;
-      const reply = readReply.parse(await this.orphans(previousOwner, 'read', '', batch));
-      if (reply[0] === 'alive') return;
-      const [, , , ...entries] = reply;
-      for (const [lbsId, stream, raw] of entries) {
-        const info = decodeInfo(raw, { lbsId, stream }, (error) => this.events.onError(error));
+      const read = await readOrphans(this.context.scripts, this.context, { previousOwner, ids: batch });
+      if (read.alive) return;
+      for (const entry of read.entries) {
+        if (entry.kind === 'dead') {
+          this.events.onError(new DeadLetterError(entry.lbsId, entry.reason));
+          continue;
+        }
+        const { lbsId, stream } = entry;
+        const info = decodeInfo(entry.raw, { lbsId, stream }, (error) => this.events.onError(error));
         const expired = Object.freeze({ stream, lbsId, info, previousOwner });
         this.reported.add(expired);
         this.events.onExpired(expired);
       }
     }
-  }
-
-  private async runClaim(keys: string[], args: Array<string | number>): Promise<unknown> {
-    try {
-      return await this.context.scripts.run('claim', keys, args);
-    } catch (error) {
-      this.events.onClaimFailed();
-      throw error;
-    }
-  }
-
-  private orphans(previousOwner: string, mode: 'list' | 'read', after: string, ids: readonly string[]): Promise<unknown> {
-    const { keys, options } = this.context;
-    return this.context.scripts.run(
-      'orphans',
-      [keys.lbs, sessionKey(keys, previousOwner), keys.consumers, keys.deadLetter],
-      [keys.group, previousOwner, mode, after, LIST_PAGE, options.maxEntryBytes, keys.sessionPrefix, ...ids],
-    );
   }
 }
 

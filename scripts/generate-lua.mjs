@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('../lib/scripts/', import.meta.url));
-const includePattern = /^--@include (\w+)\s*$/;
+const includePattern = /^--@include ([\w-]+)\s*$/;
 
 function expand(source, included) {
   return source

@@ -189,9 +189,10 @@ export function phasesText(runs: readonly TakeoverRun[]): string {
 }
 
 export interface Phases {
-  /** First orphans.lua call sent: the survivor learned of the death. */
+  /** First list-orphans.lua / read-orphans.lua call sent: the survivor learned of the death. */
   detected: number;
-  /** Reply to the last orphans.lua call sent before its first claim: the first page listed (manual mode: and read). */
+  /** Reply to the last list-orphans.lua / read-orphans.lua call sent before its first claim: the first page listed
+   * (manual mode: and read). */
   listed: number;
   /** First claim.lua call sent, and the reply to its last one. */
   firstClaim: number;
@@ -200,7 +201,7 @@ export interface Phases {
 
 /** A survivor's takeover phases from its call log, in ms after `expiryAt`. */
 function phasesOf(counters: Counters, expiryAt: number): Phases | undefined {
-  const orphans = counters.log.filter(([name]) => name === 'orphans' || name === 'eval:orphans');
+  const orphans = counters.log.filter(([name]) => /^(eval:)?(list|read)-orphans$/.test(name));
   const claim = counters.scripts.claim;
   if (orphans.length === 0 || !claim || claim.calls === 0) return undefined;
   const listing = orphans.filter(([, sentAt]) => sentAt < claim.firstAt);

@@ -159,7 +159,7 @@ export function takeoverReport(data: TakeoverData): { tables: string[]; checks: 
     `unrelated keys with a 1-hour TTL. "expiry": when the victim's session (ours), lock keys (per-stream locks) or ` +
     `entries' idle time (polling) ran out (ranges over runs). "survivors lost / re-granted": leases the survivors themselves lost ` +
     `(streamDisowned: their own session lapsed) and grants beyond the first per stream. "detected / listed / claims done": ours, ` +
-    `medians over survivors of when each sent its first orphans.lua call, had the replies to the orphans.lua calls sent before ` +
+    `medians over survivors of when each sent its first list-orphans.lua call, had the replies to the list-orphans.lua and read-orphans.lua calls sent before ` +
     `its first claim (the first page of ids listed; in manual mode, also read), and had the reply ` +
     `to its last claim.lua call (timed in the survivor processes). Waits capped at ${fmt(data.capMs.locks / 1000)} s (per-stream locks) and ${fmt(data.capMs.ours / 1000)} s (others).`;
   return { tables: [`${caption}\n\n${table1}`], checks };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RedisStreamClientError } from '../../lib/errors.js';
-import { decodeInfo, decodeOutcomes } from '../../lib/grants.js';
+import { RedisStreamClientError } from '../../../lib/errors.js';
+import { decodeInfo, decodeOutcomes } from '../../../lib/scripts/outcomes.js';
 
 /** Collects what a decode reports instead of throwing. */
 function reports(): { errors: RedisStreamClientError[]; report: (error: RedisStreamClientError) => void } {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { RedisStreamClientError } from './errors.js';
-import type { StreamInfo } from './events.js';
+import { RedisStreamClientError } from '../errors.js';
+import type { StreamInfo } from '../events.js';
 
-/** What a script did with one LBS entry (take.lua, recover.lua). */
+/** What a script did with one LBS entry (take, recover, take-back). */
 export type EntryOutcome =
   | { kind: 'granted'; lbsId: string; stream: string; info: StreamInfo; token: number }
   | { kind: 'duplicate'; lbsId: string; stream: string }
@@ -19,7 +19,7 @@ const outcomeSchema = z.union([
   z.tuple([z.literal('dead'), z.string(), z.string()]),
 ]);
 
-/** The items of a take.lua or recover.lua reply. An item that does not decode is reported and skipped; a grant
+/** The items of a take, recover or take-back reply. An item that does not decode is reported and skipped; a grant
  * whose Info does not decode is kept with info `{}` and reported. */
 export function decodeOutcomes(items: readonly unknown[], report: DecodeReport): EntryOutcome[] {
   return items.flatMap((item): EntryOutcome[] => {
