@@ -5,6 +5,7 @@ import type { ClientContext } from './context.js';
 import { AlreadyClaimedError, NotOwnerError, NotRunningError, RedisStreamClientError, SessionLostError } from './errors.js';
 import type { ExpiredStream, RedisStreamClientEvents, StreamLease } from './events.js';
 import { decodeInfo } from './scripts/outcomes.js';
+import { FailureDetector } from './failure-detector.js';
 import { ensureExpiredEvents } from './keyspace-config.js';
 import { KeyspaceSubscriber } from './keyspace-subscriber.js';
 import { keysFor } from './keys.js';
@@ -16,7 +17,7 @@ import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
 import { closeConnection, currentDatabase, openConnection, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
-import { Session } from './session.js';
+import { Session, sessionScripts } from './session.js';
 import type { RedisClusterLike } from './slot-master.js';
 import { Takeover } from './takeover.js';
 import { untilAborted, withTimeout } from './timeout.js';
@@ -67,6 +68,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private readonly notifier: Notifier;
   private readonly link: NodeLink;
   private readonly session: Session;
+  private readonly detector: FailureDetector;
   private readonly streams: OwnedStreams;
   private readonly takeover: Takeover;
   private subscriber: KeyspaceSubscriber | undefined;
@@ -101,7 +103,11 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     );
     const commander = this.link.commander;
     this.context = { redis: commander, scripts: new ScriptRunner(commander), keys, consumerId: this.options.consumerId, options: this.options, log };
-    this.session = new Session(this.context, {
+    this.detector = new FailureDetector(this.context, {
+      onPeerDead: (consumerId) => this.takeover.handle(consumerId),
+      onOwnSessionExpired: () => this.session.heartbeatSoon(),
+    });
+    this.session = new Session(this.context, sessionScripts(commander, this.context), this.detector, {
       onLost: () => {
         const count = this.streams.size;
         this.streams.disownAll();
@@ -112,7 +118,6 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
         );
       },
       onRenewed: () => void this.streams.recover(false).catch((error: unknown) => this.report(error)),
-      onDeadPeers: (consumerIds) => consumerIds.forEach((id) => this.takeover.handle(id)),
       onError: (error) => this.report(error),
     });
     this.streams = new OwnedStreams(this.context, this.session, this.notifier);
@@ -191,8 +196,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.assertRunning('claim');
     const parsed = expiredSchema.safeParse(expired);
     if (!parsed.success) throw new TypeError(`claim() expects a streamExpired payload: ${parsed.error.issues[0]?.message}`);
-    if (!this.session.isValid()) throw new SessionLostError('This consumer has lost its session; it cannot claim');
-    const nonce = this.session.currentNonce;
+    const incarnation = this.session.incarnation();
+    if (!incarnation.isCurrent()) throw new SessionLostError('This consumer has lost its session; it cannot claim');
     const { stream, lbsId, previousOwner } = parsed.data;
     // A payload this consumer emitted carries the entry's own Info; any other (copied, forged) is checked against
     // the entry, and the lease gets the entry's Info, not the caller's.
@@ -200,7 +205,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     const outcome = await this.takeover.claimOne(previousOwner, { stream, lbsId, known });
     if (typeof outcome === 'string') throw new AlreadyClaimedError(stream, outcome);
     // Granted to an incarnation that ended meanwhile: the next one takes it back and reports it as streamAdded.
-    if (nonce !== this.session.currentNonce || !this.session.isValid()) {
+    if (!incarnation.isCurrent()) {
       throw new SessionLostError('This consumer lost its session while claiming');
     }
     const info = outcome.raw === '' ? expired.info : decodeInfo(outcome.raw, { lbsId, stream }, (error) => this.report(error));
@@ -292,10 +297,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.flagOtherMasters();
     signal.throwIfAborted();
     this.subscriber = new KeyspaceSubscriber(this.context.keys, database, {
-      onSessionExpired: (consumerId) => {
-        if (consumerId === this.context.consumerId) this.session.heartbeatSoon();
-        else this.takeover.handle(consumerId);
-      },
+      onSessionExpired: (consumerId) => this.detector.expired(consumerId),
       onResubscribed: () => void this.resync().catch((error: unknown) => this.report(error)),
       onError: (error) => this.report(error),
     });
@@ -306,13 +308,13 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await createGroup(this.context);
     signal.throwIfAborted();
     this.sessionConnection = await this.open(node, signal);
-    this.session.useConnection(this.sessionConnection);
+    this.session.use(sessionScripts(this.sessionConnection, this.context));
     const { previousFailed } = await this.session.start();
     signal.throwIfAborted();
     await this.streams.recover(previousFailed);
     signal.throwIfAborted();
     this.streams.startSelfCheck();
-    await this.takeover.reconcile();
+    await this.detector.reconcile();
     const readerConnection = await this.open(node, signal);
     // The reader owns its connection from here on: it closes it when it stops, and swaps it when the slot moves.
     this.reader = new LbsReader(this.context, this.session, readerConnection, {
@@ -334,7 +336,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     // The session first: its heartbeats must reach the new master before the validity window ends.
     const previousSession = this.sessionConnection;
     this.sessionConnection = await openConnection(node, (error) => this.report(error));
-    this.session.useConnection(this.sessionConnection);
+    this.session.use(sessionScripts(this.sessionConnection, this.context));
     this.session.heartbeatSoon();
     await closeConnection(previousSession);
     this.reader?.useConnection(await openConnection(node, (error) => this.report(error)));
@@ -342,7 +344,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.subscriber?.restart(node, channel ? [channel] : undefined);
     if (channel) this.session.announceOn(channel);
     await this.flagOtherMasters();
-    await this.takeover.reconcile();
+    await this.detector.reconcile();
   }
 
   /** On a cluster the flags are per node: set them on every master, so that wherever the service's slot moves
@@ -364,7 +366,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       this.session.announceOn(channel);
     }
     this.session.heartbeatSoon();
-    await this.takeover.reconcile();
+    await this.detector.reconcile();
   }
 
   /** Opens a connection of the client's own. One still connecting when the client shuts down is closed then; one

@@ -5,7 +5,7 @@ import type { ClientContext } from './context.js';
 import { closeConnection, errorCode, type RedisConnection } from './redis.js';
 import type { EntryOutcome } from './scripts/outcomes.js';
 import { take, type TakeStatus } from './scripts/take.js';
-import type { Session } from './session.js';
+import type { Incarnation, Session } from './session.js';
 
 export interface ReaderEvents {
   /** What take.lua did with entries, for the session that was valid when they were taken. */
@@ -72,11 +72,11 @@ export class LbsReader {
 
   private async run(): Promise<void> {
     /** An entry a blocking read delivered, to be admitted by the next take of the incarnation that read it. */
-    let adopt: { id: string; nonce: string } | undefined;
+    let adopt: { id: string; readBy: Incarnation } | undefined;
     let holdingSince: number | undefined;
     while (!this.stopping) {
       try {
-        if (adopt && adopt.nonce !== this.session.currentNonce) {
+        if (adopt && adopt.readBy.nonce !== this.session.incarnation().nonce) {
           // The read outlived its incarnation (a stall): the entry is pending here with no lease. The current
           // incarnation may have taken back everything pending already, so it is handed over explicitly.
           this.events.onStrays([adopt.id]);
@@ -98,9 +98,9 @@ export class LbsReader {
         }
         holdingSince = undefined;
         if (status === 'empty') {
-          const nonce = this.session.currentNonce;
+          const readBy = this.session.incarnation();
           const id = await this.waitForEntry();
-          if (id !== '') adopt = { id, nonce };
+          if (id !== '') adopt = { id, readBy };
         }
         else if (status === 'lost') await sleep(IDLE_POLL_MS);
       } catch (error) {
@@ -113,15 +113,15 @@ export class LbsReader {
   }
 
   private async take(capacity: number, force: boolean, adopt: string): Promise<TakeStatus> {
-    const nonce = this.session.currentNonce;
+    const incarnation = this.session.incarnation();
     const { status, outcomes } = await take(
       this.context.scripts,
       this.context,
-      { nonce, capacity, force, adopt, slack: FAIR_SLACK, slackShare: FAIR_SLACK_SHARE, readingWindowMs: BLOCK_MS + 1000 },
+      { nonce: incarnation.nonce, capacity, force, adopt, slack: FAIR_SLACK, slackShare: FAIR_SLACK_SHARE, readingWindowMs: BLOCK_MS + 1000 },
       (error) => this.events.onError(error),
     );
     // Entries granted to an incarnation that has ended meanwhile are taken back by the next one (recover.lua).
-    if (outcomes.length > 0 && nonce === this.session.currentNonce && this.session.isValid()) this.events.onOutcomes(outcomes);
+    if (outcomes.length > 0 && incarnation.isCurrent()) this.events.onOutcomes(outcomes);
     return status;
   }
 

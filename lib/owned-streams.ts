@@ -185,18 +185,21 @@ export class OwnedStreams {
     const held = new Set(this.leases.all().map((lease) => lease.lbsId));
     const strays = ids.filter((id) => !held.has(id));
     for (let i = 0; i < strays.length; i += RECOVER_PAGE) {
-      const nonce = this.session.currentNonce;
-      const result = await takeBack(this.context.scripts, this.context, { nonce, ids: strays.slice(i, i + RECOVER_PAGE) }, this.reportDecoding);
-      if (result.lost || nonce !== this.session.currentNonce) return;
+      const incarnation = this.session.incarnation();
+      const ids = strays.slice(i, i + RECOVER_PAGE);
+      const result = await takeBack(this.context.scripts, this.context, { nonce: incarnation.nonce, ids }, this.reportDecoding);
+      // Taken back for an incarnation that ended meanwhile: the next one takes them back again (recover.lua).
+      if (result.lost || !incarnation.isCurrent()) return;
       this.admit(result.outcomes, true);
     }
   }
 
   /** One page of recover.lua; returns where the next page starts ('' when done). */
   private async recoverPage(after: string, counts: boolean): Promise<string> {
-    const nonce = this.session.currentNonce;
-    const result = await recover(this.context.scripts, this.context, { nonce, after, pageSize: RECOVER_PAGE, counts }, this.reportDecoding);
-    if (result.lost || nonce !== this.session.currentNonce) return '';
+    const incarnation = this.session.incarnation();
+    const request = { nonce: incarnation.nonce, after, pageSize: RECOVER_PAGE, counts };
+    const result = await recover(this.context.scripts, this.context, request, this.reportDecoding);
+    if (result.lost || !incarnation.isCurrent()) return '';
     this.admit(result.outcomes, true);
     return result.next;
   }
@@ -204,7 +207,7 @@ export class OwnedStreams {
   private readonly reportDecoding = (error: unknown): void => this.notifier.report(error);
 
   private async finishBatch(leases: readonly StreamLease[]): Promise<FinishOutcome[]> {
-    const result = await finish(this.context.scripts, this.context, { nonce: this.session.currentNonce, streams: leases });
+    const result = await finish(this.context.scripts, this.context, { nonce: this.session.incarnation().nonce, streams: leases });
     if (result.lost) {
       this.session.heartbeatSoon();
       return leases.map(() => 'not-owner');

@@ -1,14 +1,15 @@
 import { nanoid } from 'nanoid';
 import type { ClientContext } from './context.js';
 import { ConfigError, NotRunningError } from './errors.js';
-import { sessionKey } from './keys.js';
+import type { Sweep } from './failure-detector.js';
 import type { EventChannel } from './keyspace-config.js';
+import { sessionKey } from './keys.js';
 import type { RedisCommander } from './redis.js';
-import { heartbeat } from './scripts/heartbeat.js';
-import { register } from './scripts/register.js';
+import { heartbeat, type HeartbeatRequest, type HeartbeatResult } from './scripts/heartbeat.js';
+import { register, type RegisterRequest, type RegisterResult } from './scripts/register.js';
 import { release } from './scripts/release.js';
 import { retire } from './scripts/retire.js';
-import { ScriptRunner } from './scripts/runner.js';
+import { ScriptRunner, type ScriptScope } from './scripts/runner.js';
 import { ValidityWindow } from './validity.js';
 
 export interface SessionEvents {
@@ -16,71 +17,102 @@ export interface SessionEvents {
   onLost(): void;
   /** A new incarnation was registered after a loss: what the old one still holds can be taken back. */
   onRenewed(): void;
-  /** Peers whose sessions expired and who still hold streams. */
-  onDeadPeers(consumerIds: string[]): void;
   onError(error: unknown): void;
 }
 
+/** Where each heartbeat's sweep goes, and what says when the next one is due (the failure detector). */
+export interface SweepSink {
+  swept(sweep: Sweep): void;
+  nextSweepIn(periodMs: number): number;
+}
+
+/** The session's calls to Redis, as one object: the scripts on the session's own connection, or a stand-in. */
+export interface SessionScripts {
+  register(request: RegisterRequest): Promise<RegisterResult>;
+  heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult>;
+  release(nonce: string): Promise<boolean>;
+  retire(nonce: string): Promise<boolean>;
+  /** Whether the session key still exists (touching it makes Redis expire it once it is due). */
+  exists(): Promise<boolean>;
+}
+
+/** The session's scripts on `connection`. */
+export function sessionScripts(connection: RedisCommander, scope: ScriptScope): SessionScripts {
+  const runner = new ScriptRunner(connection);
+  const key = sessionKey(scope.keys, scope.consumerId);
+  return {
+    register: (request) => register(runner, scope, request),
+    heartbeat: (request) => heartbeat(runner, scope, request),
+    release: (nonce) => release(runner, scope, nonce),
+    retire: (nonce) => retire(runner, scope, nonce),
+    exists: async () => Number(await connection.sendCommand(['EXISTS', key])) === 1,
+  };
+}
+
+/**
+ * `stopped`: not started, or stopped. `starting`: registering the first incarnation. `live`: an incarnation is
+ * registered and its validity window runs. `lost`: the incarnation ended without being given up; a new one is
+ * being registered.
+ */
+export type SessionState = 'stopped' | 'starting' | 'live' | 'lost';
+
+/** One registered life of this consumer's session: what a grant, a claim or a take-back was made for. */
+export interface Incarnation {
+  readonly nonce: string;
+  /** Still this consumer's live incarnation, within its validity window: a reply made for it may be acted on. */
+  isCurrent(): boolean;
+}
 
 /** Reporting an unclaimed stream of a dead peer again after this many heartbeats. */
 const RECHECK_HEARTBEATS = 5;
 /** Most overdue peers one heartbeat inspects. */
 const SWEEP_LIMIT = 100;
-/** Wake this long after a peer's deadline, so that its key has surely expired by Redis's clock. */
-const DEADLINE_MARGIN_MS = 3;
+/** How long start() waits between attempts while another incarnation holds the id (ms, at most). */
+const REGISTER_RETRY_MS = 250;
 /** Most touches of a released session key (2 ms apart) waiting for Redis to expire it. */
 const TOUCH_ATTEMPTS = 20;
 
 /**
  * This consumer's session: one key holding the nonce of its live incarnation, extended by one script call about
- * every heartbeatMs / 3 whatever the number of streams owned. The same call sweeps peers past their deadline, and
- * the next call is brought forward to the earliest peer deadline, so a dead peer is noticed about when its
- * session ends. Validity is judged by this process's own clock, on a timer: a reply that never comes (outage)
- * or comes late (stall) cannot keep a lease alive.
+ * every heartbeatMs / 3 whatever the number of streams owned. The same call sweeps peers past their deadline (the
+ * failure detector says when the next is due). Validity is judged by this process's own clock, on a timer: a reply
+ * that never comes (outage) or comes late (stall) cannot keep a lease alive.
  */
 export class Session {
+  private state: SessionState = 'stopped';
   private nonce = nanoid();
+  /** The nonce a registration may replace: this process's own previous incarnation, or '' for none. */
   private replacedNonce = '';
-  private lost = false;
-  private stopped = true;
+  /** Whether a register call of this process has succeeded (its nonce may be in Redis). */
+  private registered = false;
+  private conflictReported = false;
+  /** Changes with every stop(), so that a start() still waiting for Redis then gives up. */
+  private generation = 0;
   private readonly validity: ValidityWindow;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private validityTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
-  /** Server time minus local monotonic time, from the last heartbeat. */
-  private clockOffset = 0;
-  private nextPeerDeadline = Number.POSITIVE_INFINITY;
-  private conflictReported = false;
-  /** Changes with every stop(), so that a start() still waiting for Redis then gives up. */
-  private generation = 0;
-  /** Whether a register call of this process has succeeded (its nonce may be in Redis). */
-  private registered = false;
   /** Where peers hear of a session's end: the sweep announces dead peers there too. */
   private announceChannel: EventChannel | '' = '';
   private database = 0;
-
   private readonly heartbeatMs: number;
-  private readonly key: string;
-  /** A connection of the session's own: a heartbeat must never wait behind other traffic (a claim storm, say)
-   * on a shared connection, or a busy consumer would lose its session. */
-  private connection: RedisCommander;
-  private scripts: ScriptRunner;
 
   constructor(
-    private readonly context: ClientContext,
+    private readonly context: Pick<ClientContext, 'consumerId' | 'options' | 'log'>,
+    /** On a connection of the session's own: a heartbeat must never wait behind other traffic (a claim storm, say)
+     * on a shared connection, or a busy consumer would lose its session. */
+    private scripts: SessionScripts,
+    private readonly sweeps: SweepSink,
     private readonly events: SessionEvents,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.heartbeatMs = context.options.heartbeatMs;
-    this.key = sessionKey(context.keys, context.consumerId);
-    this.validity = new ValidityWindow(this.heartbeatMs);
-    this.connection = context.redis;
-    this.scripts = context.scripts;
+    this.validity = new ValidityWindow(this.heartbeatMs, now);
   }
 
-  /** Sends the session's calls on this connection from now on. */
-  useConnection(connection: RedisCommander): void {
-    this.connection = connection;
-    this.scripts = new ScriptRunner(connection);
+  /** Sends the session's calls through these from now on (the connection moved). */
+  use(scripts: SessionScripts): void {
+    this.scripts = scripts;
   }
 
   /** Announce peers the sweep finds dead on this channel of this database (where the consumers listen). */
@@ -89,63 +121,61 @@ export class Session {
     this.database = database;
   }
 
-  get currentNonce(): string {
-    return this.nonce;
+  get current(): SessionState {
+    return this.state;
   }
 
-  /** Registers the first incarnation. A live session under the same consumer id (a previous process that has
+  /** The incarnation registered now (or being registered). */
+  incarnation(): Incarnation {
+    const nonce = this.nonce;
+    return { nonce, isCurrent: () => nonce === this.nonce && this.isValid() };
+  }
+
+  /** True while this consumer may act on its leases: live, and within the validity window by its own clock. */
+  isValid(): boolean {
+    return this.state === 'live' && this.validity.isValid();
+  }
+
+  /**
+   * Registers the first incarnation. A live session under the same consumer id (a previous process that has
    * not expired yet) is waited out for up to two heartbeats; after that the id is taken by a live consumer.
    * Resolves with whether the previous process under this id failed alone (what it held then counts one more
-   * delivery when taken back). */
+   * delivery when taken back).
+   */
   async start(): Promise<{ previousFailed: boolean }> {
     const generation = this.generation;
-    const giveUpAt = performance.now() + 2 * this.heartbeatMs + 1000;
-    let previousFailed = false;
+    const giveUpAt = this.now() + 2 * this.heartbeatMs + 1000;
+    this.become('starting');
     // Started again after a failed init(): the incarnation that attempt may have registered is this process's own.
     this.replacedNonce = this.registered ? this.nonce : '';
     for (;;) {
-      const sentAt = performance.now();
-      const registered = await this.register();
+      const sentAt = this.now();
+      const result = await this.register();
       if (generation !== this.generation) throw new NotRunningError('The session was stopped while it started');
-      if (registered.waitMs === 0) {
+      if (result.registered) {
         this.validity.extended(sentAt);
-        previousFailed = registered.previousFailed;
-        break;
+        this.become('live');
+        return { previousFailed: result.previousFailed };
       }
-      const { waitMs } = registered;
-      if (performance.now() + waitMs > giveUpAt) {
+      if (this.now() + result.holderLeftMs > giveUpAt) {
+        this.become('stopped');
         throw new ConfigError(
           `consumerId "${this.context.consumerId}" is in use by a live consumer: give each client its own \`consumerId\``,
           'consumerId',
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs + DEADLINE_MARGIN_MS, 250)));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(result.holderLeftMs + 3, REGISTER_RETRY_MS)));
     }
-    this.replacedNonce = '';
-    this.lost = false;
-    this.stopped = false;
-    this.armValidityTimer();
-    this.schedule(0);
-    return { previousFailed };
   }
 
-  /** True while this consumer may act on its leases. Ends the session first if its window has passed, so
-   * that a process waking from a stall learns of the loss before it handles anything else. */
-  isValid(): boolean {
-    if (!this.lost && !this.stopped && !this.validity.isValid()) this.lose();
-    return !this.lost && !this.stopped;
-  }
-
-  /** Runs a heartbeat now (a peer's session may have ended). */
+  /** Runs a heartbeat now (a peer's session may have ended, or this one's). */
   heartbeatSoon(): void {
-    if (!this.stopped) this.schedule(0);
+    if (this.state === 'live' || this.state === 'lost') this.schedule(0);
   }
 
   stop(): void {
     this.generation++;
-    this.stopped = true;
-    clearTimeout(this.heartbeatTimer);
-    clearTimeout(this.validityTimer);
+    this.become('stopped');
   }
 
   /** Ends the session now so that peers take this consumer's streams over at once. */
@@ -153,7 +183,7 @@ export class Session {
     this.stop();
     await this.inFlight;
     // The key now expires in 1 ms; touching it after that makes Redis expire it and publish the event now.
-    if (await release(this.scripts, this.context, this.nonce)) await this.touchAfterExpiry();
+    if (await this.scripts.release(this.nonce)) await this.touchAfterExpiry();
   }
 
   /** Removes this consumer from the fleet; returns false when streams were still pending under it (its session
@@ -161,9 +191,42 @@ export class Session {
   async retire(): Promise<boolean> {
     this.stop();
     await this.inFlight;
-    if (await retire(this.scripts, this.context, this.nonce)) return true;
+    if (await this.scripts.retire(this.nonce)) return true;
     await this.touchAfterExpiry();
     return false;
+  }
+
+  /**
+   * The one place where the state changes. Entering `live` arms the validity timer and the heartbeat; leaving it
+   * for `lost` reports the loss, and coming back from `lost` reports the renewal; `stopped` clears every timer.
+   */
+  private become(next: SessionState): void {
+    const previous = this.state;
+    this.state = next;
+    if (next === 'stopped') {
+      clearTimeout(this.heartbeatTimer);
+      clearTimeout(this.validityTimer);
+      return;
+    }
+    if (next === 'live') {
+      this.armValidityTimer();
+      if (previous === 'starting') this.schedule(0);
+      if (previous === 'lost') {
+        this.context.log.info('Session renewed after a loss: taking back what this consumer still holds');
+        this.events.onRenewed();
+      }
+    }
+    if (next === 'lost' && previous === 'live') {
+      this.validity.invalidate();
+      clearTimeout(this.validityTimer);
+      this.events.onLost();
+      this.schedule(0);
+    }
+  }
+
+  /** The validity window has ended by this process's clock (the timer fired, perhaps late after a stall). */
+  private checkValidity(): void {
+    if (this.state === 'live' && !this.validity.isValid()) this.become('lost');
   }
 
   /**
@@ -175,20 +238,11 @@ export class Session {
   private async touchAfterExpiry(): Promise<void> {
     for (let attempt = 0; attempt < TOUCH_ATTEMPTS; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 2));
-      if (Number(await this.connection.sendCommand(['EXISTS', this.key])) === 0) return;
+      if (!(await this.scripts.exists())) return;
     }
   }
 
-  private lose(): void {
-    this.lost = true;
-    this.validity.invalidate();
-    clearTimeout(this.validityTimer);
-    this.events.onLost();
-    this.schedule(0);
-  }
-
   private schedule(delayMs: number): void {
-    if (this.stopped) return;
     clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = setTimeout(() => void this.tick(), Math.max(0, delayMs));
     this.heartbeatTimer.unref();
@@ -196,45 +250,41 @@ export class Session {
 
   private armValidityTimer(): void {
     clearTimeout(this.validityTimer);
-    this.validityTimer = setTimeout(() => this.isValid(), this.validity.remainingMs() + 1);
+    this.validityTimer = setTimeout(() => this.checkValidity(), this.validity.remainingMs() + 1);
     this.validityTimer.unref();
   }
 
+  /** One heartbeat (live) or one attempt at a new incarnation (lost), one at a time, then the next is scheduled. */
   private async tick(): Promise<void> {
-    if (this.inFlight || this.stopped) return;
-    this.inFlight = (this.lost ? this.renew() : this.heartbeat()).catch((error: unknown) => this.events.onError(error));
+    if (this.inFlight || (this.state !== 'live' && this.state !== 'lost')) return;
+    this.checkValidity();
+    const before = this.state;
+    this.inFlight = (before === 'lost' ? this.renew() : this.heartbeat()).catch((error: unknown) => this.events.onError(error));
     await this.inFlight;
     this.inFlight = undefined;
-    this.scheduleNext();
-  }
-
-  private scheduleNext(): void {
-    const period = this.heartbeatMs / 3;
-    const untilPeerDeadline = this.nextPeerDeadline - this.clockOffset - performance.now() + DEADLINE_MARGIN_MS;
-    this.schedule(Math.max(5, Math.min(period, untilPeerDeadline)));
+    if (this.state !== 'live' && this.state !== 'lost') return;
+    // Just lost: a new incarnation at once. Otherwise the next heartbeat, or renewal attempt, when a sweep is due.
+    this.schedule(before === 'live' && this.state === 'lost' ? 0 : this.sweeps.nextSweepIn(this.heartbeatMs / 3));
   }
 
   private async heartbeat(): Promise<void> {
     const nonce = this.nonce;
-    const sentAt = performance.now();
-    const { extended, serverNow, nextPeerDeadline, deadPeers } = await heartbeat(this.scripts, this.context, {
+    const sentAt = this.now();
+    const result = await this.scripts.heartbeat({
       nonce,
       recheckMs: RECHECK_HEARTBEATS * this.heartbeatMs,
       sweepLimit: SWEEP_LIMIT,
       announceOn: this.announceChannel,
       database: this.database,
     });
-    const receivedAt = performance.now();
-    this.clockOffset = serverNow - (sentAt + receivedAt) / 2;
-    this.nextPeerDeadline = nextPeerDeadline ?? Number.POSITIVE_INFINITY;
-    if (this.lost || nonce !== this.nonce) return;
-    if (extended) {
+    this.sweeps.swept({ ...result, sentAt, receivedAt: this.now() });
+    if (this.state !== 'live' || nonce !== this.nonce) return;
+    if (result.extended) {
       this.validity.extended(sentAt);
       this.armValidityTimer();
     } else {
-      this.lose();
+      this.become('lost');
     }
-    if (deadPeers.length > 0) this.events.onDeadPeers(deadPeers);
   }
 
   /** After a loss: a new incarnation with a new nonce, replacing only this process's own previous one. */
@@ -243,9 +293,10 @@ export class Session {
       this.replacedNonce = this.nonce;
       this.nonce = nanoid();
     }
-    const sentAt = performance.now();
-    const { waitMs } = await this.register();
-    if (waitMs > 0) {
+    const sentAt = this.now();
+    const result = await this.register();
+    if (this.state !== 'lost') return;
+    if (!result.registered) {
       if (!this.conflictReported) {
         this.conflictReported = true;
         this.events.onError(
@@ -254,20 +305,17 @@ export class Session {
       }
       return;
     }
-    this.replacedNonce = '';
     this.conflictReported = false;
-    this.lost = false;
     this.validity.extended(sentAt);
-    this.armValidityTimer();
-    this.context.log.info('Session renewed after a loss: taking back what this consumer still holds');
-    this.events.onRenewed();
+    this.become('live');
   }
 
-  /** waitMs 0 when registered, else how long the live holder's session has left (ms). */
-  private async register(): Promise<{ waitMs: number; previousFailed: boolean }> {
-    const result = await register(this.scripts, this.context, { nonce: this.nonce, replaces: this.replacedNonce });
-    if (!result.registered) return { waitMs: Math.max(1, result.holderLeftMs), previousFailed: false };
-    this.registered = true;
-    return { waitMs: 0, previousFailed: result.previousFailed };
+  private async register(): Promise<RegisterResult> {
+    const result = await this.scripts.register({ nonce: this.nonce, replaces: this.replacedNonce });
+    if (result.registered) {
+      this.registered = true;
+      this.replacedNonce = '';
+    }
+    return result;
   }
 }

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
 import type { ClientContext } from './context.js';
 import { DeadLetterError, SessionLostError, type ClaimRefusal } from './errors.js';
 import type { ExpiredStream } from './events.js';
@@ -9,7 +8,7 @@ import { claim, type ClaimEntry, type ClaimOutcome as ScriptClaimOutcome } from 
 import { listOrphans } from './scripts/list-orphans.js';
 import { decodeInfo } from './scripts/outcomes.js';
 import { readOrphans } from './scripts/read-orphans.js';
-import type { Session } from './session.js';
+import type { Incarnation, Session } from './session.js';
 
 export interface TakeoverEvents {
   /** Manual mode: a stream of a dead peer to report. */
@@ -24,7 +23,6 @@ export interface TakeoverEvents {
 /** What a claim did with one entry: granted, or why not. */
 export type ClaimOutcome = ScriptClaimOutcome | ClaimRefusal;
 
-const consumersReply = z.array(z.array(z.union([z.string(), z.number()])));
 
 /** Entries listed per call: small enough that claiming starts early, large enough to keep calls few. */
 const LIST_PAGE = 1000;
@@ -88,18 +86,6 @@ export class Takeover {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Hands every consumer that holds entries to the takeover: after a resubscribe or at start, when a death may
-   * have gone unheard (the takeover itself checks that each one's session is gone). */
-  async reconcile(): Promise<void> {
-    const { keys, consumerId } = this.context;
-    const reply = consumersReply.parse(await this.context.redis.sendCommand(['XINFO', 'CONSUMERS', keys.lbs, keys.group]));
-    for (const fields of reply) {
-      const name = String(fields[fields.indexOf('name') + 1]);
-      const pending = Number(fields[fields.indexOf('pending') + 1]);
-      if (name !== consumerId && pending > 0) this.handle(name);
-    }
-  }
-
   /** Whether `expired` is a payload this consumer emitted (and so its stream, id and Info are the entry's). */
   reportedHere(expired: ExpiredStream): boolean {
     return this.reported.has(expired);
@@ -141,10 +127,14 @@ export class Takeover {
    * One claim.lua call. The batches of a takeover go out together: Redis runs them back to back while this
    * process handles the replies that came before.
    */
-  private async claimBatch(previousOwner: string, entries: readonly ClaimEntry[]): Promise<ClaimOutcome[]> {
+  private async claimBatch(
+    previousOwner: string,
+    entries: readonly ClaimEntry[],
+    incarnation: Incarnation = this.session.incarnation(),
+  ): Promise<ClaimOutcome[]> {
     let result;
     try {
-      result = await claim(this.context.scripts, this.context, { nonce: this.session.currentNonce, previousOwner, entries });
+      result = await claim(this.context.scripts, this.context, { nonce: incarnation.nonce, previousOwner, entries });
     } catch (error) {
       this.events.onClaimFailed();
       throw error;
@@ -206,10 +196,10 @@ export class Takeover {
 
   /** autoClaim: claims a batch of entries and announces what this consumer won. */
   private async claimAndAnnounce(previousOwner: string, ids: readonly string[]): Promise<void> {
-    const nonce = this.session.currentNonce;
-    const outcomes = await this.claimBatch(previousOwner, ids.map((lbsId) => ({ lbsId, stream: '', known: false })));
+    const incarnation = this.session.incarnation();
+    const outcomes = await this.claimBatch(previousOwner, ids.map((lbsId) => ({ lbsId, stream: '', known: false })), incarnation);
     // Claimed by an incarnation that ended meanwhile: the next one takes them back (recover.lua).
-    if (nonce !== this.session.currentNonce || !this.session.isValid()) return;
+    if (!incarnation.isCurrent()) return;
     outcomes.forEach((outcome, i) => {
       const lbsId = ids[i]!;
       if (typeof outcome !== 'string') {
