@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { RedisStreamClientError, addStream } from '../../lib/index.js';
 import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
@@ -69,4 +70,32 @@ it('bounds close() by a default of a few seconds', async () => {
   await admin.sendCommand(['CLIENT', 'PAUSE', '30000', 'WRITE']);
   const took = await settleTime(client.close());
   expect(took).toBeLessThan(10_000);
+});
+
+it.each(['close', 'done'] as const)('sends no command to Redis once %s() has resolved', async (method) => {
+  const service = serviceName();
+  const heartbeatMs = 300;
+  const { client } = await fleet.consumer({ serviceName: service, heartbeatMs, autoClaim: true });
+  const leaving = await fleet.consumer({ serviceName: service, heartbeatMs });
+  for (let i = 0; i < 200; i++) await addStream(admin, service, `s${i}`);
+  await waitFor(() => leaving.log.added.length + client.owned().length === 200);
+  const monitor = spawn('redis-cli', ['-p', String(server.port), 'MONITOR'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const lines: string[] = [];
+    monitor.stdout.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    await waitFor(() => lines.includes('OK'));
+    // The peer hands its streams over: the client is in the middle of taking them over when it stops.
+    await leaving.client.close();
+    await client[method]();
+    const after = lines.length;
+    // Three heartbeats: every timer of the client (heartbeat, validity, self-check, a takeover's grace) would have
+    // fired by then. The window is the check itself, not a synchronisation.
+    await new Promise((resolve) => setTimeout(resolve, 3 * heartbeatMs));
+    await admin.sendCommand(['ECHO', 'end-of-window']);
+    await waitFor(() => lines.some((line) => line.includes('end-of-window')));
+    const sent = lines.slice(after).filter((line) => !line.includes('end-of-window'));
+    expect(sent).toEqual([]);
+  } finally {
+    monitor.kill();
+  }
 });
