@@ -6,6 +6,7 @@ import { AlreadyClaimedError, NotOwnerError, NotRunningError, RedisStreamClientE
 import type { ExpiredStream, RedisStreamClientEvents, StreamLease } from './events.js';
 import { decodeInfo } from './scripts/outcomes.js';
 import { FailureDetector } from './failure-detector.js';
+import { Connections } from './connections.js';
 import { ensureExpiredEvents } from './keyspace-config.js';
 import { KeyspaceSubscriber } from './keyspace-subscriber.js';
 import { keysFor } from './keys.js';
@@ -15,7 +16,7 @@ import { Notifier } from './notifier.js';
 import { parseOptions, parseTimeout, type RedisStreamClientOptions, type ResolvedOptions } from './options.js';
 import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
-import { closeConnection, currentDatabase, openConnection, type RedisClientLike, type RedisConnection } from './redis.js';
+import { currentDatabase, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
 import { Session, sessionScripts } from './session.js';
 import type { RedisClusterLike } from './slot-master.js';
@@ -73,9 +74,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private readonly takeover: Takeover;
   private subscriber: KeyspaceSubscriber | undefined;
   private reader: LbsReader | undefined;
-  private sessionConnection: RedisConnection | undefined;
-  /** Connections still connecting: closed too when the client shuts down meanwhile. */
-  private readonly connecting = new Set<RedisConnection>();
+  private readonly connections = new Connections((error) => this.report(error));
   private state: State = 'new';
   /** The init() under way: close() ends it through `abort`, then waits for `settled`. */
   private initAttempt: { abort: AbortController; settled: Promise<void> } | undefined;
@@ -288,41 +287,36 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   /** Starts every part; each step first checks that init() has not given up meanwhile. */
   private async start(signal: AbortSignal): Promise<void> {
     this.takeover.start();
+    this.connections.reopen();
     const node = await this.link.connect();
     signal.throwIfAborted();
     const database = await currentDatabase(node);
-    signal.throwIfAborted();
-    const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
-    signal.throwIfAborted();
-    await this.flagOtherMasters();
     signal.throwIfAborted();
     this.subscriber = new KeyspaceSubscriber(this.context.keys, database, {
       onSessionExpired: (consumerId) => this.detector.expired(consumerId),
       onResubscribed: () => void this.resync().catch((error: unknown) => this.report(error)),
       onError: (error) => this.report(error),
     });
-    await this.subscriber.start(node, channel ? [channel] : ['keyspace', 'keyevent']);
-    if (!channel) await this.subscriber.probe(node);
-    this.session.announceOn(channel ?? 'keyspace', database);
+    this.session.announceOn('', database);
+    await this.listenOn(node, 'subscribe');
     signal.throwIfAborted();
     await createGroup(this.context);
     signal.throwIfAborted();
-    this.sessionConnection = await this.open(node, signal);
-    this.session.use(sessionScripts(this.sessionConnection, this.context));
+    this.session.use(sessionScripts(await this.connections.open('session', node), this.context));
     const { previousFailed } = await this.session.start();
     signal.throwIfAborted();
     await this.streams.recover(previousFailed);
     signal.throwIfAborted();
     this.streams.startSelfCheck();
     await this.detector.reconcile();
-    const readerConnection = await this.open(node, signal);
-    // The reader owns its connection from here on: it closes it when it stops, and swaps it when the slot moves.
-    this.reader = new LbsReader(this.context, this.session, readerConnection, {
+    this.reader = new LbsReader(this.context, this.session, await this.connections.open('reader', node), {
       onOutcomes: (outcomes) => this.streams.admit(outcomes, false),
       onStrays: (ids) => this.streams.takeBack(ids),
       onError: (error) => this.report(error),
       capacity: () => this.options.maxStreams - this.streams.size,
+      interrupt: () => this.connections.close('reader'),
     });
+    signal.throwIfAborted();
     this.reader.start();
   }
 
@@ -334,17 +328,40 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     // Raise the fencing counter before anything can be granted there.
     await node.sendCommand(['INCRBY', this.context.keys.token, String(TOKEN_FAILOVER_MARGIN)]);
     // The session first: its heartbeats must reach the new master before the validity window ends.
-    const previousSession = this.sessionConnection;
-    this.sessionConnection = await openConnection(node, (error) => this.report(error));
-    this.session.use(sessionScripts(this.sessionConnection, this.context));
+    this.session.use(sessionScripts(await this.connections.open('session', node), this.context));
     this.session.heartbeatSoon();
-    await closeConnection(previousSession);
-    this.reader?.useConnection(await openConnection(node, (error) => this.report(error)));
-    const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
-    await this.subscriber?.restart(node, channel ? [channel] : undefined);
-    if (channel) this.session.announceOn(channel);
-    await this.flagOtherMasters();
+    this.reader?.useConnection(await this.connections.open('reader', node));
+    await this.listenOn(node, 'subscribe');
     await this.detector.reconcile();
+  }
+
+  /** After the subscriber reconnects: Redis may have restarted (flags and scripts forgotten) and expiry events
+   * sent meanwhile are lost, so check the flags again and look for dead peers. */
+  private async resync(): Promise<void> {
+    if (this.state !== 'running') return;
+    await this.listenOn(this.link.node, 'if-changed');
+    this.session.heartbeatSoon();
+    await this.detector.reconcile();
+  }
+
+  /**
+   * Makes sure expiries of session keys are published on `node` and heard: the flags (set again: a restarted or
+   * newly promoted Redis has forgotten them), the subscription (on a new connection: always, or only when the
+   * channel changed), the channel the sweep announces deaths on, and, on a cluster, the flags of the other masters.
+   * At start, when the flags cannot be read (CONFIG refused), a probe checks that expiries are heard at all.
+   */
+  private async listenOn(node: RedisClientLike, resubscribe: 'subscribe' | 'if-changed'): Promise<void> {
+    const subscriber = this.subscriber!;
+    const channel = await ensureExpiredEvents(node, this.options.configureKeyspaceEvents);
+    if (resubscribe === 'subscribe' || (channel && !subscriber.listensOn(channel))) {
+      // Both channels when the flags could not be read; the probe then checks at start.
+      const before = subscriber.listening;
+      const channels = channel ? [channel] : before.length > 0 ? before : (['keyspace', 'keyevent'] as const);
+      await subscriber.start(await this.connections.open('subscriber', node), channels);
+      if (!channel && before.length === 0) await subscriber.probe(node);
+    }
+    this.session.announceOn(channel ?? 'keyspace');
+    await this.flagOtherMasters();
   }
 
   /** On a cluster the flags are per node: set them on every master, so that wherever the service's slot moves
@@ -355,37 +372,6 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.link.onOtherMasters((node) => ensureExpiredEvents(node, true));
   }
 
-  /** After the subscriber reconnects: Redis may have restarted (flags and scripts forgotten) and expiry events
-   * sent meanwhile are lost, so check the flags again and look for dead peers. */
-  private async resync(): Promise<void> {
-    if (this.state !== 'running') return;
-    const channel = await ensureExpiredEvents(this.context.redis, this.options.configureKeyspaceEvents);
-    // A restarted Redis may have other flags now (ours merged into none), so the channel may have changed.
-    if (channel && !this.subscriber?.listensOn(channel)) {
-      await this.subscriber?.restart(this.link.node, [channel]);
-      this.session.announceOn(channel);
-    }
-    this.session.heartbeatSoon();
-    await this.detector.reconcile();
-  }
-
-  /** Opens a connection of the client's own. One still connecting when the client shuts down is closed then; one
-   * that connects after init() gave up is closed here. */
-  private async open(node: RedisClientLike, signal: AbortSignal): Promise<RedisConnection> {
-    let opening: RedisConnection | undefined;
-    try {
-      const connection = await openConnection(node, (error) => this.report(error), (adopted) => {
-        opening = adopted;
-        this.connecting.add(adopted);
-      });
-      if (signal.aborted) await closeConnection(connection);
-      signal.throwIfAborted();
-      return connection;
-    } finally {
-      if (opening) this.connecting.delete(opening);
-    }
-  }
-
   /**
    * Stops every part and closes every connection of the client's own at once, then waits up to `waitMs` for the
    * work under way to end (only a Redis that does not answer can hold it up).
@@ -394,15 +380,12 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.session.stop();
     this.streams.stop();
     const quiet = Promise.allSettled([this.reader?.stop(), this.takeover.stop()]);
-    await closeConnection(this.sessionConnection);
-    await Promise.all([...this.connecting].map((connection) => closeConnection(connection)));
-    await this.subscriber?.stop();
+    await this.connections.closeAll();
     await this.link.stop();
     this.streams.giveUpAll(new RedisStreamClientError('The client was closed'));
     await withTimeout(quiet, waitMs).catch(() => undefined);
     this.reader = undefined;
     this.subscriber = undefined;
-    this.sessionConnection = undefined;
   }
 
   private assertRunning(method: string): void {

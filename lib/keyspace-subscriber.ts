@@ -5,7 +5,7 @@ import { ConfigError } from './errors.js';
 import type { ServiceKeys } from './keys.js';
 import { keyspaceAdvice, type EventChannel } from './keyspace-config.js';
 import { withTimeout } from './timeout.js';
-import { openConnection, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
+import type { RedisCommander, RedisConnection } from './redis.js';
 
 /** How long the probe waits to hear its key expire. */
 const PROBE_WAIT_MS = 1000;
@@ -24,8 +24,9 @@ function globEscape(text: string): string {
 }
 
 /**
- * Listens on its own connection for the expiry of this service's session keys, in the database the client
- * really uses. node-redis resubscribes by itself after a reconnect; the owner reconciles on `onResubscribed`.
+ * Listens, on a connection given to it for this alone, for the expiry of this service's session keys, in the
+ * database the client really uses. node-redis resubscribes by itself after a reconnect; the owner reconciles on
+ * `onResubscribed`. To change node or channel, the owner starts it again on a new connection.
  */
 export class KeyspaceSubscriber {
   private connection: RedisConnection | undefined;
@@ -42,11 +43,11 @@ export class KeyspaceSubscriber {
     this.message = z.string().startsWith(keys.sessionPrefix);
   }
 
-  /** Subscribes on the given channels: both when the flags could not be read. */
-  async start(redis: RedisClientLike, channels: readonly EventChannel[]): Promise<void> {
+  /** Subscribes on the given channels (both when the flags could not be read), on `connection`. */
+  async start(connection: RedisConnection, channels: readonly EventChannel[]): Promise<void> {
+    this.connection = connection;
     this.channels = channels;
     let ready = false;
-    const connection = await openConnection(redis, (error) => this.events.onError(error), (opening) => (this.connection = opening));
     connection.on('ready', () => {
       if (ready) this.events.onResubscribed();
     });
@@ -88,21 +89,14 @@ export class KeyspaceSubscriber {
   }
 
 
-  /** Subscribes again: on another node (the service's slot moved), or on another channel (the flags changed). */
-  async restart(redis: RedisClientLike, channels: readonly EventChannel[] = this.channels): Promise<void> {
-    await this.stop();
-    await this.start(redis, channels);
+  /** The channels it listens on (none before start). */
+  get listening(): readonly EventChannel[] {
+    return this.channels;
   }
 
   /** Whether it listens on exactly this channel. */
   listensOn(channel: EventChannel): boolean {
     return this.channels.length === 1 && this.channels[0] === channel;
-  }
-
-  async stop(): Promise<void> {
-    const connection = this.connection;
-    this.connection = undefined;
-    await connection?.disconnect().catch(() => undefined);
   }
 
   private expired(key: string): void {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { Backoff } from './backoff.js';
 import type { ClientContext } from './context.js';
-import { closeConnection, errorCode, type RedisConnection } from './redis.js';
+import { errorCode, type RedisConnection } from './redis.js';
 import type { EntryOutcome } from './scripts/outcomes.js';
 import { take, type TakeStatus } from './scripts/take.js';
 import type { Incarnation, Session } from './session.js';
@@ -16,6 +16,8 @@ export interface ReaderEvents {
   onError(error: unknown): void;
   /** How many more streams this consumer may take now (maxStreams minus owned). */
   capacity(): number;
+  /** Closes the reader's connection, which ends a blocking read on it at once. */
+  interrupt(): Promise<void>;
 }
 
 const blockingReadReply = z.array(z.tuple([z.string(), z.array(z.tuple([z.string(), z.unknown()]))])).nullable();
@@ -53,9 +55,7 @@ export class LbsReader {
 
   /** Switches the blocking reads to another connection (the service's slot moved to another cluster node). */
   useConnection(connection: RedisConnection): void {
-    const previous = this.connection;
     this.connection = connection;
-    void closeConnection(previous);
   }
 
   start(): void {
@@ -66,7 +66,7 @@ export class LbsReader {
    * ended: a take call stuck in an unreachable Redis's queue holds it up, so callers bound the wait. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await closeConnection(this.connection);
+    await this.events.interrupt();
     await this.loop;
   }
 
