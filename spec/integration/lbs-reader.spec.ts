@@ -1,10 +1,10 @@
 import { expect, it } from 'vitest';
-import { DeadLetterError, addStream, keysFor } from '../../lib/index.js';
+import { DeadLetterError, addStream, keysFor, type RedisStreamClient } from '../../lib/index.js';
 import { sessionKey } from '../../lib/keys.js';
 import { serviceName } from '../support/fleet.js';
 import { readerBlocked } from '../support/redis-clients.js';
 import { useRedisServer } from '../support/use-redis-server.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 const redis = useRedisServer();
 
@@ -37,8 +37,8 @@ it('spreads a burst of 300 streams evenly over 3 ready consumers', async () => {
 
 it('delivers a stream added while consumers are blocked waiting', async () => {
   const service = serviceName();
-  const { log } = await redis.fleet.consumer({ serviceName: service });
-  await sleep(200); // the reader is now blocked in XREADGROUP
+  const { log } = await redis.fleet.consumer({ serviceName: service }, { clientName: service });
+  await waitFor(() => readerBlocked(redis.admin, service));
   await addStream(redis.admin, service, 'late');
   await waitFor(() => log.added.length === 1, { timeoutMs: 2000 });
   expect(log.added[0]!.stream).toBe('late');
@@ -90,7 +90,7 @@ it('never lets two consumers own a stream added twice', async () => {
   for (let i = 0; i < 10; i++) await addStream(redis.admin, service, 'same');
   await addStream(redis.admin, service, 'marker');
   await waitFor(() => consumers.flatMap(({ log }) => log.added).some((lease) => lease.stream === 'marker'));
-  await sleep(100);
+  await waitFor(() => everyEntryAdmitted(service, consumers.map(({ client }) => client)));
   const owners = consumers.filter(({ client }) => client.owned().some((lease) => lease.stream === 'same'));
   expect(owners).toHaveLength(1);
   expect(await redis.admin.xLen(keysFor(service).lbs)).toBe(2);
@@ -103,15 +103,46 @@ it('never lets two consumers own a stream added twice', async () => {
 
 it('stops taking streams at maxStreams and resumes when one is done', async () => {
   const service = serviceName();
+  const keys = keysFor(service);
   const { client, log } = await redis.fleet.consumer({ serviceName: service, maxStreams: 3 });
   for (let i = 0; i < 5; i++) await addStream(redis.admin, service, `s${i}`);
   await waitFor(() => log.added.length === 3);
-  await sleep(300);
+  // Nothing in Redis changes while it holds back, so wait for something it does later: two heartbeats (the first
+  // may come at once) put a heartbeat interval at its cap behind it, its reader looking every 50 ms meanwhile.
+  for (let beat = 0; beat < 2; beat++) await nextHeartbeat(service, client);
   expect(client.owned()).toHaveLength(3);
+  expect((await redis.admin.xPending(keys.lbs, keys.group)).pending).toBe(3); // s3 and s4 not even delivered
   await client.doneStream(log.added[0]!.stream);
   await waitFor(() => log.added.length === 4);
   expect(client.owned()).toHaveLength(3);
 });
+
+/**
+ * Every entry in the LBS has been delivered to a consumer and admitted by it: none is left undelivered, and every
+ * entry pending is a lease of one of `clients` (a blocking read delivers an entry that only the next take admits).
+ * Throws, for waitFor to report, what is not there yet.
+ */
+async function everyEntryAdmitted(service: string, clients: RedisStreamClient[]): Promise<true> {
+  const keys = keysFor(service);
+  const [stream, groups, pending] = await Promise.all([
+    redis.admin.xInfoStream(keys.lbs),
+    redis.admin.xInfoGroups(keys.lbs),
+    redis.admin.xPending(keys.lbs, keys.group),
+  ]);
+  const lastDelivered = groups.find((group) => group.name === keys.group)?.lastDeliveredId;
+  const leases = clients.reduce((sum, client) => sum + client.owned().length, 0);
+  if (lastDelivered !== stream.lastGeneratedId || pending.pending !== leases) {
+    throw new Error(`delivered up to ${lastDelivered} of ${stream.lastGeneratedId}; ${pending.pending} pending, ${leases} leases`);
+  }
+  return true;
+}
+
+/** Resolves at the next heartbeat of `client`: when its session deadline in Redis moves. */
+async function nextHeartbeat(service: string, client: RedisStreamClient): Promise<void> {
+  const deadline = () => redis.admin.zScore(keysFor(service).consumers, client.id());
+  const before = await deadline();
+  await waitFor(async () => (await deadline()) !== before, { message: `a heartbeat of ${client.id()}` });
+}
 
 it('keeps an entry that reached the blocking read of an incarnation that has ended meanwhile', async () => {
   const service = serviceName();
