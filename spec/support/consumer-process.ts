@@ -73,6 +73,9 @@ export async function spawnConsumer(
 
 async function runConsumer(url: string | string[], options: RedisStreamClientOptions, spawn: SpawnOptions): Promise<void> {
   const send = (report: ConsumerReport): void => void process.send?.(report);
+  // The test process went away (crashed, or its worker was ended): nobody will kill this one, and the client's
+  // connections and timers would keep it running.
+  process.once('disconnect', () => process.exit(0));
   const redis = Array.isArray(url)
     ? createCluster({ rootNodes: url.map((node) => ({ url: node })) })
     : createClient({ url, ...(spawn.clientName ? { name: spawn.clientName } : {}) });
