@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createClient } from 'redis';
 import {
   NotOwnerError,
@@ -8,33 +8,20 @@ import {
   addStream,
   keysFor,
 } from '../../lib/index.js';
-import { spawnConsumer } from '../support/consumer-process.js';
-import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { serviceName } from '../support/fleet.js';
+import { useRedisServer } from '../support/use-redis-server.js';
 import { waitFor } from '../support/wait.js';
 
-let server: RedisServer;
-let fleet: Fleet;
-let redis: NodeRedis;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  fleet = new Fleet(server.url);
-  redis = await fleet.connect();
-});
-afterEach(() => fleet.close());
+const redis = useRedisServer();
 
 async function pendingCount(service: string): Promise<number> {
   const keys = keysFor(service);
-  return (await redis.xPending(keys.lbs, keys.group)).pending;
+  return (await redis.admin.xPending(keys.lbs, keys.group)).pending;
 }
 
 it('doneStream and done() leave no pending or LBS entry, and done() leaves the group', async () => {
   const service = serviceName();
-  const { client, log } = await fleet.consumer({ serviceName: service });
+  const { client, log } = await redis.fleet.consumer({ serviceName: service });
   for (let i = 0; i < 6; i++) await client.addStream(`s${i}`);
   await waitFor(() => log.added.length === 6);
 
@@ -47,23 +34,23 @@ it('doneStream and done() leave no pending or LBS entry, and done() leaves the g
   await client.done();
   const keys = keysFor(service);
   expect(await pendingCount(service)).toBe(0);
-  expect(await redis.xLen(keys.lbs)).toBe(0);
-  expect(await redis.exists(`${keys.sessionPrefix}${client.id()}`)).toBe(0);
-  expect(await redis.hLen(keys.owners)).toBe(0);
-  expect(await redis.xInfoConsumers(keys.lbs, keys.group)).toEqual([]);
+  expect(await redis.admin.xLen(keys.lbs)).toBe(0);
+  expect(await redis.admin.exists(`${keys.sessionPrefix}${client.id()}`)).toBe(0);
+  expect(await redis.admin.hLen(keys.owners)).toBe(0);
+  expect(await redis.admin.xInfoConsumers(keys.lbs, keys.group)).toEqual([]);
   await expect(client.doneStream('s1')).rejects.toBeInstanceOf(NotRunningError);
 });
 
 it('issues fencing tokens that increase with every grant, across owners', async () => {
   const service = serviceName();
-  const first = await fleet.consumer({ serviceName: service, heartbeatMs: 1000 });
-  for (let i = 0; i < 5; i++) await addStream(redis, service, `s${i}`);
+  const first = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 1000 });
+  for (let i = 0; i < 5; i++) await addStream(redis.admin, service, `s${i}`);
   await waitFor(() => first.log.added.length === 5);
   const tokens = first.log.added.map((lease) => lease.token);
   expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
   expect(new Set(tokens).size).toBe(5);
 
-  const second = await fleet.consumer({ serviceName: service, heartbeatMs: 1000, autoClaim: true });
+  const second = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 1000, autoClaim: true });
   await first.client.close();
   await waitFor(() => second.client.owned().length === 5, { timeoutMs: 5000 });
   for (const lease of second.client.owned()) {
@@ -76,13 +63,13 @@ it('issues fencing tokens that increase with every grant, across owners', async 
 it('takes back, after a restart under the same consumerId, what the previous process held', async () => {
   const service = serviceName();
   const consumerId = 'worker-1';
-  const before = await spawnConsumer(server.url, { serviceName: service, consumerId, heartbeatMs: 500 });
-  for (let i = 0; i < 4; i++) await addStream(redis, service, `s${i}`);
+  const before = await redis.spawnConsumer({ serviceName: service, consumerId, heartbeatMs: 500 });
+  for (let i = 0; i < 4; i++) await addStream(redis.admin, service, `s${i}`);
   await waitFor(() => before.owned().size === 4);
   before.kill('SIGKILL');
   await before.exited;
 
-  const after = await fleet.consumer({ serviceName: service, consumerId, heartbeatMs: 500 });
+  const after = await redis.fleet.consumer({ serviceName: service, consumerId, heartbeatMs: 500 });
   await waitFor(() => after.log.added.length === 4);
   expect(after.log.added.every((lease) => lease.recovered)).toBe(true);
   for (const lease of after.log.added) {
@@ -93,21 +80,21 @@ it('takes back, after a restart under the same consumerId, what the previous pro
 
 it('refuses a second live client with the same consumerId', async () => {
   const service = serviceName();
-  await fleet.consumer({ serviceName: service, consumerId: 'twin', heartbeatMs: 300 });
-  const twin = await fleet.consumer({ serviceName: service, consumerId: 'twin', heartbeatMs: 300 }, { start: false });
+  await redis.fleet.consumer({ serviceName: service, consumerId: 'twin', heartbeatMs: 300 });
+  const twin = await redis.fleet.consumer({ serviceName: service, consumerId: 'twin', heartbeatMs: 300 }, { start: false });
   await expect(twin.client.init()).rejects.toMatchObject({ setting: 'consumerId' });
 });
 
 it('keeps running when listeners throw or reject, and reports them as errors', async () => {
   const service = serviceName();
-  const { client, log } = await fleet.consumer({ serviceName: service }, { start: false });
+  const { client, log } = await redis.fleet.consumer({ serviceName: service }, { start: false });
   client.on('streamAdded', () => {
     throw new Error('sync failure');
   });
   client.on('streamAdded', () => Promise.reject(new Error('async failure')));
   await client.init();
-  await addStream(redis, service, 'a');
-  await addStream(redis, service, 'b');
+  await addStream(redis.admin, service, 'a');
+  await addStream(redis.admin, service, 'b');
   await waitFor(() => log.added.length === 2 && log.errors.length === 1);
   // The other three are of the same kind: held back, and counted in the summary that close() delivers.
   await client.close();
@@ -118,7 +105,7 @@ it('keeps running when listeners throw or reject, and reports them as errors', a
 });
 
 it('rejects init() clearly when Redis cannot be reached, and may be tried again', async () => {
-  const closed = createClient({ url: server.url });
+  const closed = createClient({ url: redis.server.url });
   const client = new RedisStreamClient(closed, { serviceName: serviceName() });
   await expect(client.init()).rejects.toBeInstanceOf(RedisStreamClientError);
   await closed.connect();
@@ -135,13 +122,13 @@ it('rejects init() clearly when Redis cannot be reached, and may be tried again'
 it('takes back an entry whose grant reply was lost, once an error says replies may have been lost', async () => {
   const service = serviceName();
   const keys = keysFor(service);
-  const { client, log } = await fleet.consumer({ serviceName: service, maxStreams: 1 });
-  await addStream(redis, service, 'first');
+  const { client, log } = await redis.fleet.consumer({ serviceName: service, maxStreams: 1 });
+  await addStream(redis.admin, service, 'first');
   await waitFor(() => log.added.length === 1);
   // An entry delivered to this consumer whose reply never reached it (as when a socket dies mid-reply).
-  await addStream(redis, service, 'lost-reply');
-  await redis.xReadGroup(keys.group, client.id(), { key: keys.lbs, id: '>' }, { COUNT: 1 });
-  await redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+  await addStream(redis.admin, service, 'lost-reply');
+  await redis.admin.xReadGroup(keys.group, client.id(), { key: keys.lbs, id: '>' }, { COUNT: 1 });
+  await redis.admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
 
   await waitFor(() => log.added.some((lease) => lease.stream === 'lost-reply'), { timeoutMs: 8000 });
   const stray = log.added.find((lease) => lease.stream === 'lost-reply')!;
@@ -151,11 +138,11 @@ it('takes back an entry whose grant reply was lost, once an error says replies m
 
 it('falls back to EVAL when Redis has lost its scripts (SCRIPT FLUSH)', async () => {
   const service = serviceName();
-  const { log } = await fleet.consumer({ serviceName: service });
-  await addStream(redis, service, 'before');
+  const { log } = await redis.fleet.consumer({ serviceName: service });
+  await addStream(redis.admin, service, 'before');
   await waitFor(() => log.added.length === 1);
-  await redis.scriptFlush();
-  await addStream(redis, service, 'after');
+  await redis.admin.scriptFlush();
+  await addStream(redis.admin, service, 'after');
   await waitFor(() => log.added.length === 2);
   expect(log.errors).toEqual([]);
 });

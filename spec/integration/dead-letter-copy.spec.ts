@@ -3,25 +3,13 @@
  * bytes, with field `truncated` giving the original size of each value that was cut. Checked on every script that
  * dead-letters an entry.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { keysFor } from '../../lib/index.js';
-import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { serviceName } from '../support/fleet.js';
+import { useRedisServer } from '../support/use-redis-server.js';
 import { waitFor } from '../support/wait.js';
 
-let server: RedisServer;
-let fleet: Fleet;
-let redis: NodeRedis;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  fleet = new Fleet(server.url);
-  redis = await fleet.connect();
-});
-afterEach(() => fleet.close());
+const redis = useRedisServer();
 
 const MAX_ENTRY_BYTES = 64 * 1024;
 const MIB = 1024 * 1024;
@@ -37,9 +25,9 @@ const note = 'n'.repeat(100_000);
 /** Puts `fields` in the LBS and has them pending under `consumerId`, with no session behind it. */
 async function pendingUnder(service: string, consumerId: string, fields: Record<string, string>): Promise<string> {
   const keys = keysFor(service);
-  await redis.sendCommand(['XGROUP', 'CREATE', keys.lbs, keys.group, '0', 'MKSTREAM']);
-  const id = await redis.xAdd(keys.lbs, '*', fields);
-  await redis.sendCommand(['XREADGROUP', 'GROUP', keys.group, consumerId, 'COUNT', '10', 'STREAMS', keys.lbs, '>']);
+  await redis.admin.sendCommand(['XGROUP', 'CREATE', keys.lbs, keys.group, '0', 'MKSTREAM']);
+  const id = await redis.admin.xAdd(keys.lbs, '*', fields);
+  await redis.admin.sendCommand(['XREADGROUP', 'GROUP', keys.group, consumerId, 'COUNT', '10', 'STREAMS', keys.lbs, '>']);
   return id;
 }
 
@@ -57,15 +45,15 @@ const paths: Array<[string, (service: string) => Promise<string>]> = [
   [
     'taken from the LBS (take.lua)',
     async (service) => {
-      await fleet.consumer(options(service));
-      return redis.xAdd(keysFor(service).lbs, '*', tooLarge);
+      await redis.fleet.consumer(options(service));
+      return redis.admin.xAdd(keysFor(service).lbs, '*', tooLarge);
     },
   ],
   [
     'taken back by a restart under the same consumerId (recover.lua)',
     async (service) => {
       const id = await pendingUnder(service, 'worker-1', tooLarge);
-      await fleet.consumer({ ...options(service), consumerId: 'worker-1' });
+      await redis.fleet.consumer({ ...options(service), consumerId: 'worker-1' });
       return id;
     },
   ],
@@ -73,7 +61,7 @@ const paths: Array<[string, (service: string) => Promise<string>]> = [
     'claimed from a dead consumer (claim.lua, autoClaim)',
     async (service) => {
       const id = await pendingUnder(service, 'dead-1', tooLarge);
-      await fleet.consumer({ ...options(service), autoClaim: true });
+      await redis.fleet.consumer({ ...options(service), autoClaim: true });
       return id;
     },
   ],
@@ -81,7 +69,7 @@ const paths: Array<[string, (service: string) => Promise<string>]> = [
     'read from a dead consumer (orphans.lua, manual mode)',
     async (service) => {
       const id = await pendingUnder(service, 'dead-1', tooLarge);
-      await fleet.consumer(options(service));
+      await redis.fleet.consumer(options(service));
       return id;
     },
   ],
@@ -93,7 +81,7 @@ it.each(paths)('keeps at most maxEntryBytes of each field of a 1 MiB entry, sayi
   const id = await deliver(service);
 
   const [dead] = await waitFor(async () => {
-    const entries = await redis.xRange(keys.deadLetter, '-', '+');
+    const entries = await redis.admin.xRange(keys.deadLetter, '-', '+');
     return entries.length > 0 && entries;
   });
   const copy = dead!.message;
@@ -104,11 +92,11 @@ it.each(paths)('keeps at most maxEntryBytes of each field of a 1 MiB entry, sayi
   expect(copy.origin).toBe('test');
   expect(JSON.parse(copy.truncated ?? 'null')).toEqual({ 'lbs-input': MIB, note: note.length });
   // Fields as Redis stores them, in order: the copy is bounded, not the entry as written.
-  const stored = (await redis.sendCommand(['XRANGE', keys.deadLetter, '-', '+'])) as Array<[string, string[]]>;
+  const stored = (await redis.admin.sendCommand(['XRANGE', keys.deadLetter, '-', '+'])) as Array<[string, string[]]>;
   const fields = stored[0]![1];
   expect(fields.filter((_, i) => i % 2 === 0)).toEqual(['reason', 'lbs-id', 'truncated', 'lbs-input', 'note', 'origin']);
   expect(Math.max(...fields.map((value) => Buffer.byteLength(value)))).toBe(MAX_ENTRY_BYTES);
-  expect(await redis.xLen(keys.lbs)).toBe(0);
+  expect(await redis.admin.xLen(keys.lbs)).toBe(0);
 });
 
 it('cuts the fields of an entry dead-lettered as a poison stream too', async () => {
@@ -118,11 +106,11 @@ it('cuts the fields of an entry dead-lettered as a poison stream too', async () 
   const input = '{"DataStreamName":"poison"}';
   const id = await pendingUnder(service, 'dead-1', { 'lbs-input': input, blob });
   // Delivered maxDeliveries times already: the next claim dead-letters it instead of granting it.
-  await redis.sendCommand(['XCLAIM', keys.lbs, keys.group, 'dead-1', '0', id, 'RETRYCOUNT', '10', 'JUSTID']);
-  await fleet.consumer({ ...options(service), autoClaim: true, maxDeliveries: 10 });
+  await redis.admin.sendCommand(['XCLAIM', keys.lbs, keys.group, 'dead-1', '0', id, 'RETRYCOUNT', '10', 'JUSTID']);
+  await redis.fleet.consumer({ ...options(service), autoClaim: true, maxDeliveries: 10 });
 
   const [dead] = await waitFor(async () => {
-    const entries = await redis.xRange(keys.deadLetter, '-', '+');
+    const entries = await redis.admin.xRange(keys.deadLetter, '-', '+');
     return entries.length > 0 && entries;
   });
   expect(dead!.message.reason).toMatch(/died 10 times/);
@@ -134,10 +122,10 @@ it('cuts the fields of an entry dead-lettered as a poison stream too', async () 
 it('keeps an entry that fits as it was, with no truncated field', async () => {
   const service = serviceName();
   const keys = keysFor(service);
-  await fleet.consumer(options(service));
-  await redis.xAdd(keys.lbs, '*', { 'lbs-input': 'not json', other: 'o'.repeat(MAX_ENTRY_BYTES) });
+  await redis.fleet.consumer(options(service));
+  await redis.admin.xAdd(keys.lbs, '*', { 'lbs-input': 'not json', other: 'o'.repeat(MAX_ENTRY_BYTES) });
   const [dead] = await waitFor(async () => {
-    const entries = await redis.xRange(keys.deadLetter, '-', '+');
+    const entries = await redis.admin.xRange(keys.deadLetter, '-', '+');
     return entries.length > 0 && entries;
   });
   expect(Object.keys(dead!.message)).toEqual(['reason', 'lbs-id', 'lbs-input', 'other']);

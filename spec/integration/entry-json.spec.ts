@@ -3,25 +3,13 @@
  * decodes the Info of every granted entry. Redis's JSON decoder (lua-cjson) accepts text JSON.parse refuses: such an
  * entry must go to the dead-letter stream, not be granted and then break the batch it came in.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeadLetterError, addStream, keysFor } from '../../lib/index.js';
-import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { serviceName } from '../support/fleet.js';
+import { useRedisServer } from '../support/use-redis-server.js';
 import { waitFor } from '../support/wait.js';
 
-let server: RedisServer;
-let fleet: Fleet;
-let redis: NodeRedis;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  fleet = new Fleet(server.url);
-  redis = await fleet.connect();
-});
-afterEach(() => fleet.close());
+const redis = useRedisServer();
 
 const entry = (value: string): string => `{"DataStreamName":"bad","Info":{"k":${value}}}`;
 
@@ -53,7 +41,7 @@ it.each(lenient)('the forms tested are ones JSON.parse refuses (%s)', (_label, r
 /** Ids of the entries pending in the LBS, under any consumer. */
 async function pendingIds(service: string): Promise<string[]> {
   const keys = keysFor(service);
-  const reply = (await redis.sendCommand(['XPENDING', keys.lbs, keys.group, '-', '+', '1000'])) as Array<[string, ...unknown[]]>;
+  const reply = (await redis.admin.sendCommand(['XPENDING', keys.lbs, keys.group, '-', '+', '1000'])) as Array<[string, ...unknown[]]>;
   return reply.map(([id]) => id).sort();
 }
 
@@ -61,23 +49,23 @@ async function pendingIds(service: string): Promise<string[]> {
  * reply was never handled) does before the consumer dies: they are pending under it, with no session behind it. */
 async function pendingUnder(service: string, consumerId: string, raw: string, goodBefore: number, goodAfter: number) {
   const keys = keysFor(service);
-  await redis.sendCommand(['XGROUP', 'CREATE', keys.lbs, keys.group, '0', 'MKSTREAM']);
+  await redis.admin.sendCommand(['XGROUP', 'CREATE', keys.lbs, keys.group, '0', 'MKSTREAM']);
   const good: string[] = [];
   for (let i = 0; i < goodBefore; i++) good.push(`good-${good.length}`);
-  for (const name of good) await addStream(redis, service, name);
-  const badId = await redis.xAdd(keys.lbs, '*', { 'lbs-input': raw });
+  for (const name of good) await addStream(redis.admin, service, name);
+  const badId = await redis.admin.xAdd(keys.lbs, '*', { 'lbs-input': raw });
   for (let i = 0; i < goodAfter; i++) {
     const name = `good-${good.length}`;
     good.push(name);
-    await addStream(redis, service, name);
+    await addStream(redis.admin, service, name);
   }
-  await redis.sendCommand(['XREADGROUP', 'GROUP', keys.group, consumerId, 'COUNT', '100', 'STREAMS', keys.lbs, '>']);
+  await redis.admin.sendCommand(['XREADGROUP', 'GROUP', keys.group, consumerId, 'COUNT', '100', 'STREAMS', keys.lbs, '>']);
   return { badId, good };
 }
 
 /** The dead-letter stream holds exactly the bad entry, with its reason and its lbs-input as written. */
 async function expectDeadLettered(service: string, badId: string, raw: string, reason: string): Promise<void> {
-  const dead = await redis.xRange(keysFor(service).deadLetter, '-', '+');
+  const dead = await redis.admin.xRange(keysFor(service).deadLetter, '-', '+');
   expect(dead).toHaveLength(1);
   expect(dead[0]!.message['lbs-id']).toBe(badId);
   expect(dead[0]!.message.reason).toContain('lbs-input is not valid JSON');
@@ -97,25 +85,25 @@ it('grants entries in every form JSON.parse reads, with their Info as JSON.parse
     info('{"digits in strings":"007 +1 NaN 0x10 Infinity 1. -.5","colons":"a:b,c[d]{e}"}'),
     ` \t\r\n{ "DataStreamName" : "pretty-${Math.random()}" ,\n\t"Info" : {\r\n  "n" : -1.5e+3 , "z" : [ 0 , -0 ]\n} } \n`,
   ];
-  for (const raw of valid) await redis.xAdd(keys.lbs, '*', { 'lbs-input': raw });
-  const { log } = await fleet.consumer({ serviceName: service });
+  for (const raw of valid) await redis.admin.xAdd(keys.lbs, '*', { 'lbs-input': raw });
+  const { log } = await redis.fleet.consumer({ serviceName: service });
   await waitFor(() => log.added.length === valid.length, { message: 'every entry granted' });
   expect(log.errors).toEqual([]);
   for (const raw of valid) {
     const { DataStreamName: stream, Info: expected } = JSON.parse(raw) as { DataStreamName: string; Info: unknown };
     expect(log.added.find((lease) => lease.stream === stream)?.info).toEqual(expected);
   }
-  expect(await redis.xLen(keys.deadLetter)).toBe(0);
+  expect(await redis.admin.xLen(keys.deadLetter)).toBe(0);
 });
 
 describe('an entry Redis decodes but JSON.parse refuses', () => {
   it.each(lenient)('is dead-lettered, and the good entries of its batch are granted (%s)', async (_label, raw, reason) => {
     const service = serviceName();
     const keys = keysFor(service);
-    const badId = await redis.xAdd(keys.lbs, '*', { 'lbs-input': raw });
-    for (let i = 0; i < 3; i++) await addStream(redis, service, `good-${i}`);
+    const badId = await redis.admin.xAdd(keys.lbs, '*', { 'lbs-input': raw });
+    for (let i = 0; i < 3; i++) await addStream(redis.admin, service, `good-${i}`);
 
-    const { client, log } = await fleet.consumer({ serviceName: service });
+    const { client, log } = await redis.fleet.consumer({ serviceName: service });
     await waitFor(() => log.added.length === 3 && log.errors.length >= 1, { message: 'three grants and a dead-lettering' });
     expect(log.added.map((lease) => lease.stream).sort()).toEqual(['good-0', 'good-1', 'good-2']);
     expect(log.errors).toHaveLength(1);
@@ -132,7 +120,7 @@ describe('an entry Redis decodes but JSON.parse refuses', () => {
     const raw = entry('NaN');
     const { badId, good } = await pendingUnder(service, 'worker-1', raw, 1, 2);
 
-    const { client, log } = await fleet.consumer({ serviceName: service, consumerId: 'worker-1' });
+    const { client, log } = await redis.fleet.consumer({ serviceName: service, consumerId: 'worker-1' });
     await waitFor(() => log.added.length === good.length && log.errors.length >= 1);
     expect(log.added.map((lease) => lease.stream).sort()).toEqual(good);
     expect(log.added.every((lease) => lease.recovered)).toBe(true);
@@ -147,7 +135,7 @@ describe('an entry Redis decodes but JSON.parse refuses', () => {
     const { badId, good } = await pendingUnder(service, 'dead-1', raw, 1, 2);
 
     // The survivor's init() finds dead-1 holding entries with no session and takes them over.
-    const { client, log } = await fleet.consumer({ serviceName: service, autoClaim: true });
+    const { client, log } = await redis.fleet.consumer({ serviceName: service, autoClaim: true });
     await waitFor(() => log.added.length === good.length && log.errors.length >= 1);
     expect(log.added.map((lease) => lease.stream).sort()).toEqual(good);
     expect(log.errors.map((error) => error.constructor)).toEqual([DeadLetterError]);
@@ -161,7 +149,7 @@ describe('an entry Redis decodes but JSON.parse refuses', () => {
     const raw = entry('0x10');
     const { badId, good } = await pendingUnder(service, 'dead-1', raw, 1, 2);
 
-    const { client, log } = await fleet.consumer({ serviceName: service });
+    const { client, log } = await redis.fleet.consumer({ serviceName: service });
     await waitFor(() => log.expired.length === good.length, { message: 'every good stream reported' });
     expect(log.expired.map((expired) => expired.stream).sort()).toEqual(good);
     await expectDeadLettered(service, badId, raw, 'non-standard number 0x10');

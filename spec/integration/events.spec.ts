@@ -1,25 +1,15 @@
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { errorKind } from '../../lib/error-flood.js';
 import { RepeatedErrors, on, once, type StreamLease } from '../../lib/index.js';
-import { Fleet, serviceName } from '../support/fleet.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { serviceName } from '../support/fleet.js';
+import { useRedisServer } from '../support/use-redis-server.js';
 import { sleep, waitFor } from '../support/wait.js';
 
-let server: RedisServer;
-let fleet: Fleet;
-
-beforeAll(async () => {
-  // Persistence, so that the LBS survives the restart of the outage spec.
-  server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-});
-afterAll(() => server.stop());
-beforeEach(() => {
-  fleet = new Fleet(server.url);
-});
-afterEach(() => fleet.close());
+// Persistence, so that the LBS survives the restart of the outage spec.
+const redis = useRedisServer({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
 
 it('client.once() gets the first stream only and is removed; client.on() runs with its context as `this`', async () => {
-  const { client, log } = await fleet.consumer({ serviceName: serviceName() });
+  const { client, log } = await redis.fleet.consumer({ serviceName: serviceName() });
   const first: string[] = [];
   const context = { seen: [] as string[] };
   client.once('streamAdded', (lease) => void first.push(lease.stream));
@@ -37,7 +27,7 @@ it('client.once() gets the first stream only and is removed; client.on() runs wi
 });
 
 it('on() iterates the streams a client is given, typed, until the signal aborts; once() resolves with the next', async () => {
-  const { client } = await fleet.consumer({ serviceName: serviceName() });
+  const { client } = await redis.fleet.consumer({ serviceName: serviceName() });
   const shutdown = new AbortController();
   const seen: string[] = [];
   const loop = (async () => {
@@ -55,13 +45,13 @@ it('on() iterates the streams a client is given, typed, until the signal aborts;
 });
 
 it('a 4 s Redis outage reports each kind of error once; close() delivers the count of the rest', async () => {
-  const { client, log } = await fleet.consumer({ serviceName: serviceName(), heartbeatMs: 1000 });
+  const { client, log } = await redis.fleet.consumer({ serviceName: serviceName(), heartbeatMs: 1000 });
   for (let i = 0; i < 5; i++) await client.addStream(`s${i}`);
   await waitFor(() => client.owned().length === 5);
 
-  server.kill('SIGKILL');
+  redis.server.kill('SIGKILL');
   await sleep(4000); // the outage itself: Redis is down for this long
-  await server.restart();
+  await redis.server.restart();
   await waitFor(() => log.added.filter((lease) => lease.recovered).length === 5, { timeoutMs: 15_000 });
 
   const firsts = log.errors.filter((error) => !(error instanceof RepeatedErrors));

@@ -1,66 +1,55 @@
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ConfigError, keysFor } from '../../lib/index.js';
 import { sessionKey } from '../../lib/keys.js';
-import { Fleet, serviceName } from '../support/fleet.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { serviceName } from '../support/fleet.js';
+import { useRedisServerPerTest } from '../support/use-redis-server.js';
 import { waitFor } from '../support/wait.js';
 
-let server: RedisServer | undefined;
-let fleet: Fleet | undefined;
-
-afterEach(async () => {
-  await fleet?.close();
-  await server?.stop();
-});
-
-async function start(args: string[]): Promise<Fleet> {
-  server = await startRedis({ args });
-  fleet = new Fleet(server.url);
-  return fleet;
-}
+// Each test starts its own server: the flags (and CONFIG itself) are what it is about.
+const redis = useRedisServerPerTest();
 
 async function flags(): Promise<string> {
-  return (await server!.cli('CONFIG', 'GET', 'notify-keyspace-events')).split('\n')[1] ?? '';
+  return (await redis.server.cli('CONFIG', 'GET', 'notify-keyspace-events')).split('\n')[1] ?? '';
 }
 
 /** A consumer closing hands its stream to a peer only if the peer hears the session expire. */
-async function expectHandOver(fleet: Fleet): Promise<void> {
+async function expectHandOver(): Promise<void> {
   const service = serviceName();
-  const leaving = await fleet.consumer({ serviceName: service, heartbeatMs: 60_000 });
+  const leaving = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 60_000 });
   await leaving.client.addStream('s');
   await waitFor(() => leaving.log.added.length === 1);
-  const staying = await fleet.consumer({ serviceName: service, heartbeatMs: 60_000, autoClaim: true });
+  const staying = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 60_000, autoClaim: true });
   await leaving.client.close();
   await waitFor(() => staying.client.owned().length === 1, { timeoutMs: 3000 });
 }
 
 it('adds the flags it needs and keeps every flag already set', async () => {
-  await start(['--notify-keyspace-events', 'Kg']);
-  await fleet!.consumer({ serviceName: serviceName() });
+  await redis.start({ args: ['--notify-keyspace-events', 'Kg'] });
+  await redis.fleet.consumer({ serviceName: serviceName() });
   expect([...(await flags())].sort().join('')).toBe([...'Kgx'].sort().join(''));
-  await expectHandOver(fleet!);
+  await expectHandOver();
 });
 
 it('adds K and x when no flag is set', async () => {
-  await start([]);
-  await fleet!.consumer({ serviceName: serviceName() });
+  await redis.start();
+  await redis.fleet.consumer({ serviceName: serviceName() });
   expect([...(await flags())].sort().join('')).toBe('Kx');
 });
 
 it('works with flags set beforehand while CONFIG is disabled (managed Redis)', async () => {
-  const fleet = await start(['--notify-keyspace-events', 'Kx', '--rename-command', 'CONFIG', '""']);
-  await expectHandOver(fleet);
+  await redis.start({ args: ['--notify-keyspace-events', 'Kx', '--rename-command', 'CONFIG', '""'] });
+  await expectHandOver();
 });
 
 it('works with keyevent notifications only (E and x)', async () => {
-  const fleet = await start(['--notify-keyspace-events', 'Ex']);
-  await expectHandOver(fleet);
+  await redis.start({ args: ['--notify-keyspace-events', 'Ex'] });
+  await expectHandOver();
   expect(await flags()).toBe('xE');
 });
 
 it('rejects init() with a ConfigError naming the setting when flags are off and CONFIG is refused', async () => {
-  const fleet = await start(['--rename-command', 'CONFIG', '""']);
-  const { client } = await fleet.consumer({ serviceName: serviceName() }, { start: false });
+  await redis.start({ args: ['--rename-command', 'CONFIG', '""'] });
+  const { client } = await redis.fleet.consumer({ serviceName: serviceName() }, { start: false });
   const error = await client.init().catch((e: unknown) => e);
   expect(error).toBeInstanceOf(ConfigError);
   expect(error).toMatchObject({ setting: 'notify-keyspace-events' });
@@ -68,27 +57,26 @@ it('rejects init() with a ConfigError naming the setting when flags are off and 
 });
 
 it('rejects init() when flags are off and configureKeyspaceEvents is false, changing nothing', async () => {
-  const fleet = await start([]);
-  const { client } = await fleet.consumer({ serviceName: serviceName(), configureKeyspaceEvents: false }, { start: false });
+  await redis.start();
+  const { client } = await redis.fleet.consumer({ serviceName: serviceName(), configureKeyspaceEvents: false }, { start: false });
   await expect(client.init()).rejects.toMatchObject({ setting: 'notify-keyspace-events' });
   expect(await flags()).toBe('');
 });
 
 it('sets the flags again after Redis restarts and forgets them', async () => {
-  const fleet = await start([]);
-  const { log } = await fleet.consumer({ serviceName: serviceName() });
+  await redis.start();
+  const { log } = await redis.fleet.consumer({ serviceName: serviceName() });
   await waitFor(async () => (await flags()).includes('x'));
-  await server!.restart();
+  await redis.server.restart();
   await waitFor(async () => (await flags()).includes('x'), { timeoutMs: 15_000 });
   expect(log.errors.every((error) => !(error instanceof ConfigError))).toBe(true);
 });
 
 it("checks notifications without touching any consumer's session (CONFIG refused)", async () => {
-  const fleet = await start(['--notify-keyspace-events', 'Kx', '--rename-command', 'CONFIG', '""']);
+  await redis.start({ args: ['--notify-keyspace-events', 'Kx', '--rename-command', 'CONFIG', '""'] });
   const service = serviceName();
   // A consumer whose id is another's id with the probe's old suffix.
-  const bystander = await fleet.consumer({ serviceName: service, consumerId: 'worker:probe', heartbeatMs: 60_000 });
-  await fleet.consumer({ serviceName: service, consumerId: 'worker', heartbeatMs: 60_000 });
-  const redis = await fleet.connect();
-  expect(await redis.exists(sessionKey(keysFor(service), bystander.client.id()))).toBe(1);
+  const bystander = await redis.fleet.consumer({ serviceName: service, consumerId: 'worker:probe', heartbeatMs: 60_000 });
+  await redis.fleet.consumer({ serviceName: service, consumerId: 'worker', heartbeatMs: 60_000 });
+  expect(await redis.admin.exists(sessionKey(keysFor(service), bystander.client.id()))).toBe(1);
 });

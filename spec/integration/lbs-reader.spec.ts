@@ -1,29 +1,17 @@
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { DeadLetterError, addStream, keysFor } from '../../lib/index.js';
+import { expect, it } from 'vitest';
+import { DeadLetterError, addStream, keysFor, type RedisStreamClient } from '../../lib/index.js';
 import { sessionKey } from '../../lib/keys.js';
-import { spawnConsumer } from '../support/consumer-process.js';
-import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { serviceName } from '../support/fleet.js';
+import { readerBlocked } from '../support/redis-clients.js';
+import { useRedisServer } from '../support/use-redis-server.js';
+import { waitFor } from '../support/wait.js';
 
-let server: RedisServer;
-let fleet: Fleet;
-let producer: NodeRedis;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  fleet = new Fleet(server.url);
-  producer = await fleet.connect();
-});
-afterEach(() => fleet.close());
+const redis = useRedisServer();
 
 it('assigns each added stream to exactly one consumer', async () => {
   const service = serviceName();
-  const consumers = await Promise.all([1, 2, 3].map(() => fleet.consumer({ serviceName: service })));
-  for (let i = 0; i < 60; i++) await addStream(producer, service, `stream-${i}`, { i });
+  const consumers = await Promise.all([1, 2, 3].map(() => redis.fleet.consumer({ serviceName: service })));
+  for (let i = 0; i < 60; i++) await addStream(redis.admin, service, `stream-${i}`, { i });
   const added = await waitFor(() => {
     const all = consumers.flatMap(({ log }) => log.added);
     return all.length === 60 && all;
@@ -38,8 +26,8 @@ it('assigns each added stream to exactly one consumer', async () => {
 
 it('spreads a burst of 300 streams evenly over 3 ready consumers', async () => {
   const service = serviceName();
-  const consumers = await Promise.all([1, 2, 3].map(() => fleet.consumer({ serviceName: service })));
-  const burst = producer.multi();
+  const consumers = await Promise.all([1, 2, 3].map(() => redis.fleet.consumer({ serviceName: service })));
+  const burst = redis.admin.multi();
   for (let i = 0; i < 300; i++) burst.xAdd(keysFor(service).lbs, '*', { 'lbs-input': JSON.stringify({ DataStreamName: `s${i}` }) });
   await burst.exec();
   await waitFor(() => consumers.reduce((sum, { log }) => sum + log.added.length, 0) === 300);
@@ -49,24 +37,24 @@ it('spreads a burst of 300 streams evenly over 3 ready consumers', async () => {
 
 it('delivers a stream added while consumers are blocked waiting', async () => {
   const service = serviceName();
-  const { log } = await fleet.consumer({ serviceName: service });
-  await sleep(200); // the reader is now blocked in XREADGROUP
-  await addStream(producer, service, 'late');
+  const { log } = await redis.fleet.consumer({ serviceName: service }, { clientName: service });
+  await waitFor(() => readerBlocked(redis.admin, service));
+  await addStream(redis.admin, service, 'late');
   await waitFor(() => log.added.length === 1, { timeoutMs: 2000 });
   expect(log.added[0]!.stream).toBe('late');
 });
 
 it('delivers streams added before any consumer existed', async () => {
   const service = serviceName();
-  for (let i = 0; i < 5; i++) await addStream(producer, service, `early-${i}`);
-  const { log } = await fleet.consumer({ serviceName: service });
+  for (let i = 0; i < 5; i++) await addStream(redis.admin, service, `early-${i}`);
+  const { log } = await redis.fleet.consumer({ serviceName: service });
   await waitFor(() => log.added.length === 5);
 });
 
 it('dead-letters every kind of malformed entry with its reason, and goes on reading', async () => {
   const service = serviceName();
   const keys = keysFor(service);
-  const { log } = await fleet.consumer({ serviceName: service, maxEntryBytes: 4096 });
+  const { log } = await redis.fleet.consumer({ serviceName: service, maxEntryBytes: 4096 });
   const malformed: Array<[Record<string, string>, string]> = [
     [{ other: 'x' }, 'missing field lbs-input'],
     [{ 'lbs-input': 'not json' }, 'not valid JSON'],
@@ -82,90 +70,109 @@ it('dead-letters every kind of malformed entry with its reason, and goes on read
     // Deeper than the JSON decoder's nesting limit (1000), within maxEntryBytes.
     [{ 'lbs-input': '{"a":' + '['.repeat(1100) + ']'.repeat(1100) + '}' }, 'nested deeper than'],
   ];
-  for (const [fields] of malformed) await producer.xAdd(keys.lbs, '*', fields);
-  await addStream(producer, service, 'good');
+  for (const [fields] of malformed) await redis.admin.xAdd(keys.lbs, '*', fields);
+  await addStream(redis.admin, service, 'good');
 
   await waitFor(() => log.added.length === 1 && log.errors.length === malformed.length);
   expect(log.added[0]!.stream).toBe('good');
   expect(log.errors.every((error) => error instanceof DeadLetterError)).toBe(true);
-  const dead = await producer.xRange(keys.deadLetter, '-', '+');
+  const dead = await redis.admin.xRange(keys.deadLetter, '-', '+');
   expect(dead).toHaveLength(malformed.length);
   dead.forEach((entry, i) => expect(entry.message.reason).toContain(malformed[i]![1]));
   expect(dead[0]!.message.other).toBe('x');
   // Nothing malformed stays in the LBS or pending.
-  expect(await producer.xLen(keys.lbs)).toBe(1);
+  expect(await redis.admin.xLen(keys.lbs)).toBe(1);
 });
 
 it('never lets two consumers own a stream added twice', async () => {
   const service = serviceName();
-  const consumers = await Promise.all([1, 2].map(() => fleet.consumer({ serviceName: service })));
-  for (let i = 0; i < 10; i++) await addStream(producer, service, 'same');
-  await addStream(producer, service, 'marker');
+  const consumers = await Promise.all([1, 2].map(() => redis.fleet.consumer({ serviceName: service })));
+  for (let i = 0; i < 10; i++) await addStream(redis.admin, service, 'same');
+  await addStream(redis.admin, service, 'marker');
   await waitFor(() => consumers.flatMap(({ log }) => log.added).some((lease) => lease.stream === 'marker'));
-  await sleep(100);
+  await waitFor(() => everyEntryAdmitted(service, consumers.map(({ client }) => client)));
   const owners = consumers.filter(({ client }) => client.owned().some((lease) => lease.stream === 'same'));
   expect(owners).toHaveLength(1);
-  expect(await producer.xLen(keysFor(service).lbs)).toBe(2);
+  expect(await redis.admin.xLen(keysFor(service).lbs)).toBe(2);
 
   // Once finished, the name can be added and owned again.
   await owners[0]!.client.doneStream('same');
-  await addStream(producer, service, 'same');
+  await addStream(redis.admin, service, 'same');
   await waitFor(() => consumers.some(({ client }) => client.owned().some((lease) => lease.stream === 'same')));
 });
 
 it('stops taking streams at maxStreams and resumes when one is done', async () => {
   const service = serviceName();
-  const { client, log } = await fleet.consumer({ serviceName: service, maxStreams: 3 });
-  for (let i = 0; i < 5; i++) await addStream(producer, service, `s${i}`);
+  const keys = keysFor(service);
+  const { client, log } = await redis.fleet.consumer({ serviceName: service, maxStreams: 3 });
+  for (let i = 0; i < 5; i++) await addStream(redis.admin, service, `s${i}`);
   await waitFor(() => log.added.length === 3);
-  await sleep(300);
+  // Nothing in Redis changes while it holds back, so wait for something it does later: two heartbeats (the first
+  // may come at once) put a heartbeat interval at its cap behind it, its reader looking every 50 ms meanwhile.
+  for (let beat = 0; beat < 2; beat++) await nextHeartbeat(service, client);
   expect(client.owned()).toHaveLength(3);
+  expect((await redis.admin.xPending(keys.lbs, keys.group)).pending).toBe(3); // s3 and s4 not even delivered
   await client.doneStream(log.added[0]!.stream);
   await waitFor(() => log.added.length === 4);
   expect(client.owned()).toHaveLength(3);
 });
 
-/** The consumer's own connection blocked in XREADGROUP on the LBS, by CLIENT LIST. */
-async function blockedReader(): Promise<boolean> {
-  const clients = String(await producer.sendCommand(['CLIENT', 'LIST']));
-  return clients.split('\n').some((line) => line.includes('cmd=xreadgroup') && / flags=\S*b/.test(line));
+/**
+ * Every entry in the LBS has been delivered to a consumer and admitted by it: none is left undelivered, and every
+ * entry pending is a lease of one of `clients` (a blocking read delivers an entry that only the next take admits).
+ * Throws, for waitFor to report, what is not there yet.
+ */
+async function everyEntryAdmitted(service: string, clients: RedisStreamClient[]): Promise<true> {
+  const keys = keysFor(service);
+  const [stream, groups, pending] = await Promise.all([
+    redis.admin.xInfoStream(keys.lbs),
+    redis.admin.xInfoGroups(keys.lbs),
+    redis.admin.xPending(keys.lbs, keys.group),
+  ]);
+  const lastDelivered = groups.find((group) => group.name === keys.group)?.lastDeliveredId;
+  const leases = clients.reduce((sum, client) => sum + client.owned().length, 0);
+  if (lastDelivered !== stream.lastGeneratedId || pending.pending !== leases) {
+    throw new Error(`delivered up to ${lastDelivered} of ${stream.lastGeneratedId}; ${pending.pending} pending, ${leases} leases`);
+  }
+  return true;
+}
+
+/** Resolves at the next heartbeat of `client`: when its session deadline in Redis moves. */
+async function nextHeartbeat(service: string, client: RedisStreamClient): Promise<void> {
+  const deadline = () => redis.admin.zScore(keysFor(service).consumers, client.id());
+  const before = await deadline();
+  await waitFor(async () => (await deadline()) !== before, { message: `a heartbeat of ${client.id()}` });
 }
 
 it('keeps an entry that reached the blocking read of an incarnation that has ended meanwhile', async () => {
   const service = serviceName();
   const keys = keysFor(service);
-  const consumer = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: 1000 });
-  try {
-    await addStream(producer, service, 'early');
-    await waitFor(() => consumer.owned().has('early'));
-    await waitFor(blockedReader);
-    // Stalled past its session while its blocking read is outstanding: the read outlives the incarnation.
-    consumer.kill('SIGSTOP');
-    const id = consumer.reports.find((report) => report.event === 'ready')!.id;
-    await waitFor(async () => (await producer.exists(sessionKey(keys, id))) === 0, { timeoutMs: 5000 });
-    consumer.kill('SIGCONT');
-    // The next incarnation has taken back what the last one held; the old read is still outstanding.
-    await waitFor(() => consumer.reports.some((report) => report.event === 'streamAdded' && report.recovered), { timeoutMs: 5000 });
-    await addStream(producer, service, 'late');
-    await waitFor(() => consumer.owned().has('late'), { timeoutMs: 8000 });
-    const pending = await producer.xPendingRange(keys.lbs, keys.group, '-', '+', 10, { consumer: id });
-    expect(pending).toHaveLength(2);
-  } finally {
-    consumer.kill('SIGCONT');
-    consumer.kill('SIGKILL');
-    await consumer.exited;
-  }
+  const consumer = await redis.spawnConsumer({ serviceName: service, heartbeatMs: 1000 }, { clientName: service });
+  await addStream(redis.admin, service, 'early');
+  await waitFor(() => consumer.owned().has('early'));
+  await waitFor(() => readerBlocked(redis.admin, service));
+  // Stalled past its session while its blocking read is outstanding: the read outlives the incarnation.
+  consumer.kill('SIGSTOP');
+  const id = consumer.reports.find((report) => report.event === 'ready')!.id;
+  await waitFor(async () => (await redis.admin.exists(sessionKey(keys, id))) === 0, { timeoutMs: 5000 });
+  consumer.kill('SIGCONT');
+  // The next incarnation has taken back what the last one held; the old read is still outstanding.
+  await waitFor(() => consumer.reports.some((report) => report.event === 'streamAdded' && report.recovered), { timeoutMs: 5000 });
+  await addStream(redis.admin, service, 'late');
+  await waitFor(() => consumer.owned().has('late'), { timeoutMs: 8000 });
+  const pending = await redis.admin.xPendingRange(keys.lbs, keys.group, '-', '+', 10, { consumer: id });
+  expect(pending).toHaveLength(2);
 });
 
 it('takes back, within a few heartbeats, an entry pending under it that it holds no lease for', async () => {
   const service = serviceName();
   const keys = keysFor(service);
-  const { client, log } = await fleet.consumer({ serviceName: service, heartbeatMs: 1000, maxStreams: 1 });
-  await addStream(producer, service, 'first');
+  const { client, log } = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 1000, maxStreams: 1 });
+  await addStream(redis.admin, service, 'first');
   await waitFor(() => log.added.length === 1);
   // Delivered to this consumer behind its back, with no error to make it look: only a periodic check finds it.
-  await addStream(producer, service, 'stray');
-  await producer.xReadGroup(keys.group, client.id(), { key: keys.lbs, id: '>' }, { COUNT: 1 });
+  await addStream(redis.admin, service, 'stray');
+  await redis.admin.xReadGroup(keys.group, client.id(), { key: keys.lbs, id: '>' }, { COUNT: 1 });
   const stray = await waitFor(() => log.added.find((lease) => lease.stream === 'stray'), { timeoutMs: 10_000 });
   expect(stray.recovered).toBe(true);
   expect(log.errors).toEqual([]);

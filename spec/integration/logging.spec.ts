@@ -1,20 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { DeadLetterError, keysFor, type Logger } from '../../lib/index.js';
-import { Fleet, serviceName } from '../support/fleet.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { serviceName } from '../support/fleet.js';
+import { useRedisServer } from '../support/use-redis-server.js';
 import { waitFor } from '../support/wait.js';
 
-let server: RedisServer;
-let fleet: Fleet;
-
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(() => {
-  fleet = new Fleet(server.url);
-});
-afterEach(() => fleet.close());
+const redis = useRedisServer();
 
 interface Line {
   level: string;
@@ -35,12 +25,12 @@ function recordingLogger(): { logger: Logger; lines: Line[] } {
 it('logs as (fields, message): service and consumerId on every line, the error under err, its lbsId beside it', async () => {
   const service = serviceName();
   const { logger, lines } = recordingLogger();
-  const redis = await fleet.connect();
-  const { client } = await fleet.consumerOn(redis, { serviceName: service, consumerId: 'worker-1', logger }, { start: false });
+  const connection = await redis.fleet.connect();
+  const { client } = await redis.fleet.consumerOn(connection, { serviceName: service, consumerId: 'worker-1', logger }, { start: false });
   client.removeAllListeners('error'); // an error nobody listens to is what reaches logger.error
   await client.init();
 
-  const badId = await redis.xAdd(keysFor(service).lbs, '*', { other: 'x' });
+  const badId = await connection.xAdd(keysFor(service).lbs, '*', { other: 'x' });
   await client.addStream('orders-1');
 
   const deadLetter = await waitFor(() => lines.find((line) => line.level === 'error'));
@@ -59,9 +49,9 @@ it('logs as (fields, message): service and consumerId on every line, the error u
 
 it('warns at init() when manual mode has no streamExpired listener, and only then', async () => {
   const service = serviceName();
-  const redis = await fleet.connect();
+  const connection = await redis.fleet.connect();
   const unheard = recordingLogger();
-  const { client } = await fleet.consumerOn(redis, { serviceName: service, logger: unheard.logger }, { start: false });
+  const { client } = await redis.fleet.consumerOn(connection, { serviceName: service, logger: unheard.logger }, { start: false });
   client.removeAllListeners('streamExpired');
   await client.init();
   expect(unheard.lines.filter((line) => line.level === 'warn').map((line) => line.message)).toEqual([
@@ -69,9 +59,9 @@ it('warns at init() when manual mode has no streamExpired listener, and only the
   ]);
 
   const heard = recordingLogger();
-  await fleet.consumerOn(redis, { serviceName: service, logger: heard.logger });
+  await redis.fleet.consumerOn(connection, { serviceName: service, logger: heard.logger });
   const automatic = recordingLogger();
-  const { client: auto } = await fleet.consumerOn(redis, { serviceName: service, logger: automatic.logger, autoClaim: true }, { start: false });
+  const { client: auto } = await redis.fleet.consumerOn(connection, { serviceName: service, logger: automatic.logger, autoClaim: true }, { start: false });
   auto.removeAllListeners('streamExpired');
   await auto.init();
   expect([...heard.lines, ...automatic.lines].filter((line) => line.level === 'warn')).toEqual([]);

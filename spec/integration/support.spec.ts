@@ -1,8 +1,20 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
+
+/** Whether process `pid` is stopped (by SIGSTOP): state T in /proc/<pid>/stat, or in `ps` where there is no procfs. */
+async function isStopped(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // "<pid> (<command>) <state> ...": the command may hold spaces and parentheses, the state follows the last ')'.
+  if (stat !== undefined) return stat.slice(stat.lastIndexOf(')') + 1).trim().startsWith('T');
+  const { stdout } = await promisify(execFile)('ps', ['-o', 'stat=', '-p', String(pid)]);
+  return stdout.trim().startsWith('T');
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -79,7 +91,7 @@ describe('startRedis', () => {
   it('stop also ends a paused (SIGSTOP) server', async () => {
     const server = await start();
     server.kill('SIGSTOP');
-    await sleep(50);
+    await waitFor(() => isStopped(server.pid));
     await server.stop();
     expect(isAlive(server.pid)).toBe(false);
   });

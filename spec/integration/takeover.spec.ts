@@ -1,56 +1,38 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AlreadyClaimedError, DeadLetterError, addStream, keysFor } from '../../lib/index.js';
 import { sessionKey } from '../../lib/keys.js';
-import { spawnConsumer, type ConsumerProcess } from '../support/consumer-process.js';
 import { Fleet, serviceName } from '../support/fleet.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { useRedisServer } from '../support/use-redis-server.js';
 import { waitFor } from '../support/wait.js';
 
 const HEARTBEAT_MS = 1000;
 
-let server: RedisServer;
-let fleet: Fleet;
-const children: ConsumerProcess[] = [];
-
+// DEBUG SLEEP pauses the whole server, as a stall of Redis itself would.
+const redis = useRedisServer({ args: ['--enable-debug-command', 'yes'] });
 beforeAll(async () => {
-  // DEBUG SLEEP pauses the whole server, as a stall of Redis itself would.
-  server = await startRedis({ args: ['--enable-debug-command', 'yes'] });
   // 20,000 unrelated keys with a 1-hour TTL: Redis's own expiry cycle then finds an expired session late.
-  const redis = await new Fleet(server.url).connect();
+  const connection = await new Fleet(redis.server.url).connect();
   for (let batch = 0; batch < 20; batch++) {
-    const multi = redis.multi();
+    const multi = connection.multi();
     for (let i = 0; i < 1000; i++) multi.set(`cache:${batch}:${i}`, 'x', { EX: 3600 });
     await multi.exec();
   }
-  await redis.disconnect();
-});
-afterAll(() => server.stop());
-beforeEach(() => {
-  fleet = new Fleet(server.url);
-});
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-  await fleet.close();
+  await connection.disconnect();
 });
 
 async function addStreams(service: string, count: number): Promise<string[]> {
-  const producer = await fleet.connect();
   const names = Array.from({ length: count }, (_, i) => `stream-${i}`);
-  for (const name of names) await addStream(producer, service, name);
+  for (const name of names) await addStream(redis.admin, service, name);
   return names;
 }
 
 describe('claim', () => {
   it('has exactly one winner among concurrent claimers, with a higher fencing token', async () => {
     const service = serviceName();
-    const owner = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    const owner = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
     await addStreams(service, 1);
     const [lease] = await waitFor(() => owner.log.added.length === 1 && owner.log.added);
-    const claimers = await Promise.all([1, 2, 3, 4].map(() => fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS })));
+    const claimers = await Promise.all([1, 2, 3, 4].map(() => redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS })));
     await owner.client.close();
     await waitFor(() => claimers.every(({ log }) => log.expired.length > 0), { timeoutMs: 5000 });
 
@@ -65,8 +47,8 @@ describe('claim', () => {
 
   it('is refused while the owner is alive, and for a payload that does not match its entry', async () => {
     const service = serviceName();
-    const owner = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
-    const thief = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, maxStreams: 1 });
+    const owner = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    const thief = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, maxStreams: 1 });
     await addStreams(service, 4);
     await waitFor(() => owner.log.added.length + thief.log.added.length === 4);
     const victim = owner.client.owned()[0]!;
@@ -85,26 +67,25 @@ describe('claim', () => {
 describe('claim, given payloads nobody expects', () => {
   /** Four streams of a consumer that handed them over, reported to one survivor. */
   async function expiredStreams(service: string, info?: Record<string, unknown>) {
-    const owner = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
-    const producer = await fleet.connect();
-    for (let i = 0; i < 4; i++) await addStream(producer, service, `stream-${i}`, info);
+    const owner = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    for (let i = 0; i < 4; i++) await addStream(redis.admin, service, `stream-${i}`, info);
     await waitFor(() => owner.log.added.length === 4);
-    const claimer = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    const claimer = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
     await owner.client.close();
     const expired = await waitFor(() => claimer.log.expired.length >= 4 && claimer.log.expired.slice(0, 4), { timeoutMs: 5000 });
-    return { claimer, expired, producer };
+    return { claimer, expired };
   }
 
   it('refuses a malformed payload alone, and leaves no grant without a lease', async () => {
     const service = serviceName();
     const keys = keysFor(service);
-    const { claimer, expired, producer } = await expiredStreams(service);
+    const { claimer, expired } = await expiredStreams(service);
     // Passes a naive id pattern; Redis rejects it (each part is a 64-bit number).
     const forged = { ...expired[0]!, lbsId: '99999999999999999999999-0' };
     const results = await Promise.allSettled([forged, ...expired].map((payload) => claimer.client.claim(payload)));
     expect(results[0]).toMatchObject({ status: 'rejected', reason: expect.any(TypeError) });
     expect(results.slice(1).map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
-    const pending = await producer.xPendingRange(keys.lbs, keys.group, '-', '+', 10, { consumer: claimer.client.id() });
+    const pending = await redis.admin.xPendingRange(keys.lbs, keys.group, '-', '+', 10, { consumer: claimer.client.id() });
     expect(pending.map((entry) => entry.id).sort()).toEqual(claimer.client.owned().map((lease) => lease.lbsId).sort());
   });
 
@@ -131,11 +112,7 @@ describe('a poison stream', () => {
   ])('goes to the dead-letter stream once its owners died maxDeliveries times, and close() hand-offs do not count ($mode)', async ({ autoClaim }) => {
     const service = serviceName();
     const options = { serviceName: service, heartbeatMs: 300, autoClaim, maxDeliveries: 2 };
-    const owner = async () => {
-      const child = await spawnConsumer(server.url, options, { claimExpired: !autoClaim });
-      children.push(child);
-      return child;
-    };
+    const owner = () => redis.spawnConsumer(options, { claimExpired: !autoClaim });
     const first = await owner();
     await addStreams(service, 1);
     await waitFor(() => first.owned().size === 1);
@@ -147,7 +124,7 @@ describe('a poison stream', () => {
     const third = await owner();
     second.kill('SIGKILL');
     await waitFor(() => third.owned().size === 1, { timeoutMs: 5000 });
-    const fourth = await fleet.consumer(options);
+    const fourth = await redis.fleet.consumer(options);
     third.kill('SIGKILL');
     if (autoClaim) {
       await waitFor(() => fourth.log.errors.some((error) => error instanceof DeadLetterError), { timeoutMs: 5000 });
@@ -156,32 +133,30 @@ describe('a poison stream', () => {
       await expect(fourth.client.claim(expired!)).rejects.toMatchObject({ reason: 'poison' });
     }
     expect(fourth.client.owned()).toHaveLength(0);
-    const redis = await fleet.connect();
-    const [dead] = await redis.xRange(keysFor(service).deadLetter, '-', '+');
+    const [dead] = await redis.admin.xRange(keysFor(service).deadLetter, '-', '+');
     expect(dead!.message.reason).toMatch(/died 2 times/);
-    expect(await redis.xLen(keysFor(service).lbs)).toBe(0);
+    expect(await redis.admin.xLen(keysFor(service).lbs)).toBe(0);
   });
 
   it('does not count server-wide pauses, which end every session at once, as deaths of the owners', async () => {
     const service = serviceName();
     const options = { serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true, maxDeliveries: 3 };
-    const consumers = await Promise.all([1, 2, 3].map(() => fleet.consumer(options)));
+    const consumers = await Promise.all([1, 2, 3].map(() => redis.fleet.consumer(options)));
     const names = await addStreams(service, 12);
     const owned = () => consumers.flatMap(({ client }) => client.owned().map((lease) => lease.stream));
     const disowned = () => consumers.reduce((sum, { log }) => sum + log.disowned.length, 0);
     await waitFor(() => owned().length === names.length);
     for (let pause = 1; pause <= 4; pause++) {
       const before = disowned();
-      await server.cli('DEBUG', 'SLEEP', String((1.5 * HEARTBEAT_MS) / 1000));
+      await redis.server.cli('DEBUG', 'SLEEP', String((1.5 * HEARTBEAT_MS) / 1000));
       // Every session ended with the pause; every stream comes back to a consumer.
       await waitFor(() => disowned() >= before + names.length, { timeoutMs: 5000 });
       await waitFor(() => owned().length === names.length && owned(), { timeoutMs: 10_000 });
     }
-    const redis = await fleet.connect();
     const keys = keysFor(service);
-    expect(await redis.xLen(keys.deadLetter)).toBe(0);
+    expect(await redis.admin.xLen(keys.deadLetter)).toBe(0);
     expect(owned().sort()).toEqual([...names].sort());
-    const pending = await redis.xPendingRange(keys.lbs, keys.group, '-', '+', 100);
+    const pending = await redis.admin.xPendingRange(keys.lbs, keys.group, '-', '+', 100);
     expect(pending.map((entry) => entry.deliveriesCounter)).toEqual(names.map(() => 1));
   });
 });
@@ -189,10 +164,10 @@ describe('a poison stream', () => {
 describe('a consumer that dies', () => {
   it('hands its streams over at once on close()', async () => {
     const service = serviceName();
-    const leaving = await fleet.consumer({ serviceName: service, heartbeatMs: 10_000 });
+    const leaving = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 10_000 });
     await addStreams(service, 20);
     await waitFor(() => leaving.log.added.length === 20);
-    const staying = await fleet.consumer({ serviceName: service, heartbeatMs: 10_000, autoClaim: true });
+    const staying = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 10_000, autoClaim: true });
 
     const closedAt = Date.now();
     await leaving.client.close();
@@ -207,19 +182,17 @@ describe('a consumer that dies', () => {
     // The session is set to expire in 1 ms and touched until Redis has expired it: a touch that comes too early
     // (about 1 in 100 after a fixed wait) would leave peers to notice at their next heartbeat instead.
     const service = serviceName();
-    const redis = await fleet.connect();
     for (let i = 0; i < 100; i++) {
-      const { client } = await fleet.consumer({ serviceName: service, heartbeatMs: 10_000 });
+      const { client } = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 10_000 });
       await client.close();
-      expect(await redis.exists(sessionKey(keysFor(service), client.id()))).toBe(0);
+      expect(await redis.admin.exists(sessionKey(keysFor(service), client.id()))).toBe(0);
     }
   });
 
   it('loses its streams within heartbeatMs + 500 ms of a SIGKILL, despite 20,000 other TTL keys', async () => {
     const service = serviceName();
-    const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
-    children.push(victim);
-    const survivors = await Promise.all([1, 2].map(() => fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true })));
+    const victim = await redis.spawnConsumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    const survivors = await Promise.all([1, 2].map(() => redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true })));
     const names = await addStreams(service, 30);
     const owned = () => new Set(survivors.flatMap(({ client }) => client.owned().map((lease) => lease.stream)));
     await waitFor(() => victim.owned().size + owned().size === names.length);
@@ -240,12 +213,11 @@ describe('a consumer that dies', () => {
     { mode: 'manual claim', autoClaim: false },
   ])('hands 2,500 streams to the survivors, each exactly once with a higher token ($mode)', async ({ autoClaim }) => {
     const service = serviceName();
-    const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
-    children.push(victim);
+    const victim = await redis.spawnConsumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
     const names = await addStreams(service, 2500);
     await waitFor(() => victim.owned().size === names.length, { timeoutMs: 10_000 });
     const options = { serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim };
-    const survivors = await Promise.all([1, 2].map(() => fleet.consumer(options)));
+    const survivors = await Promise.all([1, 2].map(() => redis.fleet.consumer(options)));
     const refusals: unknown[] = [];
     if (!autoClaim) {
       for (const { client } of survivors) {
@@ -266,14 +238,12 @@ describe('a consumer that dies', () => {
 
   it('has every survivor take its share when only the sweep noticed the death (notifications off)', async () => {
     const service = serviceName();
-    const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
-    children.push(victim);
+    const victim = await redis.spawnConsumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
     const names = await addStreams(service, 40);
     await waitFor(() => victim.owned().size === names.length);
-    const survivors = await Promise.all([1, 2].map(() => fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true })));
-    const redis = await fleet.connect();
-    const [, flags] = (await redis.sendCommand(['CONFIG', 'GET', 'notify-keyspace-events'])) as string[];
-    await redis.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', '']);
+    const survivors = await Promise.all([1, 2].map(() => redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true })));
+    const [, flags] = (await redis.admin.sendCommand(['CONFIG', 'GET', 'notify-keyspace-events'])) as string[];
+    await redis.admin.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', '']);
     try {
       victim.kill('SIGKILL');
       const holdings = () => survivors.map(({ client }) => client.owned().length);
@@ -281,15 +251,14 @@ describe('a consumer that dies', () => {
       // Each survivor took the streams rendezvous hashing gives it, not one survivor all of them after a grace.
       expect(holdings().every((count) => count > 0)).toBe(true);
     } finally {
-      await redis.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', flags!]);
+      await redis.admin.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', flags!]);
     }
   });
 
   it('is replaced when stopped, and reports streamDisowned with aborted signals when it resumes', async () => {
     const service = serviceName();
-    const victim = await spawnConsumer(server.url, { serviceName: service, heartbeatMs: HEARTBEAT_MS });
-    children.push(victim);
-    const survivor = await fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true });
+    const victim = await redis.spawnConsumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    const survivor = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true });
     await addStreams(service, 20);
     await waitFor(() => victim.owned().size + survivor.client.owned().length === 20);
     const stalled = [...victim.owned()];
@@ -307,6 +276,6 @@ describe('a consumer that dies', () => {
     expect(victim.reports.some((r) => r.event === 'error' && /session ended/.test(r.message))).toBe(true);
     await waitFor(() => victim.owned().size === 0);
     expect(survivor.client.owned()).toHaveLength(20);
-    expect(await (await fleet.connect()).xLen(keysFor(service).lbs)).toBe(20);
+    expect(await redis.admin.xLen(keysFor(service).lbs)).toBe(20);
   });
 });

@@ -47,6 +47,9 @@ export class ConsumerProcess {
 export interface SpawnOptions {
   /** Manual mode: claim every stream `streamExpired` reports (a won claim is reported as streamAdded). */
   claimExpired?: boolean;
+  /** CLIENT SETNAME for every connection of the child (node-redis passes it on to duplicates), to find them in
+   * CLIENT LIST. Not on a cluster. */
+  clientName?: string;
 }
 
 /** Starts a consumer process, resolving once it is initialised. `url` is a Redis URL, or the node URLs of a
@@ -70,7 +73,12 @@ export async function spawnConsumer(
 
 async function runConsumer(url: string | string[], options: RedisStreamClientOptions, spawn: SpawnOptions): Promise<void> {
   const send = (report: ConsumerReport): void => void process.send?.(report);
-  const redis = Array.isArray(url) ? createCluster({ rootNodes: url.map((node) => ({ url: node })) }) : createClient({ url });
+  // The test process went away (crashed, or its worker was ended): nobody will kill this one, and the client's
+  // connections and timers would keep it running.
+  process.once('disconnect', () => process.exit(0));
+  const redis = Array.isArray(url)
+    ? createCluster({ rootNodes: url.map((node) => ({ url: node })) })
+    : createClient({ url, ...(spawn.clientName ? { name: spawn.clientName } : {}) });
   redis.on('error', () => undefined);
   await redis.connect();
   const client = new RedisStreamClient(redis, options);

@@ -18,6 +18,12 @@ export function serviceName(): string {
   return `svc-${randomUUID().slice(0, 8)}`;
 }
 
+export interface ConnectOptions {
+  /** CLIENT SETNAME for the connection, which node-redis passes on to its duplicates (so to every connection of a
+   * consumer on it), to find them in CLIENT LIST. Off by default: an ACL user may not be allowed CLIENT SETNAME. */
+  clientName?: string;
+}
+
 /** Creates connected node-redis clients and consumers, and closes all of them at the end of a test. */
 export class Fleet {
   private readonly connections: NodeRedis[] = [];
@@ -25,8 +31,8 @@ export class Fleet {
 
   constructor(private readonly url: string) {}
 
-  async connect(): Promise<NodeRedis> {
-    const redis = createClient({ url: this.url });
+  async connect({ clientName }: ConnectOptions = {}): Promise<NodeRedis> {
+    const redis = createClient({ url: this.url, ...(clientName ? { name: clientName } : {}) });
     redis.on('error', () => undefined);
     await redis.connect();
     this.connections.push(redis);
@@ -36,9 +42,9 @@ export class Fleet {
   /** A consumer that records its events; `init()` is called unless `start` is false. */
   async consumer(
     options: RedisStreamClientOptions,
-    { start = true }: { start?: boolean } = {},
+    { start = true, clientName }: { start?: boolean } & ConnectOptions = {},
   ): Promise<{ client: RedisStreamClient; log: EventLog; redis: NodeRedis }> {
-    const redis = await this.connect();
+    const redis = await this.connect({ clientName });
     return { ...(await this.consumerOn(redis, options, { start })), redis };
   }
 

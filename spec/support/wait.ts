@@ -8,6 +8,7 @@ export interface WaitForOptions {
   message?: string;
 }
 
+/** For the length of a fault a spec injects (an outage, a stall), never to wait for a state: that is waitFor's. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
