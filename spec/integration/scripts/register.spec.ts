@@ -1,0 +1,133 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { register } from '../../../lib/scripts/register.js';
+import { ScriptBench, SESSION_MS } from '../../support/script-bench.js';
+import { startRedis, type RedisServer } from '../../support/redis-server.js';
+
+let server: RedisServer;
+let bench: ScriptBench;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(() => server.stop());
+beforeEach(async () => {
+  bench = await ScriptBench.open(server.url);
+});
+afterEach(() => bench.close());
+
+const ME = 'me';
+
+describe('register.lua', () => {
+  it('starts an incarnation: nonce with the session ttl, deadline, start time, stale marks cleared, loads recounted', async () => {
+    await bench.command('HSET', bench.keys.ended, ME, 1);
+    await bench.command('SADD', bench.keys.released, ME);
+    await bench.command('HSET', bench.keys.loads, ME, 99);
+    await bench.add('a');
+    await bench.add('b');
+    await bench.deliver(ME, 2);
+
+    const result = await register(bench.runner, bench.scope(ME), { nonce: 'n1', replaces: '' });
+
+    expect(result).toEqual({ registered: true, serverNow: expect.any(Number), previousFailed: false });
+    const serverNow = result.registered ? result.serverNow : 0;
+    expect(await bench.redis.get(bench.sessionKey(ME))).toBe('n1');
+    const ttl = await bench.redis.pTTL(bench.sessionKey(ME));
+    expect(ttl).toBeGreaterThan(SESSION_MS - 5000);
+    expect(ttl).toBeLessThanOrEqual(SESSION_MS);
+    expect(await bench.score(ME)).toBe(serverNow + SESSION_MS);
+    expect(await bench.hash(bench.keys.started)).toEqual({ [ME]: String(serverNow) });
+    expect(await bench.hash(bench.keys.ended)).toEqual({});
+    expect(await bench.redis.sIsMember(bench.keys.released, ME)).toBe(false);
+    expect(await bench.hash(bench.keys.loads)).toEqual({ [ME]: '2' });
+  });
+
+  it('counts no load when the consumer group is missing (Redis restarted without its data)', async () => {
+    const bare = await ScriptBench.open(server.url, { group: false });
+    try {
+      const result = await register(bare.runner, bare.scope(ME), { nonce: 'n1', replaces: '' });
+      expect(result.registered).toBe(true);
+      expect(await bare.hash(bare.keys.loads)).toEqual({ [ME]: '0' });
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('refuses while another nonce holds the session key, returning its PTTL and changing nothing', async () => {
+    await bench.command('SET', bench.sessionKey(ME), 'someone-else', 'PX', 30_000);
+
+    const result = await register(bench.runner, bench.scope(ME), { nonce: 'n1', replaces: '' });
+
+    expect(result.registered).toBe(false);
+    const left = result.registered ? 0 : result.holderLeftMs;
+    expect(left).toBeGreaterThan(25_000);
+    expect(left).toBeLessThanOrEqual(30_000);
+    expect(await bench.redis.get(bench.sessionKey(ME))).toBe('someone-else');
+    expect(await bench.score(ME)).toBeNull();
+    expect(await bench.hash(bench.keys.started)).toEqual({});
+  });
+
+  it('refuses a replacement naming a nonce that is not the one in the key', async () => {
+    await bench.command('SET', bench.sessionKey(ME), 'someone-else', 'PX', 30_000);
+    const result = await register(bench.runner, bench.scope(ME), { nonce: 'n2', replaces: 'n1' });
+    expect(result.registered).toBe(false);
+  });
+
+  it('replaces its own previous nonce', async () => {
+    await register(bench.runner, bench.scope(ME), { nonce: 'n1', replaces: '' });
+    const result = await register(bench.runner, bench.scope(ME), { nonce: 'n2', replaces: 'n1' });
+    expect(result.registered).toBe(true);
+    expect(await bench.redis.get(bench.sessionKey(ME))).toBe('n2');
+  });
+
+  describe('previousFailed', () => {
+    it('is true for a new process after an incarnation that ended while a live peer had started before that end', async () => {
+      const now = await bench.now();
+      await bench.startSession('peer', { startedAt: now - 10_000 });
+      await bench.endSession(ME, { at: now - 5000 });
+      expect(await register(bench.runner, bench.scope(ME), { nonce: 'n2', replaces: '' })).toMatchObject({ previousFailed: true });
+    });
+
+    it('is false for a renewal by the same process, even when the previous incarnation failed alone', async () => {
+      const now = await bench.now();
+      await bench.startSession('peer', { startedAt: now - 10_000 });
+      await bench.endSession(ME, { at: now - 5000 });
+      expect(await register(bench.runner, bench.scope(ME), { nonce: 'n2', replaces: 'n1' })).toMatchObject({ previousFailed: false });
+    });
+
+    it('is false after close() (the consumer is in released)', async () => {
+      const now = await bench.now();
+      await bench.startSession('peer', { startedAt: now - 10_000 });
+      await bench.endSession(ME, { at: now - 5000 });
+      await bench.command('SADD', bench.keys.released, ME);
+      expect(await register(bench.runner, bench.scope(ME), { nonce: 'n2', replaces: '' })).toMatchObject({ previousFailed: false });
+    });
+
+    it('is false when every session ended at once (the peer registered again after that end)', async () => {
+      const now = await bench.now();
+      await bench.endSession(ME, { at: now - 5000 });
+      await bench.startSession('peer', { startedAt: now - 1000 });
+      expect(await register(bench.runner, bench.scope(ME), { nonce: 'n2', replaces: '' })).toMatchObject({ previousFailed: false });
+    });
+
+    it('is false when the peer that started before the end is itself gone', async () => {
+      const now = await bench.now();
+      await bench.startSession('peer', { startedAt: now - 10_000 });
+      await bench.command('DEL', bench.sessionKey('peer'));
+      await bench.endSession(ME, { at: now - 5000 });
+      expect(await register(bench.runner, bench.scope(ME), { nonce: 'n2', replaces: '' })).toMatchObject({ previousFailed: false });
+    });
+
+    it('is false with no earlier incarnation on record (never registered, or forgotten)', async () => {
+      await bench.startSession('peer', { startedAt: (await bench.now()) - 10_000 });
+      expect(await register(bench.runner, bench.scope(ME), { nonce: 'n1', replaces: '' })).toMatchObject({ previousFailed: false });
+    });
+
+    it('judges by the end a sweep recorded in ended, not by the later re-report time in consumers', async () => {
+      const now = await bench.now();
+      await bench.endSession(ME, { at: now + 10_000 }); // re-scored by a sweep to be reported again later
+      await bench.command('HSET', bench.keys.ended, ME, now - 5000);
+      await bench.startSession('peer', { startedAt: now - 3000 }); // after the recorded end: everyone ended at once
+      expect(await register(bench.runner, bench.scope(ME), { nonce: 'n2', replaces: '' })).toMatchObject({ previousFailed: false });
+    });
+  });
+});

@@ -1,0 +1,74 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { retire } from '../../../lib/scripts/retire.js';
+import { ScriptBench, SESSION_MS } from '../../support/script-bench.js';
+import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { waitFor } from '../../support/wait.js';
+
+const ME = 'me';
+
+let server: RedisServer;
+let bench: ScriptBench;
+let nonce: string;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(() => server.stop());
+beforeEach(async () => {
+  bench = await ScriptBench.open(server.url);
+  nonce = await bench.startSession(ME);
+  await bench.command('HSET', bench.keys.readers, ME, 1);
+});
+afterEach(() => bench.close());
+
+/** This consumer owned a stream and finished it: it is still a consumer of the group, with nothing pending. */
+async function finishedEverything(): Promise<void> {
+  const [id] = await bench.own(ME, 'a');
+  await bench.command('XACK', bench.keys.lbs, bench.keys.group, id!);
+  await bench.command('HINCRBY', bench.keys.loads, ME, -1);
+  await bench.command('HSET', bench.keys.ended, ME, 1);
+}
+
+describe('retire.lua', () => {
+  it('with nothing pending: deletes the session and forgets the consumer everywhere, consumer group included', async () => {
+    await finishedEverything();
+    expect(await bench.groupConsumers()).toContain(ME);
+
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(true);
+
+    expect(await bench.redis.exists(bench.sessionKey(ME))).toBe(0);
+    expect(await bench.score(ME)).toBeNull();
+    for (const key of [bench.keys.loads, bench.keys.readers, bench.keys.started, bench.keys.ended]) {
+      expect(await bench.hash(key), key).toEqual({});
+    }
+    expect(await bench.redis.sIsMember(bench.keys.released, ME)).toBe(false);
+    expect(await bench.groupConsumers()).not.toContain(ME);
+  });
+
+  it('with entries pending: ends the session like release() and keeps the consumer for the takeover', async () => {
+    await bench.own(ME, 'a');
+    const before = await bench.now();
+
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(false);
+
+    expect([-2, 0, 1]).toContain(await bench.redis.pTTL(bench.sessionKey(ME)));
+    await waitFor(async () => (await bench.redis.exists(bench.sessionKey(ME))) === 0);
+    expect(await bench.score(ME)).toBeGreaterThanOrEqual(before);
+    expect(await bench.hash(bench.keys.readers)).toEqual({});
+    expect(await bench.redis.sIsMember(bench.keys.released, ME)).toBe(true);
+    expect(await bench.hash(bench.keys.loads)).toEqual({ [ME]: '1' });
+    expect(await bench.hash(bench.keys.started)).toHaveProperty(ME);
+    expect(await bench.pending(ME)).toHaveLength(1);
+    expect(await bench.groupConsumers()).toContain(ME);
+  });
+
+  it('never ends a session key that holds another nonce', async () => {
+    await bench.command('SET', bench.sessionKey(ME), 'other', 'PX', SESSION_MS);
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(true);
+    expect(await bench.redis.get(bench.sessionKey(ME))).toBe('other');
+
+    await bench.own(ME, 'a');
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(false);
+    expect(await bench.redis.pTTL(bench.sessionKey(ME))).toBeGreaterThan(SESSION_MS - 5000);
+  });
+});

@@ -1,0 +1,55 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { luaScripts } from '../../../lib/scripts/generated.js';
+import { register } from '../../../lib/scripts/register.js';
+import { ScriptBench } from '../../support/script-bench.js';
+import { startRedis, type RedisServer } from '../../support/redis-server.js';
+
+let server: RedisServer;
+let bench: ScriptBench;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(() => server.stop());
+beforeEach(async () => {
+  bench = await ScriptBench.open(server.url);
+  await bench.command('SCRIPT', 'FLUSH');
+  await bench.command('CONFIG', 'RESETSTAT');
+});
+afterEach(() => bench.close());
+
+async function isCached(): Promise<boolean> {
+  const [cached] = (await bench.command('SCRIPT', 'EXISTS', luaScripts.register.sha)) as number[];
+  return cached === 1;
+}
+
+/** How many times each scripting command ran since the last CONFIG RESETSTAT. */
+async function calls(): Promise<{ evalsha: number; eval: number }> {
+  const stats = String(await bench.command('INFO', 'commandstats'));
+  const count = (command: string) => Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+  return { evalsha: count('evalsha'), eval: count('eval') };
+}
+
+describe('ScriptRunner', () => {
+  it('falls back to EVAL when Redis lost the script (SCRIPT FLUSH), which caches it for the next call', async () => {
+    expect(await isCached()).toBe(false);
+
+    const first = await register(bench.runner, bench.scope('me'), { nonce: 'n1', replaces: '' });
+    expect(first.registered).toBe(true);
+    expect(await bench.redis.get(bench.sessionKey('me'))).toBe('n1');
+    expect(await isCached()).toBe(true);
+    expect(await calls()).toEqual({ evalsha: 1, eval: 1 });
+
+    await register(bench.runner, bench.scope('me'), { nonce: 'n2', replaces: 'n1' });
+    expect(await calls()).toEqual({ evalsha: 2, eval: 1 });
+  });
+
+  it('passes on any other error without running the script again', async () => {
+    await bench.command('HSET', bench.sessionKey('me'), 'not', 'a string');
+    await bench.command('SCRIPT', 'LOAD', luaScripts.register.source); // EVALSHA finds it; its GET fails on the hash
+    await bench.command('CONFIG', 'RESETSTAT');
+
+    await expect(register(bench.runner, bench.scope('me'), { nonce: 'n1', replaces: '' })).rejects.toThrow(/^WRONGTYPE/);
+    expect(await calls()).toEqual({ evalsha: 1, eval: 0 });
+  });
+});

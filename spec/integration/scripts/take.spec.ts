@@ -1,0 +1,183 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { take, type TakeRequest } from '../../../lib/scripts/take.js';
+import { failOnDecodeError, ScriptBench } from '../../support/script-bench.js';
+import { startRedis, type RedisServer } from '../../support/redis-server.js';
+
+const ME = 'me';
+const SLACK = 10;
+
+let server: RedisServer;
+let bench: ScriptBench;
+let nonce: string;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(() => server.stop());
+beforeEach(async () => {
+  bench = await ScriptBench.open(server.url);
+  nonce = await bench.startSession(ME);
+});
+afterEach(() => bench.close());
+
+function takeFor(request: Partial<TakeRequest> = {}) {
+  const defaults: TakeRequest = { nonce, capacity: 10, force: false, adopt: '', slack: SLACK, slackShare: 0.2, readingWindowMs: 6000 };
+  return take(bench.runner, bench.scope(ME, { maxEntryBytes: 1024 }), { ...defaults, ...request }, failOnDecodeError);
+}
+
+/** A live peer that owns `load` streams and last read the LBS `readAgoMs` ago. */
+async function peer(load: number, readAgoMs = 0): Promise<void> {
+  await bench.startSession('peer');
+  await bench.command('HSET', bench.keys.loads, 'peer', load);
+  await bench.command('HSET', bench.keys.readers, 'peer', (await bench.now()) - readAgoMs);
+}
+
+describe('take.lua', () => {
+  it('grants entries: pending under this consumer, recorded in owners and loads, with increasing tokens', async () => {
+    const a = await bench.add('a', { region: 'eu' });
+    const b = await bench.add('b');
+
+    const before = await bench.now();
+    const { status, outcomes } = await takeFor();
+
+    expect(status).toBe('empty');
+    expect(outcomes).toEqual([
+      { kind: 'granted', lbsId: a, stream: 'a', info: { region: 'eu' }, token: expect.any(Number) },
+      { kind: 'granted', lbsId: b, stream: 'b', info: {}, token: expect.any(Number) },
+    ]);
+    const [first, second] = outcomes.map((outcome) => (outcome.kind === 'granted' ? outcome.token : 0));
+    expect(first).toBeGreaterThan(before * 1000); // a missing counter starts from the server clock in microseconds
+    expect(second).toBe(first! + 1);
+    expect(await bench.redis.get(bench.keys.token)).toBe(String(second));
+    expect(await bench.pending()).toEqual([
+      { id: a, consumer: ME, deliveries: 1 },
+      { id: b, consumer: ME, deliveries: 1 },
+    ]);
+    expect(await bench.hash(bench.keys.owners)).toEqual({ a, b });
+    expect(await bench.hash(bench.keys.loads)).toEqual({ [ME]: '2' });
+    expect(Number((await bench.hash(bench.keys.readers))[ME])).toBeGreaterThanOrEqual(before);
+  });
+
+  it('continues an existing token counter, and says more when it took as many as it could', async () => {
+    await bench.redis.set(bench.keys.token, '41');
+    await bench.add('a');
+    await bench.add('b');
+    const { status, outcomes } = await takeFor({ capacity: 1 });
+    expect(status).toBe('more');
+    expect(outcomes).toEqual([expect.objectContaining({ kind: 'granted', stream: 'a', token: 42 })]);
+  });
+
+  it('dead-letters a malformed entry with the reason, acknowledged, deleted and not counted', async () => {
+    const id = await bench.addFields('lbs-input', '{"DataStreamName": 7}');
+    const { outcomes } = await takeFor();
+    expect(outcomes).toEqual([{ kind: 'dead', lbsId: id, reason: 'DataStreamName is missing or not a non-empty string' }]);
+    expect(await bench.deadLetters()).toEqual([
+      { reason: 'DataStreamName is missing or not a non-empty string', 'lbs-id': id, 'lbs-input': '{"DataStreamName": 7}' },
+    ]);
+    expect(await bench.lbsIds()).toEqual([]);
+    expect(await bench.pending()).toEqual([]);
+    expect(await bench.hash(bench.keys.loads)).toEqual({});
+  });
+
+  it('drops an entry naming a stream already owned through another pending entry', async () => {
+    await bench.startSession('peer');
+    const [held] = await bench.own('peer', 'a');
+    const again = await bench.add('a');
+
+    expect((await takeFor()).outcomes).toEqual([{ kind: 'duplicate', lbsId: again, stream: 'a' }]);
+    expect(await bench.lbsIds()).toEqual([held]);
+    expect(await bench.hash(bench.keys.owners)).toEqual({ a: held });
+    expect(await bench.hash(bench.keys.loads)).toEqual({ peer: '1' });
+  });
+
+  it('grants a name again once the entry recorded for it is no longer pending (finished)', async () => {
+    const [finished] = await bench.own('peer', 'a');
+    await bench.command('XACK', bench.keys.lbs, bench.keys.group, finished!);
+    const again = await bench.add('a');
+    expect((await takeFor()).outcomes).toEqual([expect.objectContaining({ kind: 'granted', lbsId: again, stream: 'a' })]);
+    expect(await bench.hash(bench.keys.owners)).toEqual({ a: again });
+  });
+
+  describe('fair share', () => {
+    it('holds while owning slack streams above the least loaded reading peer, reading nothing', async () => {
+      await peer(0);
+      await bench.command('HSET', bench.keys.loads, ME, SLACK);
+      const id = await bench.add('a');
+
+      expect(await takeFor()).toEqual({ status: 'hold', outcomes: [] });
+      expect(await bench.pending()).toEqual([]);
+      expect(await bench.lbsIds()).toEqual([id]);
+      expect(await bench.hash(bench.keys.readers)).toHaveProperty(ME); // it still counts as reading
+    });
+
+    it('takes only up to the fair share, with the slack a share of the peer load when that is larger', async () => {
+      await peer(100); // slack max(10, 100 * 0.2) = 20: up to 120
+      await bench.command('HSET', bench.keys.loads, ME, 118);
+      for (const name of ['a', 'b', 'c']) await bench.add(name);
+      const { status, outcomes } = await takeFor();
+      expect(status).toBe('more');
+      expect(outcomes.map((outcome) => outcome.kind)).toEqual(['granted', 'granted']);
+    });
+
+    it('takes anyway when forced, or when the peer has stopped reading or its session is gone', async () => {
+      await peer(0, 10_000);
+      await bench.command('HSET', bench.keys.loads, ME, SLACK);
+      await bench.add('a');
+      expect((await takeFor()).outcomes).toHaveLength(1); // not read within the reading window
+
+      await bench.command('HSET', bench.keys.readers, 'peer', await bench.now());
+      await bench.add('b');
+      expect((await takeFor()).status).toBe('hold');
+      expect((await takeFor({ force: true })).outcomes).toHaveLength(1);
+
+      await bench.command('DEL', bench.sessionKey('peer'));
+      await bench.add('c');
+      expect((await takeFor()).outcomes).toHaveLength(1);
+    });
+  });
+
+  describe('adopting an entry a blocking read delivered', () => {
+    it('admits it first, counting it against the capacity', async () => {
+      await bench.add('a');
+      const [delivered] = await bench.deliver(ME);
+      await bench.add('b');
+
+      const { outcomes } = await takeFor({ capacity: 1, adopt: delivered! });
+
+      expect(outcomes).toEqual([expect.objectContaining({ kind: 'granted', lbsId: delivered, stream: 'a' })]);
+      expect(await bench.pending(ME)).toHaveLength(1); // b was not read
+      expect(await bench.hash(bench.keys.loads)).toEqual({ [ME]: '1' });
+      expect(await bench.hash(bench.keys.owners)).toEqual({ a: delivered });
+    });
+
+    it('counts an entry once in loads when a take whose reply was lost is sent again with the same id', async () => {
+      await bench.add('a');
+      const [delivered] = await bench.deliver(ME);
+      await takeFor({ capacity: 0, adopt: delivered! }); // admitted; the reader never saw the reply and retries
+      const { outcomes } = await takeFor({ capacity: 0, adopt: delivered! });
+      expect(outcomes).toEqual([expect.objectContaining({ kind: 'granted', lbsId: delivered })]);
+      expect(await bench.pending(ME)).toHaveLength(1);
+      expect(await bench.hash(bench.keys.loads)).toEqual({ [ME]: '1' });
+    });
+
+    it('ignores an id not pending under this consumer, and acknowledges one deleted from the LBS', async () => {
+      await bench.startSession('peer');
+      const [theirs] = await bench.own('peer', 'a');
+      expect((await takeFor({ capacity: 0, adopt: theirs! })).outcomes).toEqual([]);
+      expect(await bench.pending('peer')).toHaveLength(1);
+
+      await bench.add('b');
+      const [deleted] = await bench.deliver(ME);
+      await bench.command('XDEL', bench.keys.lbs, deleted!);
+      expect((await takeFor({ capacity: 0, adopt: deleted! })).outcomes).toEqual([]);
+      expect(await bench.pending(ME)).toEqual([]);
+    });
+  });
+
+  it('returns lost, reading nothing, when the session holds another nonce', async () => {
+    await bench.add('a');
+    expect(await takeFor({ nonce: 'stale' })).toEqual({ status: 'lost', outcomes: [] });
+    expect(await bench.pending()).toEqual([]);
+    expect(await bench.hash(bench.keys.readers)).toEqual({});
+  });
+});
