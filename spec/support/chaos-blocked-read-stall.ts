@@ -3,9 +3,9 @@
  * `XREADGROUP ... BLOCK 5000` on a connection of its own; the process is stopped (SIGSTOP) for longer than a
  * heartbeat, so its session ends and its streams are taken over, then resumed (SIGCONT): it notices the loss by
  * its own clock and registers a new incarnation. The old read is still outstanding in Redis all along; an entry
- * added now is delivered to it, i.e. pending under the consumer's id. That entry must be granted soon
- * (ChaosRun.expectGrant), not left pending under a live consumer with no lease until some later fault happens to
- * move it; the end-state invariants catch it too when nothing does.
+ * added now is delivered to it, i.e. pending under the consumer's id. That entry must be granted within the
+ * takeover bound (ChaosRun.expectGrant), not left pending under a live consumer with no lease until some later
+ * fault happens to move it; the end-state invariants catch it too when nothing does.
  *
  * Every step waits on what can be observed: the consumers' connections carry the name `fleet.clientName(id)`
  * (CLIENT SETNAME, passed on to the library's duplicates), and the reader's is the one blocked in XREADGROUP
@@ -34,8 +34,8 @@ export interface BlockedReadStall {
  * Stalls one of `candidates` (drawn with `random` among those whose reader is blocked, and blocked for less than a
  * second, so that the read outlasts the stall) for `stallMs`, resumes it, waits for its new incarnation, then adds
  * streams one at a time until its old read has been served: each XADD wakes the reader that has waited longest,
- * and every other reader goes back to the end of the line. Undefined when no candidate's reader was blocked within
- * one blocking period.
+ * and every other reader goes back to the end of the line. Then waits (up to the takeover bound) for that entry to
+ * be granted. Undefined when no candidate's reader was blocked within one blocking period.
  */
 export async function stallDuringBlockedRead(
   run: ChaosRun,
@@ -96,6 +96,12 @@ export async function stallDuringBlockedRead(
       run.expectGrant(lbsId, stream, `delivered to ${target.id}'s blocking read from before its stall`);
       break;
     }
+  }
+  // Nothing else happens to the fleet until the entry is granted or the bound has passed: a later fault of the
+  // consumer (a pause, a kill, another stall) would take the entry back and hide whether the reader lost it.
+  if (oldReadServed) {
+    const { lbsId } = oldReadServed;
+    await waitFor(() => run.grantedAt(lbsId) !== undefined, { timeoutMs: run.boundMs, message: `${lbsId} to be granted` }).catch(() => undefined);
   }
   return { fault, renewed, oldReadServed, woken };
 }

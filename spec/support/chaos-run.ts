@@ -113,10 +113,18 @@ export class ChaosRun implements Expectations {
 
   /**
    * The entry, delivered now in a way the consumer might lose track of (`why`), must be granted to someone within
-   * twice the takeover bound, as the streams of a dead consumer must: finish() checks the consumers' reports.
+   * the takeover bound, as the streams of a dead consumer must: finish() checks the consumers' reports.
    */
   expectGrant(lbsId: string, stream: string, why: string): void {
     this.expectedGrants.push({ lbsId, stream, at: Date.now(), why });
+  }
+
+  /** When the entry was first granted (streamAdded) by the consumers' reports so far. */
+  grantedAt(lbsId: string): number | undefined {
+    const grants = this.fleet.members.flatMap(({ consumer }) =>
+      consumer.reports.flatMap((r) => (r.event === 'streamAdded' && r.lbsId === lbsId ? [r.at] : [])),
+    );
+    return grants.length > 0 ? Math.min(...grants) : undefined;
   }
 
   /** How many times the entry was pending under a consumer when it was killed or stalled (Expectations). */
@@ -217,12 +225,10 @@ export class ChaosRun implements Expectations {
 
   /** The expected grants (expectGrant) that came late or never, by the consumers' reports. */
   private lateGrants(): string[] {
-    const limitMs = 2 * this.boundMs;
+    const limitMs = this.boundMs;
     return this.expectedGrants.flatMap(({ lbsId, stream, at, why }) => {
-      const grants = this.fleet.members.flatMap(({ consumer }) =>
-        consumer.reports.flatMap((r) => (r.event === 'streamAdded' && r.lbsId === lbsId ? [r.at] : [])),
-      );
-      const afterMs = grants.length > 0 ? Math.min(...grants) - at : undefined;
+      const grantedAt = this.grantedAt(lbsId);
+      const afterMs = grantedAt === undefined ? undefined : grantedAt - at;
       if (afterMs !== undefined && afterMs <= limitMs) return [];
       const when = afterMs === undefined ? 'never granted' : `granted only after ${afterMs} ms`;
       return [`${JSON.stringify(stream)} (entry ${lbsId}), ${why}, was ${when} (limit ${limitMs} ms)`];
