@@ -1,14 +1,30 @@
 /**
  * Chaos 7: a randomised run. Consumers (child processes) are killed (SIGKILL), stalled (SIGSTOP, then SIGCONT),
- * restarted (a new process, sometimes under the id of a dead one), closed, done() and doneStream'd at random while
- * streams keep arriving; at the end every guarantee must hold. The seed is printed first: replay a run with
- * CHAOS_SEED=<seed> (and CHAOS_DURATION_MS to change its length).
+ * stalled while their blocking read of the LBS is outstanding, restarted (a new process, sometimes under the id of
+ * a dead one), closed, done() and doneStream'd at random, and the whole server pauses (DEBUG SLEEP), while streams
+ * keep arriving together with LBS entries at the edges of JSON (spec/support/json-edge-cases.ts), well formed or
+ * not; at the end every guarantee must hold (spec/support/chaos-invariants.ts). The seed is printed first: replay
+ * a run with CHAOS_SEED=<seed> (and CHAOS_DURATION_MS to change its length).
+ *
+ * Poison or pause: a second, small service shares the server, the pause witness (2 consumers, 20 streams,
+ * maxDeliveries 3): it goes through every server pause and nothing else, and the run pauses the server more often
+ * than its maxDeliveries. A pause longer than a heartbeat ends every session at once, yet kills nobody. The rule
+ * (chaos-invariants.ts, UNSEEN_DELIVERIES): a stream may be dead-lettered as poison only when the test saw its
+ * owners die at least maxDeliveries - 1 times, a death being the entry pending in Redis under a consumer just
+ * after that consumer was SIGKILLed or SIGSTOPped past its session. Server pauses, close() hand-offs and doneStream
+ * never count. So a stream that saw only pauses, as every stream of the witness, may never be poison.
+ *
+ * CHAOS_WITHOUT=pause,stallBlocked,edgeEntries leaves those faults out, to tell the library's failures from the
+ * harness's when replaying a seed; it is refused under CI, which always runs every fault.
  */
 import { expect, it } from 'vitest';
+import { stallDuringBlockedRead } from '../support/chaos-blocked-read-stall.js';
+import { pauseServer } from '../support/chaos-faults.js';
 import type { Member } from '../support/chaos-fleet.js';
 import { Random } from '../support/chaos-random.js';
-import { useChaosServer } from '../support/chaos-run.js';
+import { ChaosRun, useChaosServer } from '../support/chaos-run.js';
 import type { Fault } from '../support/chaos-takeover.js';
+import { jsonEdgeCases } from '../support/json-edge-cases.js';
 import { sleep } from '../support/wait.js';
 
 const SEED = Number(process.env.CHAOS_SEED ?? 20261128);
@@ -17,25 +33,81 @@ const CONSUMERS = 5;
 const STREAMS = 200;
 /** Never fewer healthy consumers than this: someone must be there to take over. */
 const MIN_HEALTHY = 2;
+const HEARTBEAT_MS = 1000;
+/** The pause witness: its consumers, streams and maxDeliveries (small, so that a few pauses exceed it). */
+const WITNESS_CONSUMERS = 2;
+const WITNESS_STREAMS = 20;
+const WITNESS_MAX_DELIVERIES = 3;
+/** A server pause and a stall during a blocking read: each longer than a heartbeat, so that sessions end. */
+const PAUSE_MS = 1.5 * HEARTBEAT_MS;
+const BLOCKED_STALL_MS = 1.5 * HEARTBEAT_MS;
 
-const chaos = useChaosServer();
+type Action = 'kill' | 'stall' | 'stallBlocked' | 'pause' | 'restart' | 'close' | 'done' | 'doneStream' | 'rest';
+type Optional = 'pause' | 'stallBlocked' | 'edgeEntries';
 
-type Action = 'kill' | 'stall' | 'restart' | 'close' | 'done' | 'doneStream' | 'rest';
+/** Each run has at least this many of these faults, whatever it draws: more pauses than the witness's maxDeliveries. */
+const AT_LEAST: Partial<Record<Action, number>> = { pause: WITNESS_MAX_DELIVERIES + 1, stallBlocked: 2 };
+/** About how long one of those faults takes, with the gap after it. */
+const FAULT_MS = 3000;
+
+const WITHOUT = new Set((process.env.CHAOS_WITHOUT ?? '').split(',').filter((name) => name !== '')) as Set<Optional>;
+/** For the first and the summary line. */
+const without = WITHOUT.size > 0 ? ` without=${[...WITHOUT].join(',')}` : '';
+
+// DEBUG SLEEP needs the DEBUG command, which Redis 7 refuses unless the server enables it.
+const chaos = useChaosServer(['--enable-debug-command', 'local']);
 
 it(`keeps every guarantee through ${DURATION_MS / 1000} s of random faults (seed ${SEED})`, async () => {
-  console.log(`[chaos] randomised: seed=${SEED} duration=${DURATION_MS}ms (replay: CHAOS_SEED=${SEED} npm run test:chaos)`);
+  const unknown = [...WITHOUT].filter((name) => !['pause', 'stallBlocked', 'edgeEntries'].includes(name));
+  if (unknown.length > 0) throw new Error(`CHAOS_WITHOUT: unknown ${unknown.join(', ')} (pause, stallBlocked, edgeEntries)`);
+  if (WITHOUT.size > 0 && process.env.CI) throw new Error('CHAOS_WITHOUT leaves faults out: CI runs every fault');
+  console.log(`[chaos] randomised: seed=${SEED} duration=${DURATION_MS}ms${without} (replay: CHAOS_SEED=${SEED} npm run test:chaos)`);
+  const run = await chaos.start({ heartbeatMs: HEARTBEAT_MS, autoClaim: true });
+  const witness = WITHOUT.has('pause')
+    ? undefined
+    : await ChaosRun.start(chaos.server.url, { heartbeatMs: HEARTBEAT_MS, autoClaim: true, maxDeliveries: WITNESS_MAX_DELIVERIES });
+  try {
+    await runFaults(run, witness);
+  } finally {
+    await witness?.stop();
+  }
+});
+
+/** The errors the consumers reported, by name: what to look at first when a run fails. */
+function errorTally(members: readonly Member[]): string {
+  const tally = new Map<string, number>();
+  for (const { consumer } of members) {
+    for (const report of consumer.reports) if (report.event === 'error') tally.set(report.name, (tally.get(report.name) ?? 0) + 1);
+  }
+  return [...tally].map(([name, n]) => `${name}:${n}`).join(' ') || 'none';
+}
+
+async function runFaults(run: ChaosRun, witness: ChaosRun | undefined): Promise<void> {
   const random = new Random(SEED);
-  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true });
+  await pauseServer(run.admin, 0).catch((error: unknown) => {
+    throw new Error(`DEBUG is refused (start the server with --enable-debug-command local): ${String(error)}`);
+  });
   const fleet = run.fleet;
   await fleet.spawnMany(CONSUMERS);
+  if (witness) {
+    await witness.fleet.spawnMany(WITNESS_CONSUMERS);
+    await witness.addStreams(WITNESS_STREAMS);
+    await witness.waitOwned(WITNESS_STREAMS);
+  }
+  // Drawn once from the run's Random, so the same seed writes the same entries in the same order.
+  const edgeCases = WITHOUT.has('edgeEntries') ? [] : jsonEdgeCases(new Random(random.int(0, 2 ** 32 - 1)), { maxEntryBytes: run.maxEntryBytes });
 
-  const counts: Record<Action, number> = { kill: 0, stall: 0, restart: 0, close: 0, done: 0, doneStream: 0, rest: 0 };
-  /** Every disruptive action (kill, stall, close, done, restart), to tell which takeovers ran undisturbed. */
+  const counts: Record<Action, number> = { kill: 0, stall: 0, stallBlocked: 0, pause: 0, restart: 0, close: 0, done: 0, doneStream: 0, rest: 0 };
+  let oldReadsServed = 0;
+  /** Every disruptive action (kill, stalls, pause, close, done, restart), to tell which takeovers ran undisturbed;
+   * one without a member (a pause) disturbs them all. */
   const disruptions: Array<{ at: number; member?: Member }> = [];
   const background: Array<Promise<unknown>> = [];
   /** Ids of consumers being started: an id is never reused while its process may still run or start. */
   const spawning = new Set<string>();
   const stopFailures: string[] = [];
+  /** Stalled consumers that did not come back: a violation too, seen where it happened. */
+  const notRenewed: string[] = [];
   const healthy = (): Member[] => fleet.live();
   /** Members that may be disrupted now without leaving fewer than MIN_HEALTHY healthy ones. */
   const disruptable = (): Member[] => (healthy().length > MIN_HEALTHY ? healthy() : []);
@@ -46,21 +118,34 @@ it(`keeps every guarantee through ${DURATION_MS / 1000} s of random faults (seed
       case 'kill':
         if (!target) return false;
         disruptions.push({ at: Date.now(), member: target });
-        await run!.fault('kill', target);
+        await run.fault('kill', target);
         return true;
       case 'stall': {
         if (!target) return false;
         disruptions.push({ at: Date.now(), member: target });
-        await run!.fault('stall', target);
-        const stallMs = random.int(2, 4) * run!.heartbeatMs;
+        await run.fault('stall', target);
+        const stallMs = random.int(2, 4) * run.heartbeatMs;
         background.push(sleep(stallMs).then(() => fleet.resume(target)));
         return true;
       }
+      case 'stallBlocked': {
+        if (!target) return false;
+        const stalled = await stallDuringBlockedRead(run, disruptable(), random, BLOCKED_STALL_MS);
+        if (!stalled) return false;
+        disruptions.push({ at: stalled.fault.at, member: stalled.fault.member });
+        if (!stalled.renewed) notRenewed.push(`${stalled.fault.member.id} did not register a new incarnation within 5 heartbeats of its resume`);
+        if (stalled.oldReadServed) oldReadsServed++;
+        return true;
+      }
+      case 'pause':
+        disruptions.push({ at: Date.now() });
+        await run.pause(PAUSE_MS);
+        return true;
       case 'close':
       case 'done':
         if (!target) return false;
         disruptions.push({ at: Date.now(), member: target });
-        if (action === 'close') background.push(run!.fault('close', target));
+        if (action === 'close') background.push(run.fault('close', target));
         else background.push(fleet.stop(target, 'done').then(({ failed }) => failed && stopFailures.push(failed)));
         return true;
       case 'restart': {
@@ -86,13 +171,34 @@ it(`keeps every guarantee through ${DURATION_MS / 1000} s of random faults (seed
     }
   };
 
+  const weights: Record<Action, number> = {
+    kill: 3,
+    stall: 3,
+    stallBlocked: WITHOUT.has('stallBlocked') ? 0 : 2,
+    pause: WITHOUT.has('pause') ? 0 : 3,
+    restart: 4,
+    close: 1,
+    done: 1,
+    doneStream: 3,
+    rest: 2,
+  };
+  /** A fault still owed (AT_LEAST) when the time left only just fits those owed. */
+  const owedNow = (timeLeftMs: number): Action | undefined => {
+    const owed = (Object.keys(AT_LEAST) as Action[]).filter((a) => weights[a] > 0 && counts[a] < AT_LEAST[a]!);
+    const total = owed.reduce((sum, a) => sum + AT_LEAST[a]! - counts[a], 0);
+    return total * FAULT_MS >= timeLeftMs ? owed[0] : undefined;
+  };
+
   const end = Date.now() + DURATION_MS;
   while (Date.now() < end) {
     if (run.added.length < STREAMS) await run.addStreams(Math.min(STREAMS - run.added.length, random.int(5, 20)));
-    const action = random.weighted<Action>({ kill: 3, stall: 3, restart: 4, close: 1, done: 1, doneStream: 3, rest: 2 });
+    // The producer writes edge cases alongside, a few per batch, until each has been written once.
+    for (const edgeCase of edgeCases.splice(0, random.int(2, 5))) await run.addEntry(edgeCase);
+    const action = owedNow(end - Date.now()) ?? random.weighted<Action>(weights);
     if (await act(action)) counts[action]++;
     await sleep(random.int(300, 1500));
   }
+  for (const edgeCase of edgeCases.splice(0)) await run.addEntry(edgeCase);
   await Promise.all(background);
   // Leave a fleet that can take everything over.
   while (fleet.live().length < MIN_HEALTHY) await fleet.spawn();
@@ -102,12 +208,22 @@ it(`keeps every guarantee through ${DURATION_MS / 1000} s of random faults (seed
   const bound = run.boundMs;
   const undisturbed = (fault: Fault): boolean =>
     !disruptions.some((d) => d.member !== fault.member && d.at > fault.at && d.at < fault.at + bound);
+  const witnessVerdict = await witness?.settle();
+  const witnessSummary = witnessVerdict
+    ? ` pause-witness=(streams=${WITNESS_STREAMS} max-deliveries=${WITNESS_MAX_DELIVERIES} owned=${witnessVerdict.owned} ` +
+      `dead-lettered=${witnessVerdict.deadLettered} violations=${witnessVerdict.violations.length})`
+    : '';
   const { violations } = await run.finish('randomised', {
     checkBound: undisturbed,
     extra:
-      `seed=${SEED} consumers-started=${fleet.members.length} ` +
-      Object.entries(counts).map(([action, n]) => `${action}=${n}`).join(' '),
+      `seed=${SEED}${without} consumers-started=${fleet.members.length} old-reads-served=${oldReadsServed}/${counts.stallBlocked} ` +
+      Object.entries(counts).map(([action, n]) => `${action}=${n}`).join(' ') +
+      ` errors=(${errorTally(fleet.members)})${witnessSummary}`,
   });
-  expect(violations).toEqual([]);
+  // The run did what it is for (a harness check, before the verdict).
+  for (const [action, least] of Object.entries(AT_LEAST) as Array<[Action, number]>) {
+    if (weights[action] > 0) expect(counts[action], `${action} faults`).toBeGreaterThanOrEqual(least);
+  }
+  expect([...violations, ...notRenewed, ...(witnessVerdict?.violations ?? []).map((v) => `pause witness: ${v}`)]).toEqual([]);
   expect(stopFailures).toEqual([]);
-});
+}

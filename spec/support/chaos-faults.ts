@@ -1,6 +1,6 @@
 /**
  * Faults injected through Redis itself: a database full of unrelated keys with a TTL (which makes Redis find an
- * expired session key late), and connections killed with CLIENT KILL.
+ * expired session key late), connections killed with CLIENT KILL, and the whole server paused with DEBUG SLEEP.
  */
 import type { NodeRedis } from './fleet.js';
 import { sleep } from './wait.js';
@@ -19,6 +19,10 @@ interface ClientEntry {
   id: string;
   name: string;
   flags: string;
+  /** The last command the connection ran (the one it is blocked in, when blocked). */
+  cmd: string;
+  /** Whole seconds since that command arrived. */
+  idleSeconds: number;
 }
 
 async function clientList(redis: NodeRedis): Promise<ClientEntry[]> {
@@ -28,7 +32,13 @@ async function clientList(redis: NodeRedis): Promise<ClientEntry[]> {
     .filter((line) => line.trim() !== '')
     .map((line) => {
       const fields = new Map(line.trim().split(' ').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-      return { id: fields.get('id') ?? '', name: fields.get('name') ?? '', flags: fields.get('flags') ?? '' };
+      return {
+        id: fields.get('id') ?? '',
+        name: fields.get('name') ?? '',
+        flags: fields.get('flags') ?? '',
+        cmd: fields.get('cmd') ?? '',
+        idleSeconds: Number(fields.get('idle') ?? NaN),
+      };
     });
 }
 
@@ -88,4 +98,23 @@ export async function subscriberCount(redis: NodeRedis, names: Iterable<string>)
 /** Kills every connection in subscribed state (the consumers' keyspace subscribers); returns how many. */
 export async function killPubSub(redis: NodeRedis): Promise<number> {
   return Number(await redis.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']));
+}
+
+/**
+ * The connection named `name` that is blocked in XREADGROUP now (a consumer's LBS reader waiting for an entry:
+ * only the reader sends XREADGROUP itself, every other command of the library goes through scripts), with how many
+ * whole seconds it has waited; undefined when none is.
+ */
+export async function blockedRead(redis: NodeRedis, name: string): Promise<{ id: string; idleSeconds: number } | undefined> {
+  const reader = (await clientList(redis)).find((client) => client.name === name && client.cmd === 'xreadgroup' && client.flags.includes('b'));
+  return reader && { id: reader.id, idleSeconds: reader.idleSeconds };
+}
+
+/**
+ * Pauses the whole server for `ms` with DEBUG SLEEP (it answers nothing meanwhile, and its clock jumps ahead when
+ * it wakes: keys whose TTL ran out during the pause have expired). The server must run with
+ * `--enable-debug-command local` (or `yes`): Redis 7 refuses DEBUG otherwise.
+ */
+export async function pauseServer(redis: NodeRedis, ms: number): Promise<void> {
+  await redis.sendCommand(['DEBUG', 'SLEEP', String(ms / 1000)]);
 }

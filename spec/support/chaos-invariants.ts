@@ -1,9 +1,14 @@
 /**
  * The guarantees under faults, checked at the end of a chaos run from the consumers' reports and from Redis:
- * (a) no stream lost: every added stream is finished, owned by a running consumer, or dead-lettered with a reason;
+ * (a) no stream lost: every stream of a well-formed entry is finished, owned by a running consumer, or
+ *     dead-lettered as poison;
  * (b) one owner: no stream is owned by two running consumers, what a consumer believes it owns is what Redis says
- *     it owns (so a stalled consumer has reported streamDisowned for what it lost), and the fencing tokens of a
- *     stream's successive grants strictly increase.
+ *     it owns (so a stalled consumer has reported streamDisowned for what it lost), no entry is pending under a
+ *     consumer that is gone or holds no lease for it, and the fencing tokens of a stream's successive grants
+ *     strictly increase;
+ * (d) the dead-letter stream holds exactly what belongs there: every malformed entry, with a reason, never granted
+ *     first; and of the well-formed ones only poison: entries whose owners really died (see `deathsOf`) about
+ *     maxDeliveries times. A server that pauses (DEBUG SLEEP) kills no consumer: those deliveries are not deaths.
  * Takeover times, guarantee (c), are measured in chaos-takeover.ts.
  */
 import type { NodeRedis } from './fleet.js';
@@ -15,13 +20,51 @@ export interface Verdict {
   violations: string[];
   owned: number;
   finished: number;
+  /** Streams of well-formed entries that were dead-lettered. */
   deadLettered: number;
+  /** Malformed entries in the dead-letter stream. */
+  malformedDeadLettered: number;
 }
 
+export interface EdgeEntry {
+  readonly kind: string;
+  readonly wellFormed: boolean;
+}
+
+/** What the test put on the LBS and did to the fleet: what the end state is judged against. */
+export interface Expectations {
+  /** The streams named by the well-formed entries the test added. */
+  readonly added: readonly string[];
+  /** Entries the test wrote as they are (edge cases): LBS entry id -> what is odd about it, and whether it is a
+   * well-formed entry anyway. A malformed one must be dead-lettered; a well-formed one names one of `added`. */
+  readonly edgeCases: ReadonlyMap<string, EdgeEntry>;
+  /**
+   * How many times an owner of the entry died: it was pending under a consumer (granted, or delivered by a
+   * blocking read) when that consumer was SIGKILLed or SIGSTOPped past its session (read from Redis just after
+   * the signal). close() is a hand-off, a server pause is no death.
+   */
+  deathsOf(lbsId: string): number;
+  /** The maxDeliveries the consumers run with. */
+  readonly maxDeliveries: number;
+}
+
+/**
+ * A poison entry is one whose owners died maxDeliveries times. The library may count one more delivery than the
+ * deaths the test sees: a reply lost with its connection and the entry taken back, a close() whose hand-off Redis
+ * did not answer in time (the session then expires, a death to the library). So an entry dead-lettered as poison
+ * is legitimate when the test saw at least maxDeliveries - UNSEEN_DELIVERIES deaths of its owners; with fewer, the
+ * library counted as deaths what were none (server pauses, an old blocking read of a live consumer).
+ */
+export const UNSEEN_DELIVERIES = 1;
+
+/** The reason the library gives a poison entry (docs/operations.md, "The dead-letter stream"). */
+const POISON_REASON = /^its owners died \d+ times/;
+
 /** Checks every invariant now. */
-export async function checkInvariants(redis: NodeRedis, fleet: ChaosFleet, added: readonly string[]): Promise<Verdict> {
+export async function checkInvariants(redis: NodeRedis, fleet: ChaosFleet, expected: Expectations): Promise<Verdict> {
   const state = await readServiceState(redis, fleet.options.serviceName, fleet.members.map((m) => m.id));
   const violations: string[] = [];
+  const malformed = new Map([...expected.edgeCases].filter(([, edge]) => !edge.wellFormed));
   for (const member of fleet.members) {
     if (member.state === 'crashed') violations.push(`consumer ${member.id} (pid ${member.consumer.pid}) crashed`);
   }
@@ -31,9 +74,16 @@ export async function checkInvariants(redis: NodeRedis, fleet: ChaosFleet, added
     if (typeof asked === 'string') violations.push(asked);
     else beliefs.set(member.id, asked);
   }
-  violations.push(...checkBeliefs(beliefs, state), ...checkTokens(fleet.members));
-  const verdict = checkStreams(added, fleet, beliefs, state);
-  return { ...verdict, violations: [...violations, ...verdict.violations] };
+  violations.push(
+    ...checkBeliefs(beliefs, state, malformed),
+    ...checkTokens(fleet.members),
+    ...checkPending(beliefs, state, expected.edgeCases),
+    ...checkDeadLetters(state, expected),
+    ...checkMalformed(fleet.members, state, malformed),
+  );
+  const verdict = checkStreams(expected.added, fleet, beliefs, state);
+  const malformedDeadLettered = state.deadLetters.filter((dead) => malformed.has(dead.lbsId)).length;
+  return { ...verdict, malformedDeadLettered, violations: [...violations, ...verdict.violations] };
 }
 
 /**
@@ -41,10 +91,10 @@ export async function checkInvariants(redis: NodeRedis, fleet: ChaosFleet, added
  * resumed consumer may not have noticed its loss yet); returns the last verdict. A violation that outlasts the
  * wait is one for good.
  */
-export async function settle(redis: NodeRedis, fleet: ChaosFleet, added: readonly string[], timeoutMs: number): Promise<Verdict> {
+export async function settle(redis: NodeRedis, fleet: ChaosFleet, expected: Expectations, timeoutMs: number): Promise<Verdict> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const verdict = await checkInvariants(redis, fleet, added);
+    const verdict = await checkInvariants(redis, fleet, expected);
     if (verdict.violations.length === 0 || Date.now() > deadline) return verdict;
     await sleep(200);
   }
@@ -67,8 +117,9 @@ async function beliefsOf(member: Member): Promise<Beliefs | string> {
   return owned;
 }
 
-/** (b) No stream believed owned by two running consumers, and what each believes it owns is its own in Redis. */
-function checkBeliefs(beliefs: ReadonlyMap<string, Beliefs>, state: ServiceState): string[] {
+/** (b) No stream believed owned by two running consumers, and what each believes it owns is its own in Redis.
+ * A malformed entry granted is checkMalformed's to report. */
+function checkBeliefs(beliefs: ReadonlyMap<string, Beliefs>, state: ServiceState, malformed: ReadonlyMap<string, EdgeEntry>): string[] {
   const violations: string[] = [];
   const believers = new Map<string, string[]>();
   for (const [id, owned] of beliefs) {
@@ -76,8 +127,13 @@ function checkBeliefs(beliefs: ReadonlyMap<string, Beliefs>, state: ServiceState
     for (const [stream, lbsId] of owned) {
       believers.set(stream, [...(believers.get(stream) ?? []), id]);
       const pending = state.pending.get(lbsId);
+      if (malformed.has(lbsId) && pending?.consumer === id) continue;
       if (state.entries.get(lbsId) !== stream || pending?.consumer !== id) {
-        const truth = !state.entries.has(lbsId) ? 'the entry is gone' : pending ? `pending under ${pending.consumer}` : 'not pending';
+        const truth = !state.entries.has(lbsId)
+          ? 'the entry is gone'
+          : pending?.consumer !== id
+            ? pending ? `it is pending under ${pending.consumer}` : 'it is not pending'
+            : `the entry names ${show(state.entries.get(lbsId) ?? '(no stream JSON.parse can read)')}`;
         violations.push(`${id} believes it owns ${show(stream)} (entry ${lbsId}) but Redis says ${truth}`);
       }
     }
@@ -115,8 +171,99 @@ function checkTokens(members: readonly Member[]): string[] {
   return violations;
 }
 
-/** (a) Every added stream is owned by a running consumer that knows it, finished, or dead-lettered. */
-function checkStreams(added: readonly string[], fleet: ChaosFleet, beliefs: ReadonlyMap<string, Beliefs>, state: ServiceState): Verdict {
+/**
+ * (b) Every entry pending in Redis is pending under a running consumer that holds a lease for it: none under a
+ * consumer that is gone (never taken over), none under a live one that does not know (an entry delivered to it
+ * and dropped, or granted while its reply was lost, and never taken back).
+ */
+function checkPending(beliefs: ReadonlyMap<string, Beliefs>, state: ServiceState, edgeCases: ReadonlyMap<string, EdgeEntry>): string[] {
+  const violations: string[] = [];
+  for (const [lbsId, { consumer, deliveries }] of state.pending) {
+    const leases = beliefs.get(consumer);
+    if (leases && state.sessions.has(consumer) && [...leases.values()].includes(lbsId)) continue;
+    // A malformed entry still pending is checkMalformed's to report.
+    if (edgeCases.get(lbsId)?.wellFormed === false) continue;
+    const what = describeEntry(lbsId, state, edgeCases);
+    if (!leases || !state.sessions.has(consumer)) {
+      violations.push(`${what} is orphaned: pending under ${consumer}, which is gone (delivered ${deliveries} times)`);
+    } else {
+      const stream = state.entries.get(lbsId);
+      const granted = stream !== undefined && state.owners.get(stream) === lbsId ? 'granted (in the owners hash)' : 'delivered but never granted';
+      violations.push(`${what} is orphaned: pending under ${consumer}, which runs but holds no lease for it (${granted}, delivered ${deliveries} times)`);
+    }
+  }
+  return violations;
+}
+
+/**
+ * (d) Of the well-formed entries only poison is dead-lettered: an entry whose owners died at least maxDeliveries
+ * - UNSEEN_DELIVERIES times (Expectations.deathsOf). With pauses the only fault that touched a stream, it may not
+ * be poison. A malformed entry is dead-lettered as malformed, not as poison after being granted and taken over.
+ */
+function checkDeadLetters(state: ServiceState, expected: Expectations): string[] {
+  const violations: string[] = [];
+  const deathsNeeded = expected.maxDeliveries - UNSEEN_DELIVERIES;
+  for (const { lbsId, stream, reason } of state.deadLetters) {
+    const what = describeEntry(lbsId, state, expected.edgeCases, stream);
+    if (reason === '') violations.push(`${what} is in the dead-letter stream without a reason`);
+    else if (expected.edgeCases.get(lbsId)?.wellFormed === false) {
+      if (POISON_REASON.test(reason)) violations.push(`${what} was dead-lettered as poison ("${reason}") rather than as malformed`);
+    } else if (!POISON_REASON.test(reason)) {
+      violations.push(`${what} is well formed, yet was dead-lettered: "${reason}"`);
+    } else {
+      const deaths = expected.deathsOf(lbsId);
+      if (deaths < deathsNeeded) {
+        violations.push(
+          `${what} was dead-lettered as poison ("${reason}") though its owners died ${deaths} times (killed or stalled with it ` +
+            `pending; poison needs ${deathsNeeded}): the other deliveries were no deaths`,
+        );
+      }
+    }
+  }
+  return violations;
+}
+
+/** (d) Every malformed entry the test wrote is dead-lettered with a reason, gone from the LBS, never granted. */
+function checkMalformed(members: readonly Member[], state: ServiceState, malformed: ReadonlyMap<string, EdgeEntry>): string[] {
+  const violations: string[] = [];
+  const grants = new Map<string, string>();
+  for (const member of members) {
+    for (const report of member.consumer.reports) {
+      if (report.event === 'streamAdded' && malformed.has(report.lbsId) && !grants.has(report.lbsId)) {
+        grants.set(report.lbsId, `${member.id} as ${show(report.stream)}`);
+      }
+    }
+  }
+  for (const lbsId of malformed.keys()) {
+    const what = describeEntry(lbsId, state, malformed);
+    const granted = grants.get(lbsId);
+    if (granted) violations.push(`${what} was granted to ${granted} instead of being dead-lettered`);
+    if (state.entries.has(lbsId)) {
+      const pending = state.pending.get(lbsId);
+      violations.push(`${what} is still on the LBS (${pending ? `pending under ${pending.consumer}` : 'not pending'}), not dead-lettered`);
+    } else if (!state.deadLetters.some((dead) => dead.lbsId === lbsId)) {
+      violations.push(`${what} is gone from the LBS but not in the dead-letter stream`);
+    }
+  }
+  return violations;
+}
+
+/** An LBS entry for a message: the stream it names, and what is odd about it when it is an edge case. */
+function describeEntry(lbsId: string, state: ServiceState, edgeCases: ReadonlyMap<string, EdgeEntry>, stream = state.entries.get(lbsId)): string {
+  const edge = edgeCases.get(lbsId);
+  if (edge && !edge.wellFormed) return `malformed entry ${lbsId} (${edge.kind})`;
+  const what = edge ? `entry ${lbsId}, ${edge.kind}` : `entry ${lbsId}`;
+  return stream === undefined ? what : `${show(stream)} (${what})`;
+}
+
+/** (a) Every added stream is owned (checkPending says what is wrong with an owner), finished, or dead-lettered
+ * (checkDeadLetters says whether it should be). */
+function checkStreams(
+  added: readonly string[],
+  fleet: ChaosFleet,
+  beliefs: ReadonlyMap<string, Beliefs>,
+  state: ServiceState,
+): Omit<Verdict, 'malformedDeadLettered'> {
   const violations: string[] = [];
   const finishing = finishAttempts(fleet.members);
   const entriesOf = new Map<string, string[]>();
@@ -138,13 +285,8 @@ function checkStreams(added: readonly string[], fleet: ChaosFleet, beliefs: Read
     if (finishing.get(stream) === 'done') violations.push(`${show(stream)}: doneStream said done, yet its entry is still there`);
     for (const id of ids) {
       const pending = state.pending.get(id);
-      const owner = pending && beliefs.get(pending.consumer);
       if (!pending) violations.push(`${show(stream)} (entry ${id}) is not pending under anyone: never assigned`);
-      else if (!owner || !state.sessions.has(pending.consumer)) violations.push(`${show(stream)} is orphaned: pending under ${pending.consumer}, which is gone`);
-      else if (owner.get(stream) !== id) {
-        const granted = state.owners.get(stream) === id ? 'granted (in the owners hash)' : 'delivered but never granted';
-        violations.push(`${show(stream)} is orphaned: pending under ${pending.consumer}, which runs but does not know it owns it (${granted})`);
-      } else owned++;
+      else if (beliefs.get(pending.consumer)?.get(stream) === id) owned++;
     }
   }
   return { violations, owned, finished, deadLettered };

@@ -13,13 +13,13 @@ export interface ServiceState {
   readonly pending: Map<string, { consumer: string; deliveries: number }>;
   /** owners hash: stream -> LBS entry id. */
   readonly owners: Map<string, string>;
-  /** Dead-lettered entries: the stream they name (if any) and the reason. */
-  readonly deadLetters: Array<{ stream: string | undefined; reason: string }>;
+  /** Dead-lettered entries: the LBS entry id they had, the stream they name (if any) and the reason. */
+  readonly deadLetters: Array<{ lbsId: string; stream: string | undefined; reason: string }>;
   /** Consumer ids whose session key exists. */
   readonly sessions: Set<string>;
 }
 
-/** The stream an `lbs-input` value names, if it is a well formed entry. */
+/** The stream an `lbs-input` value names, if JSON.parse reads a string DataStreamName in it. */
 export function streamOf(lbsInput: string | undefined): string | undefined {
   if (lbsInput === undefined) return undefined;
   try {
@@ -44,6 +44,7 @@ export async function readServiceState(redis: NodeRedis, serviceName: string, co
 
   const owners = new Map(Object.entries(await redis.hGetAll(keys.owners)));
   const deadLetters = (await redis.xRange(keys.deadLetter, '-', '+')).map(({ message }) => ({
+    lbsId: message['lbs-id'] ?? '',
     stream: streamOf(message['lbs-input']),
     reason: message.reason ?? '',
   }));

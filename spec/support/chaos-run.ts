@@ -1,15 +1,19 @@
 /**
- * One chaos scenario: a service with a fleet of child consumers on a private Redis, the streams the test added,
- * the faults it injected, and at the end the verdict on every guarantee plus ONE summary line:
+ * One chaos scenario: a service with a fleet of child consumers on a private Redis, the entries the test added
+ * (streams, and malformed entries written on purpose), the faults it injected, and at the end the verdict on every
+ * guarantee plus ONE summary line:
  *   [chaos] <name>: streams=200 takeovers=1 worst-takeover=1012ms (bound 2500ms) violations=0 ...
  */
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { addStream } from '../../lib/index.js';
+import { addStream, keysFor } from '../../lib/index.js';
+import { parseOptions } from '../../lib/options.js';
 import { ChaosFleet, type FleetOptions, type Member } from './chaos-fleet.js';
-import { settle } from './chaos-invariants.js';
+import { pauseServer } from './chaos-faults.js';
+import { settle, type EdgeEntry, type Expectations, type Verdict } from './chaos-invariants.js';
 import { faultOf, takeoverOf, type Fault, type FaultKind } from './chaos-takeover.js';
 import { serviceName, type NodeRedis } from './fleet.js';
+import type { JsonEdgeCase } from './json-edge-cases.js';
 import { startRedis, type RedisServer } from './redis-server.js';
 import { waitFor } from './wait.js';
 
@@ -22,10 +26,17 @@ export interface RunResult {
   worstTakeoverMs: number | undefined;
 }
 
-export class ChaosRun {
+export class ChaosRun implements Expectations {
   readonly fleet: ChaosFleet;
+  /** The streams of the well-formed entries added. */
   readonly added: string[] = [];
+  /** Entries written as they are (edge cases): LBS entry id -> what is odd about it, and whether it is well formed. */
+  readonly edgeCases = new Map<string, EdgeEntry>();
   readonly faults: Fault[] = [];
+  /** When each server pause (DEBUG SLEEP) began. */
+  readonly pauses: number[] = [];
+  /** Entries that must be granted soon after `at` (see expectGrant). */
+  private readonly expectedGrants: Array<{ lbsId: string; stream: string; at: number; why: string }> = [];
   private addedCount = 0;
 
   private constructor(
@@ -52,6 +63,14 @@ export class ChaosRun {
     return this.fleet.options.heartbeatMs!;
   }
 
+  get maxDeliveries(): number {
+    return parseOptions(this.fleet.options).maxDeliveries;
+  }
+
+  get maxEntryBytes(): number {
+    return parseOptions(this.fleet.options).maxEntryBytes;
+  }
+
   /** The takeover bound: heartbeatMs + TAKEOVER_SLACK_MS. */
   get boundMs(): number {
     return this.heartbeatMs + TAKEOVER_SLACK_MS;
@@ -67,6 +86,52 @@ export class ChaosRun {
     return names;
   }
 
+  /** Adds one new stream (named as by addStreams); returns it with its LBS entry id. */
+  async addStream(): Promise<{ stream: string; lbsId: string }> {
+    const stream = `s${this.addedCount++}`;
+    const lbsId = await addStream(this.admin, this.service, stream);
+    this.added.push(stream);
+    return { stream, lbsId };
+  }
+
+  /**
+   * Writes an edge case's `lbs-input` with XADD as it is (not through addStream); a well-formed one counts as an
+   * added stream, any other as malformed. Returns the entry id.
+   */
+  async addEntry(edgeCase: JsonEdgeCase): Promise<string> {
+    const lbsId = String(await this.admin.sendCommand(['XADD', keysFor(this.service).lbs, '*', 'lbs-input', edgeCase.raw]));
+    if (edgeCase.wellFormed) this.added.push(edgeCase.stream!);
+    this.edgeCases.set(lbsId, { kind: edgeCase.kind, wellFormed: edgeCase.wellFormed });
+    return lbsId;
+  }
+
+  /** Pauses the server (DEBUG SLEEP) for `ms`; see pauseServer. */
+  async pause(ms: number): Promise<void> {
+    this.pauses.push(Date.now());
+    await pauseServer(this.admin, ms);
+  }
+
+  /**
+   * The entry, delivered now in a way the consumer might lose track of (`why`), must be granted to someone within
+   * the takeover bound, as the streams of a dead consumer must: finish() checks the consumers' reports.
+   */
+  expectGrant(lbsId: string, stream: string, why: string): void {
+    this.expectedGrants.push({ lbsId, stream, at: Date.now(), why });
+  }
+
+  /** When the entry was first granted (streamAdded) by the consumers' reports so far. */
+  grantedAt(lbsId: string): number | undefined {
+    const grants = this.fleet.members.flatMap(({ consumer }) =>
+      consumer.reports.flatMap((r) => (r.event === 'streamAdded' && r.lbsId === lbsId ? [r.at] : [])),
+    );
+    return grants.length > 0 ? Math.min(...grants) : undefined;
+  }
+
+  /** How many times the entry was pending under a consumer when it was killed or stalled (Expectations). */
+  deathsOf(lbsId: string): number {
+    return this.faults.filter((fault) => fault.pending.has(lbsId)).length;
+  }
+
   /** Waits until running consumers report owning `count` streams. */
   async waitOwned(count: number, timeoutMs = 15_000): Promise<void> {
     await waitFor(() => this.fleet.ownedCount() === count, {
@@ -75,7 +140,11 @@ export class ChaosRun {
     });
   }
 
-  /** Injects a fault and records it: kill (SIGKILL), stall (SIGSTOP) or close() of `member` (which must work). */
+  /**
+   * Injects a fault and records it: kill (SIGKILL), stall (SIGSTOP) or close() of `member` (which must work).
+   * After a kill or a stall, what is pending under the victim in Redis is recorded as it is then: nothing can move
+   * it before the victim's session has expired, about 2/3 of a heartbeat later at the soonest.
+   */
   async fault(kind: FaultKind, member: Member): Promise<Fault> {
     const fault = faultOf(kind, member);
     this.faults.push(fault);
@@ -85,7 +154,15 @@ export class ChaosRun {
       const { failed } = await this.fleet.stop(member, 'close');
       if (failed) throw new Error(`close() of ${member.id} failed: ${failed}`);
     }
+    if (kind !== 'close') for (const id of await this.pendingUnder(member.id)) fault.pending.add(id);
     return fault;
+  }
+
+  /** Ids of the LBS entries pending under `consumerId`. */
+  private async pendingUnder(consumerId: string): Promise<string[]> {
+    const { lbs, group } = keysFor(this.service);
+    const reply = (await this.admin.sendCommand(['XPENDING', lbs, group, '-', '+', '1000000', consumerId]).catch(() => [])) as Array<[string]>;
+    return reply.map(([id]) => id);
   }
 
   /** Waits until every stream `fault` left behind is granted again (bounded: twice the takeover bound). */
@@ -98,6 +175,12 @@ export class ChaosRun {
       { timeoutMs, message: `the streams of ${fault.member.id} to be taken over` },
     ).catch(() => takeoverOf(fault, this.fleet));
     return takeover.worstMs;
+  }
+
+  /** Resumes stalled consumers and waits for the invariants to hold (up to `settleMs`); the verdict then. */
+  async settle(settleMs = 15_000): Promise<Verdict> {
+    for (const member of this.fleet.members) this.fleet.resume(member);
+    return settle(this.admin, this.fleet, this, settleMs);
   }
 
   /**
@@ -113,9 +196,8 @@ export class ChaosRun {
       checkBound = true,
     }: { settleMs?: number; extra?: string; checkBound?: boolean | ((fault: Fault) => boolean) } = {},
   ): Promise<RunResult> {
-    for (const member of this.fleet.members) this.fleet.resume(member);
-    const verdict = await settle(this.admin, this.fleet, this.added, settleMs);
-    const violations = [...verdict.violations];
+    const verdict = await this.settle(settleMs);
+    const violations = [...verdict.violations, ...this.lateGrants()];
     let worst: number | undefined;
     const takeovers = this.faults.filter((fault) => fault.kind !== 'close' && fault.held.size > 0);
     // A stream never granted again was dead-lettered (its owners kept dying) or is reported by the invariants.
@@ -129,13 +211,28 @@ export class ChaosRun {
         violations.push(`takeover of ${fault.member.id}'s ${fault.held.size} streams (${fault.kind}) took ${worstMs} ms > ${this.boundMs} ms`);
       }
     }
+    const malformed = [...this.edgeCases.values()].filter((edge) => !edge.wellFormed).length;
     const summary =
       `[chaos] ${name}: streams=${this.added.length} takeovers=${takeovers.length} ` +
       `worst-takeover=${worst === undefined ? '-' : `${worst}ms`} (bound ${this.boundMs}ms, checked on ${checked}/${takeovers.length}) ` +
       `violations=${violations.length} ` +
-      `(owned=${verdict.owned} finished=${verdict.finished} dead-lettered=${verdict.deadLettered}${extra ? ` ${extra}` : ''})`;
+      `(owned=${verdict.owned} finished=${verdict.finished} dead-lettered=${verdict.deadLettered}` +
+      `${malformed > 0 ? ` malformed-dead-lettered=${verdict.malformedDeadLettered}/${malformed}` : ''}` +
+      `${this.pauses.length > 0 ? ` server-pauses=${this.pauses.length}` : ''}${extra ? ` ${extra}` : ''})`;
     console.log(summary);
     return { violations, summary, worstTakeoverMs: worst };
+  }
+
+  /** The expected grants (expectGrant) that came late or never, by the consumers' reports. */
+  private lateGrants(): string[] {
+    const limitMs = this.boundMs;
+    return this.expectedGrants.flatMap(({ lbsId, stream, at, why }) => {
+      const grantedAt = this.grantedAt(lbsId);
+      const afterMs = grantedAt === undefined ? undefined : grantedAt - at;
+      if (afterMs !== undefined && afterMs <= limitMs) return [];
+      const when = afterMs === undefined ? 'never granted' : `granted only after ${afterMs} ms`;
+      return [`${JSON.stringify(stream)} (entry ${lbsId}), ${why}, was ${when} (limit ${limitMs} ms)`];
+    });
   }
 
   /** Stops every process this run started and closes its own connection. */

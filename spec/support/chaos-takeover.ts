@@ -14,11 +14,16 @@ export interface Fault {
   readonly at: number;
   /** What the victim held then, by its reports: stream -> token of its lease. */
   readonly held: ReadonlyMap<string, number>;
+  /**
+   * Kill and stall: the LBS entries pending under the victim in Redis just after the signal (filled in then),
+   * granted or only delivered. Each is a death of an owner of that entry: what the poison count may count.
+   */
+  readonly pending: Set<string>;
 }
 
 export function faultOf(kind: FaultKind, member: Member): Fault {
   const held = new Map([...member.consumer.owned()].map(([stream, { token }]) => [stream, token]));
-  return { kind, member, at: Date.now(), held };
+  return { kind, member, at: Date.now(), held, pending: new Set() };
 }
 
 export interface Takeover {
