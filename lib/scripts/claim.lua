@@ -54,7 +54,13 @@ local moved, released_by_previous = 0, 0
 
 -- Moves an entry to this consumer (JUSTID: the entry itself is not needed) and returns its outcome.
 local function grant(id, deliveries, name, raw)
-  redis.call('XCLAIM', lbs, group, me, 0, id, 'RETRYCOUNT', counts and deliveries + 1 or deliveries, 'JUSTID')
+  local claimed = redis.call('XCLAIM', lbs, group, me, 0, id, 'RETRYCOUNT', counts and deliveries + 1 or deliveries, 'JUSTID')
+  if #claimed == 0 then
+    -- Deleted from the stream meanwhile (Redis then drops it from the pending list): nothing left to own.
+    if redis.call('HGET', owners, name) == id then redis.call('HDEL', owners, name) end
+    released_by_previous = released_by_previous + 1
+    return 'taken'
+  end
   moved = moved + 1
   return { next_token(token_key), name, raw }
 end
@@ -64,6 +70,7 @@ local function claim_checked(id, stream, deliveries)
   local fields = read_entry(lbs, id)
   if not fields then
     redis.call('XACK', lbs, group, id) -- deleted from the stream: nothing left to own
+    released_by_previous = released_by_previous + 1
     return 'taken'
   end
   local name, detail = decode_entry(fields, max_bytes)

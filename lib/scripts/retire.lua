@@ -15,7 +15,7 @@ ARGV[2] consumer id
 ARGV[3] consumer group
 
 Returns 1 when the consumer was removed, 0 when entries were still pending under it (its session then ends
-like close(), so peers take them over).
+like close(), so peers take them over) or another incarnation holds the session (nothing is changed then).
 ]]
 --@include entry
 --@include forget
@@ -25,8 +25,12 @@ local session, consumers, loads, readers, lbs, released, started, ended =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local nonce, me, group = ARGV[1], ARGV[2], ARGV[3]
 
+-- Another live process holds this consumer id now: its place in the fleet is not ours to remove.
+local holder = redis.call('GET', session)
+if holder and holder ~= nonce then return 0 end
+
 if has_pending(lbs, group, me) then
-  if redis.call('GET', session) == nonce then
+  if holder then
     redis.call('PEXPIRE', session, 1)
     redis.call('ZADD', consumers, server_time_ms(), me)
   end
@@ -34,7 +38,7 @@ if has_pending(lbs, group, me) then
   redis.call('SADD', released, me)
   return 0
 end
-if redis.call('GET', session) == nonce then redis.call('DEL', session) end
+if holder then redis.call('DEL', session) end
 forget({ consumers = consumers, loads = loads, readers = readers, released = released, started = started, ended = ended, lbs = lbs },
   group, me)
 return 1

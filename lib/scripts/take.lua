@@ -47,7 +47,10 @@ local room = max_take
 if adopt_id ~= '' and pending_owner(lbs, group, adopt_id) == me then
   local fields = read_entry(lbs, adopt_id)
   if fields then
-    result[#result + 1] = admit(k, group, me, max_bytes, adopt_id, fields, false)
+    -- A take sent again after its reply was lost finds the entry admitted already, and counted in loads.
+    local name = decode_entry(fields, max_bytes)
+    local counted = name ~= nil and redis.call('HGET', owners, name) == adopt_id
+    result[#result + 1] = admit(k, group, me, max_bytes, adopt_id, fields, counted)
     room = room - 1
   else
     redis.call('XACK', lbs, group, adopt_id)

@@ -95,6 +95,8 @@ describe('claim.lua', () => {
 
     expect(result).toEqual({ status: 'ok', outcomes: ['taken', 'taken', 'taken', 'taken', granted('kept')] });
     expect(await bench.pending(OWNER)).toEqual([]); // the deleted entry was acknowledged
+    // The owner holds none of them now: `kept` moved, `deleted` is gone (`claimed` and `finished` were never its).
+    expect(await bench.hash(bench.keys.loads)).toMatchObject({ [ME]: '1' });
   });
 
   it('refuses an entry that names another stream, leaving it with the owner', async () => {
@@ -170,7 +172,7 @@ describe('claim.lua', () => {
       await bench.command('XDEL', bench.keys.lbs, a!);
       expect(await claimFor([entry(a!, 'a', true)])).toEqual({ status: 'ok', outcomes: ['taken'] });
       expect(await bench.pending()).toEqual([]);
-      expect(await bench.hash(bench.keys.loads)).toEqual({ [OWNER]: '1' }); // as for an unknown entry
+      expect(await bench.hash(bench.keys.loads)).toEqual({ [OWNER]: '0' }); // the owner holds it no more
     });
   });
 });

@@ -62,13 +62,16 @@ describe('retire.lua', () => {
     expect(await bench.groupConsumers()).toContain(ME);
   });
 
-  it('never ends a session key that holds another nonce', async () => {
+  it('changes nothing while another incarnation holds the session: its place in the fleet is not ours', async () => {
     await bench.command('SET', bench.sessionKey(ME), 'other', 'PX', SESSION_MS);
-    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(true);
+    const before = await bench.command('ZSCORE', bench.keys.consumers, ME);
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(false);
     expect(await bench.redis.get(bench.sessionKey(ME))).toBe('other');
+    expect(await bench.command('ZSCORE', bench.keys.consumers, ME)).toEqual(before);
 
     await bench.own(ME, 'a');
     expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(false);
     expect(await bench.redis.pTTL(bench.sessionKey(ME))).toBeGreaterThan(SESSION_MS - 5000);
+    expect(await bench.command('SISMEMBER', bench.keys.released, ME)).toBe(0);
   });
 });
