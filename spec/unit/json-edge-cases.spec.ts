@@ -15,15 +15,26 @@ function parses(raw: string): boolean {
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The definition of a well-formed LBS entry, written out again independently of the generator's tags. */
+/** A string or key with an unpaired UTF-16 surrogate, which Redis's JSON decoder refuses. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  if (isObject(value)) return Object.entries(value).some(([key, item]) => LONE_SURROGATE.test(key) || hasLoneSurrogate(item));
+  return false;
+}
+
+/** The library's definition of a well-formed LBS entry (docs/security.md), written out again independently of the
+ * generator's tags: JSON.parse and Redis's decoder both accept it (at most 1,000 levels, no lone surrogates). */
 function wellFormed(raw: string, maxEntryBytes: number): boolean {
-  if (Buffer.byteLength(raw, 'utf8') > maxEntryBytes || !parses(raw)) return false;
+  if (Buffer.byteLength(raw, 'utf8') > maxEntryBytes || !parses(raw) || depth(raw) > 1000) return false;
   const doc: unknown = JSON.parse(raw);
-  if (!isObject(doc)) return false;
+  if (!isObject(doc) || hasLoneSurrogate(doc)) return false;
   const name = Object.getOwnPropertyDescriptor(doc, 'DataStreamName')?.value as unknown;
   if (typeof name !== 'string' || name === '') return false;
   const info = Object.getOwnPropertyDescriptor(doc, 'Info')?.value as unknown;
-  return info === undefined || info === null || isObject(info);
+  return info === undefined || info === null || isObject(info) || (Array.isArray(info) && info.length === 0);
 }
 
 /** A character JSON forbids raw inside strings (U+0000-U+001F). */
