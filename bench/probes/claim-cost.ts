@@ -8,7 +8,9 @@
  */
 import { createClient } from 'redis';
 import { keysFor, sessionKey } from '../../lib/keys.js';
+import { claim } from '../../lib/scripts/claim.js';
 import { luaScripts } from '../../lib/scripts/generated.js';
+import { ScriptRunner } from '../../lib/scripts/runner.js';
 import { startRedis } from '../../spec/support/redis-server.js';
 
 const ENTRIES = 10_000;
@@ -51,19 +53,16 @@ async function orphanedEntries(): Promise<string[]> {
 async function claimAll(named: boolean): Promise<number> {
   const ids = await orphanedEntries();
   await redis.sendCommand(['SCRIPT', 'LOAD', luaScripts.claim.source]);
-  const scriptKeys = [
-    keys.lbs, sessionKey(keys, 'me'), sessionKey(keys, 'dead'), keys.owners, keys.loads, keys.token, keys.released, keys.deadLetter,
-    keys.consumers, keys.started, keys.ended,
-  ];
+  const runner = new ScriptRunner(redis);
+  const scope = { keys, consumerId: 'me', options: { maxEntryBytes: 65_536, maxDeliveries: 10, heartbeatMs: 2000 } };
   return perEntry('evalsha', async () => {
     for (let i = 0; i < ids.length; i += BATCH) {
       // Named: a manual claim of a stream this consumer was told of (the entry is known, not read back).
-      const triples = ids.slice(i, i + BATCH).flatMap((id, j) => (named ? [id, streamName(i + j), '1'] : [id, '', '0']));
-      const reply = (await redis.sendCommand([
-        'EVALSHA', luaScripts.claim.sha, String(scriptKeys.length), ...scriptKeys,
-        keys.group, 'me', 'nonce', 'dead', '65536', '10', keys.sessionPrefix, ...triples,
-      ])) as unknown[];
-      if (reply.slice(1).some((outcome) => typeof outcome === 'string')) throw new Error(`a claim was refused: ${JSON.stringify(reply.slice(0, 3))}`);
+      const entries = ids.slice(i, i + BATCH).map((lbsId, j) => ({ lbsId, stream: named ? streamName(i + j) : '', known: named }));
+      const result = await claim(runner, scope, { nonce: 'nonce', previousOwner: 'dead', entries });
+      if (result.status !== 'ok' || result.outcomes.some((outcome) => typeof outcome === 'string')) {
+        throw new Error(`a claim was refused: ${JSON.stringify(result).slice(0, 200)}`);
+      }
     }
   });
 }
