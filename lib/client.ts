@@ -74,7 +74,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private readonly takeover: Takeover;
   private subscriber: KeyspaceSubscriber | undefined;
   private reader: LbsReader | undefined;
-  private readonly connections = new Connections((error) => this.report(error));
+  private readonly connections = new Connections((error) => this.handleError(error));
   private state: State = 'new';
   /** The init() under way: close() ends it through `abort`, then waits for `settled`. */
   private initAttempt: { abort: AbortController; settled: Promise<void> } | undefined;
@@ -98,7 +98,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       keys.lbs,
       Math.min(1000, this.options.heartbeatMs / 2),
       (node) => this.moved(node),
-      (error) => this.report(error),
+      (error) => this.handleError(error),
     );
     const commander = this.link.commander;
     this.context = { redis: commander, scripts: new ScriptRunner(commander), keys, consumerId: this.options.consumerId, options: this.options, log };
@@ -110,21 +110,21 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       onLost: () => {
         const count = this.streams.size;
         this.streams.disownAll();
-        this.report(
+        this.handleError(
           new SessionLostError(
             `This consumer's session ended (no heartbeat within its validity window: Redis unreachable, or the process stalled); ${count} stream(s) disowned`,
           ),
         );
       },
-      onRenewed: () => void this.streams.recover(false).catch((error: unknown) => this.report(error)),
-      onError: (error) => this.report(error),
+      onRenewed: () => void this.streams.recover(false).catch((error: unknown) => this.handleError(error)),
+      onError: (error) => this.handleError(error),
     });
     this.streams = new OwnedStreams(this.context, this.session, this.notifier);
     this.takeover = new Takeover(this.context, this.session, {
       onExpired: (expired) => this.notifier.notify('streamExpired', expired),
       onClaimFailed: () => this.streams.checkForStraysSoon(),
       onClaimed: (grant) => this.streams.add(grant, true),
-      onError: (error) => this.report(error),
+      onError: (error) => this.handleError(error),
     });
   }
 
@@ -207,7 +207,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (!incarnation.isCurrent()) {
       throw new SessionLostError('This consumer lost its session while claiming');
     }
-    const info = outcome.raw === '' ? expired.info : decodeInfo(outcome.raw, { lbsId, stream }, (error) => this.report(error));
+    const info = outcome.raw === '' ? expired.info : decodeInfo(outcome.raw, { lbsId, stream }, (error) => this.handleError(error));
     return this.streams.add({ stream, lbsId, info, token: outcome.token }, true, false);
   }
 
@@ -276,7 +276,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.notifier.stop();
     if (failure === undefined) return;
     if (strict) throw failure instanceof RedisStreamClientError ? failure : new RedisStreamClientError(String(failure), { cause: failure });
-    this.report(failure);
+    this.handleError(failure);
   }
 
   /** Adds a stream to this service's LBS (see the standalone `addStream`). */
@@ -294,8 +294,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     signal.throwIfAborted();
     this.subscriber = new KeyspaceSubscriber(this.context.keys, database, {
       onSessionExpired: (consumerId) => this.detector.expired(consumerId),
-      onResubscribed: () => void this.resync().catch((error: unknown) => this.report(error)),
-      onError: (error) => this.report(error),
+      onResubscribed: () => void this.resync().catch((error: unknown) => this.handleError(error)),
+      onError: (error) => this.handleError(error),
     });
     this.session.announceOn('', database);
     await this.listenOn(node, 'subscribe');
@@ -312,7 +312,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.reader = new LbsReader(this.context, this.session, await this.connections.open('reader', node), {
       onOutcomes: (outcomes) => this.streams.admit(outcomes, false),
       onStrays: (ids) => this.streams.takeBack(ids),
-      onError: (error) => this.report(error),
+      onError: (error) => this.handleError(error),
       capacity: () => this.options.maxStreams - this.streams.size,
       interrupt: () => this.connections.close('reader'),
     });
@@ -394,7 +394,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     }
   }
 
-  private report(error: unknown): void {
+  /** Delivers an error through `error`; a Redis or socket error may also mean the slot moved or a reply was lost. */
+  private handleError(error: unknown): void {
     if (!(error instanceof RedisStreamClientError)) {
       // A Redis or socket error: the slot may have moved (cluster), a reply may have been lost.
       this.link.checkSoon();

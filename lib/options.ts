@@ -14,7 +14,7 @@ const loggerSchema = z.custom<Logger>(
 );
 
 /** The options of `RedisStreamClient`: one schema is their type, their defaults and their validation. */
-export const optionsSchema = z.strictObject({
+const optionsSchema = z.strictObject({
   /** Namespaces every key; consumers of one service share streams. */
   serviceName: z.string().refine(isValidServiceName, 'expected a non-empty string without "{" or "}"'),
   /** A consumer silent this long is dead. Its session is extended about every heartbeatMs / 3. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RedisClientLike, RedisCommander, RedisConnection } from './redis.js';
+import { closeConnection, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
 import { withTimeout } from './timeout.js';
 
 /** The slice of a node-redis v4 cluster client (`createCluster()`) this library uses. */
@@ -63,12 +63,6 @@ export class SlotMaster {
     for (const node of [...cluster.masters, ...cluster.replicas]) this.known.add(`${node.host}:${node.port}`);
   }
 
-  /** The connection to the slot's master, found at start(). */
-  get client(): RedisConnection {
-    if (!this.current) throw new Error('SlotMaster.start() has not completed');
-    return this.current.client;
-  }
-
   async start(): Promise<RedisConnection> {
     this.slot = Number(await this.cluster.sendCommand(this.slotKey, true, ['CLUSTER', 'KEYSLOT', this.slotKey]));
     const address = await this.findMaster();
@@ -92,7 +86,7 @@ export class SlotMaster {
     this.stopped = true;
     clearTimeout(this.timer);
     await withTimeout(this.checking ?? Promise.resolve(), 1000).catch(() => undefined);
-    await this.current?.client.disconnect().catch(() => undefined);
+    await closeConnection(this.current?.client);
   }
 
   private schedule(): void {
@@ -111,7 +105,7 @@ export class SlotMaster {
     const previous = this.current;
     this.current = { address, client };
     await this.onMoved(client);
-    await previous?.client.disconnect().catch(() => undefined);
+    await closeConnection(previous?.client);
   }
 
   /** Asks the current master first, then every other known node, which master owns the slot. */
@@ -131,7 +125,7 @@ export class SlotMaster {
       } catch {
         // Unreachable or slow: ask the next node.
       } finally {
-        void connection.disconnect().catch(() => undefined);
+        void closeConnection(connection);
       }
     }
     return undefined;
@@ -152,7 +146,7 @@ export class SlotMaster {
       } catch (error) {
         this.onError(error);
       } finally {
-        void connection.disconnect().catch(() => undefined);
+        void closeConnection(connection);
       }
     }
   }

@@ -191,7 +191,7 @@ export class Takeover {
   private async act(previousOwner: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0 || !this.session.isValid()) return;
     if (this.context.options.autoClaim) await Promise.all(batches(ids).map((batch) => this.claimAndAnnounce(previousOwner, batch)));
-    else await this.report(previousOwner, ids);
+    else await this.announceExpired(previousOwner, ids);
   }
 
   /** autoClaim: claims a batch of entries and announces what this consumer won. */
@@ -216,7 +216,7 @@ export class Takeover {
    * Manual mode: reports the streams that entries of `previousOwner` name, for those still pending under it, a
    * read batch at a time, so that the listeners' claims of one batch go out while the next is read.
    */
-  private async report(previousOwner: string, ids: readonly string[]): Promise<void> {
+  private async announceExpired(previousOwner: string, ids: readonly string[]): Promise<void> {
     for (const batch of batches(ids)) {
       if (!this.session.isValid()) return;
       const read = await readOrphans(this.context.scripts, this.context, { previousOwner, ids: batch });

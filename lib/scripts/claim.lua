@@ -35,6 +35,7 @@ The previous owner's end counts as a delivery only when it failed alone (failure
 --@include ownership
 --@include entry
 --@include failure
+--@include fencing
 
 local lbs, session, previous_session, owners, loads, token_key, released, dead_letter_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]

@@ -25,7 +25,7 @@ ARGV[9] database number, for the channel name
 Returns { extended (1) or lost (0), server now (ms), next peer deadline (ms, -1 if none), dead peer ids... }
 A dead peer is reported while it still has pending entries; one with none is forgotten.
 ]]
---@include ownership
+--@include clock
 --@include entry
 --@include forget
 

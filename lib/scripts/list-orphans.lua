@@ -14,7 +14,7 @@ ARGV[5] session key prefix (session key = prefix .. consumer id)
 Returns { 'alive' } while the consumer's session exists; otherwise
 { 'orphaned', last id listed or '' when done, { live consumer ids }, id... }
 ]]
---@include ownership
+--@include clock
 
 local lbs, session, consumers = KEYS[1], KEYS[2], KEYS[3]
 local group, dead, after, count, prefix = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]

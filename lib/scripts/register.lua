@@ -20,7 +20,7 @@ Returns { 1, server now, failed } when registered, where failed is 1 when a new 
 that failed alone (see failure.lua: what it still holds counts one more delivery when taken back), else 0;
 { 0, ms until the live holder's session expires } otherwise.
 ]]
---@include ownership
+--@include clock
 --@include failure
 
 local session, consumers, lbs, loads, released, started, ended = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]

@@ -12,7 +12,7 @@ ARGV[2] consumer id
 
 Returns 1 when the session was ours, 0 otherwise.
 ]]
---@include ownership
+--@include clock
 
 local session, consumers, readers, released = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local nonce, me = ARGV[1], ARGV[2]

@@ -17,9 +17,9 @@ ARGV[3] consumer group
 Returns 1 when the consumer was removed, 0 when entries were still pending under it (its session then ends
 like close(), so peers take them over) or another incarnation holds the session (nothing is changed then).
 ]]
+--@include clock
 --@include entry
 --@include forget
---@include ownership
 
 local session, consumers, loads, readers, lbs, released, started, ended =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]

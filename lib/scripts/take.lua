@@ -27,7 +27,7 @@ Returns { status, items... }: status 'more' (maybe more entries), 'empty' (none 
 or 'lost' (session gone); items { 'granted', id, name, raw lbs-input, token } | { 'duplicate', id, name }
 | { 'dead', id, reason }.
 ]]
---@include ownership
+--@include clock
 --@include entry
 --@include admit
 

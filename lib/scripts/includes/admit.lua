@@ -1,5 +1,6 @@
 --@include entry
 --@include ownership
+--@include fencing
 -- Admits an entry pending under `consumer`: dead-letters it when malformed, drops it when its stream is held
 -- through another entry, and grants it otherwise. `counted` says whether loads already counts the entry.
 -- k holds the keys: lbs, owners, loads, token, dead_letter.

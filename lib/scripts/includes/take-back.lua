@@ -1,4 +1,3 @@
---@include ownership
 --@include entry
 --@include admit
 -- Takes back entries pending under this consumer (`pending`: XPENDING-shaped rows { id, consumer, idle,
