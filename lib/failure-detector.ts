@@ -68,9 +68,11 @@ export class FailureDetector {
     const { keys, consumerId } = this.context;
     const reply = consumersReply.parse(await this.context.redis.sendCommand(['XINFO', 'CONSUMERS', keys.lbs, keys.group]));
     for (const fields of reply) {
-      const name = String(fields[fields.indexOf('name') + 1]);
-      const pending = Number(fields[fields.indexOf('pending') + 1]);
-      if (name !== consumerId && pending > 0) this.events.onPeerDead(name);
+      // Field names at even places, values after them: a consumer may be named like a field.
+      const consumer = new Map<string, string | number>();
+      for (let i = 0; i + 1 < fields.length; i += 2) consumer.set(String(fields[i]), fields[i + 1]!);
+      const name = String(consumer.get('name'));
+      if (name !== consumerId && Number(consumer.get('pending')) > 0) this.events.onPeerDead(name);
     }
   }
 }

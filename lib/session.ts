@@ -92,6 +92,8 @@ export class Session {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private validityTimer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
+  /** Ends start()'s wait for a live holder early (stop()). */
+  private endPause: (() => void) | undefined;
   /** Where peers hear of a session's end: the sweep announces dead peers there too. */
   private announceChannel: EventChannel | '' = '';
   private database = 0;
@@ -164,8 +166,24 @@ export class Session {
           'consumerId',
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(result.holderLeftMs + 3, REGISTER_RETRY_MS)));
+      await this.pause(Math.min(result.holderLeftMs + 3, REGISTER_RETRY_MS));
+      if (generation !== this.generation) throw new NotRunningError('The session was stopped while it started');
     }
+  }
+
+  /** Waits `ms`, or less when stop() comes first. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.endPause = undefined;
+        resolve();
+      }, ms);
+      this.endPause = () => {
+        clearTimeout(timer);
+        this.endPause = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Runs a heartbeat now (a peer's session may have ended, or this one's). */
@@ -175,6 +193,7 @@ export class Session {
 
   stop(): void {
     this.generation++;
+    this.endPause?.();
     this.become('stopped');
   }
 

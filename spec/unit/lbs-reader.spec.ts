@@ -63,6 +63,8 @@ function setUp(statuses: (call: number) => unknown[] = () => ['empty']) {
     onStrays: (ids) => void strays.push(ids),
     onError: (error) => void errors.push(error),
     capacity: () => room.capacity,
+    // The connection manager closes the reader's connection for it.
+    interrupt: () => connection.disconnect(),
   });
   readers.push(reader);
   const start = performance.now();
@@ -228,7 +230,7 @@ describe('LbsReader takes only what it may', () => {
 });
 
 describe('LbsReader.stop()', () => {
-  it('interrupts the blocking read by closing the connection, ends the loop and leaves no timer', async () => {
+  it('interrupts the blocking read by having its connection closed, ends the loop and leaves no timer', async () => {
     const { reader, connection, errors, takes } = setUp();
     reader.start();
     await vi.advanceTimersByTimeAsync(0);
@@ -296,6 +298,7 @@ describe('LbsReader after a failure', () => {
       onStrays: () => undefined,
       onError: () => undefined,
       capacity: () => 1000,
+      interrupt: () => connection.disconnect(),
     });
     readers.push(reader);
     reader.start();
