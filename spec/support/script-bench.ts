@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { RedisStreamClientError } from '../../lib/errors.js';
 import type { StreamInfo } from '../../lib/events.js';
 import { keysFor, sessionKey, type ServiceKeys } from '../../lib/keys.js';
 import { encodeEntry } from '../../lib/producer.js';
 import { ScriptRunner, type ScriptScope } from '../../lib/scripts/runner.js';
 import { serviceName, type NodeRedis } from './fleet.js';
+import { startRedis, type StartRedisOptions } from './redis-server.js';
 
 /** Long enough that no session set up by a spec ends on its own while the spec runs. */
 export const SESSION_MS = 60_000;
@@ -36,7 +38,8 @@ export class ScriptBench {
   private readonly extra: NodeRedis[] = [];
 
   private constructor(
-    private readonly url: string,
+    /** The server's URL, for another bench on the same server. */
+    readonly url: string,
     readonly redis: NodeRedis,
   ) {
     this.runner = new ScriptRunner(redis);
@@ -184,4 +187,25 @@ function pairs(fields: string[]): Array<[string, string]> {
   const result: Array<[string, string]> = [];
   for (let i = 0; i + 1 < fields.length; i += 2) result.push([fields[i]!, fields[i + 1]!]);
   return result;
+}
+
+/**
+ * Frames a script spec file: a private redis-server for the file, and before each test a new ScriptBench (a service
+ * of its own) handed to `setUp`, closed after the test.
+ */
+export function useScriptBench(setUp: (bench: ScriptBench) => Promise<void> | void, options: StartRedisOptions = {}): void {
+  let url = '';
+  let stop: () => Promise<void> = async () => undefined;
+  let bench: ScriptBench | undefined;
+  beforeAll(async () => {
+    const server = await startRedis(options);
+    url = server.url;
+    stop = () => server.stop();
+  });
+  afterAll(() => stop());
+  beforeEach(async () => {
+    bench = await ScriptBench.open(url);
+    await setUp(bench);
+  });
+  afterEach(() => bench?.close());
 }

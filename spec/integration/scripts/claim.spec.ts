@@ -1,28 +1,21 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { claim, type ClaimEntry } from '../../../lib/scripts/claim.js';
 import { ScriptRunner } from '../../../lib/scripts/runner.js';
-import { ScriptBench } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
 const ME = 'me';
 const OWNER = 'owner';
 const MAX_DELIVERIES = 3;
 
-let server: RedisServer;
 let bench: ScriptBench;
 let nonce: string;
 let now: number;
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   now = await bench.now();
   nonce = await bench.startSession(ME, { startedAt: now - 60_000 });
 });
-afterEach(() => bench.close());
 
 /** The previous owner held these streams and its session ended a moment ago, while this consumer's lived on: it
  * failed alone, so a claim counts a delivery. */

@@ -1,23 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { finish } from '../../../lib/scripts/finish.js';
-import { ScriptBench } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
 const ME = 'me';
 
-let server: RedisServer;
 let bench: ScriptBench;
 let nonce: string;
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   nonce = await bench.startSession(ME);
 });
-afterEach(() => bench.close());
 
 function finishStreams(streams: Array<{ lbsId: string; stream: string }>, asNonce = nonce) {
   return finish(bench.runner, bench.scope(ME), { nonce: asNonce, streams });

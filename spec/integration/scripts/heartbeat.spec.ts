@@ -1,26 +1,19 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { heartbeat, type HeartbeatRequest } from '../../../lib/scripts/heartbeat.js';
-import { ScriptBench, SESSION_MS } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, SESSION_MS, useScriptBench } from '../../support/script-bench.js';
 import { waitFor } from '../../support/wait.js';
 
 const ME = 'me';
 const RECHECK_MS = 10_000;
 
-let server: RedisServer;
 let bench: ScriptBench;
 let nonce: string;
 
-beforeAll(async () => {
   // DEBUG SET-ACTIVE-EXPIRE: to show that the sweep's touch, not Redis's expiry cycle, expires a key.
-  server = await startRedis({ args: ['--enable-debug-command', 'yes'] });
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   nonce = await bench.startSession(ME);
-});
-afterEach(() => bench.close());
+}, { args: ['--enable-debug-command', 'yes'] });
 
 function beat(request: Partial<HeartbeatRequest> = {}, options: { heartbeatMs?: number } = {}) {
   return heartbeat(bench.runner, bench.scope(ME, options), { nonce, recheckMs: RECHECK_MS, sweepLimit: 100, announceOn: '', database: 0, ...request });

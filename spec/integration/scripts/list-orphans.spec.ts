@@ -1,21 +1,14 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listOrphans } from '../../../lib/scripts/list-orphans.js';
-import { ScriptBench } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
 const DEAD = 'dead';
 
-let server: RedisServer;
 let bench: ScriptBench;
 
-beforeAll(async () => {
-  server = await startRedis();
+useScriptBench(async (opened) => {
+  bench = opened;
 });
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
-});
-afterEach(() => bench.close());
 
 function list(after = '-', pageSize = 100) {
   return listOrphans(bench.runner, bench.scope('me'), { previousOwner: DEAD, after, pageSize });

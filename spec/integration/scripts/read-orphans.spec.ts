@@ -1,23 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readOrphans } from '../../../lib/scripts/read-orphans.js';
 import { encodeEntry } from '../../../lib/producer.js';
-import { ScriptBench } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
 const DEAD = 'dead';
 
-let server: RedisServer;
 let bench: ScriptBench;
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   await bench.startSession(DEAD);
 });
-afterEach(() => bench.close());
 
 function read(ids: string[]) {
   return readOrphans(bench.runner, bench.scope('me', { maxEntryBytes: 64 }), { previousOwner: DEAD, ids });

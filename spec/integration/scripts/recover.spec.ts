@@ -1,27 +1,20 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recover, type RecoverRequest } from '../../../lib/scripts/recover.js';
-import { failOnDecodeError, ScriptBench } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { failOnDecodeError, ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
 const ME = 'me';
 const MAX_DELIVERIES = 3;
 
-let server: RedisServer;
 let bench: ScriptBench;
 let nonce: string;
 /** What the previous incarnation held: streams a, b, c. */
 let held: string[];
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   held = await bench.own(ME, 'a', 'b', 'c');
   nonce = await bench.startSession(ME); // the new incarnation
 });
-afterEach(() => bench.close());
 
 function recoverPage(request: Partial<RecoverRequest> = {}) {
   const scope = bench.scope(ME, { maxDeliveries: MAX_DELIVERIES });

@@ -1,19 +1,12 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { register } from '../../../lib/scripts/register.js';
-import { ScriptBench, SESSION_MS } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, SESSION_MS, useScriptBench } from '../../support/script-bench.js';
 
-let server: RedisServer;
 let bench: ScriptBench;
 
-beforeAll(async () => {
-  server = await startRedis();
+useScriptBench(async (opened) => {
+  bench = opened;
 });
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
-});
-afterEach(() => bench.close());
 
 const ME = 'me';
 
@@ -42,7 +35,7 @@ describe('register.lua', () => {
   });
 
   it('counts no load when the consumer group is missing (Redis restarted without its data)', async () => {
-    const bare = await ScriptBench.open(server.url, { group: false });
+    const bare = await ScriptBench.open(bench.url, { group: false });
     try {
       const result = await register(bare.runner, bare.scope(ME), { nonce: 'n1', replaces: '' });
       expect(result.registered).toBe(true);

@@ -1,26 +1,19 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { release } from '../../../lib/scripts/release.js';
-import { ScriptBench, SESSION_MS } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, SESSION_MS, useScriptBench } from '../../support/script-bench.js';
 import { waitFor } from '../../support/wait.js';
 
 const ME = 'me';
 
-let server: RedisServer;
 let bench: ScriptBench;
 let nonce: string;
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   nonce = await bench.startSession(ME);
   await bench.own(ME, 'a');
   await bench.command('HSET', bench.keys.readers, ME, 1);
 });
-afterEach(() => bench.close());
 
 describe('release.lua', () => {
   it('ends the session in 1 ms, records it as ended now, stops reading and marks the hand-over', async () => {

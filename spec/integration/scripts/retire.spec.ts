@@ -1,25 +1,18 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { retire } from '../../../lib/scripts/retire.js';
-import { ScriptBench, SESSION_MS } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, SESSION_MS, useScriptBench } from '../../support/script-bench.js';
 import { waitFor } from '../../support/wait.js';
 
 const ME = 'me';
 
-let server: RedisServer;
 let bench: ScriptBench;
 let nonce: string;
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   nonce = await bench.startSession(ME);
   await bench.command('HSET', bench.keys.readers, ME, 1);
 });
-afterEach(() => bench.close());
 
 /** This consumer owned a stream and finished it: it is still a consumer of the group, with nothing pending. */
 async function finishedEverything(): Promise<void> {

@@ -1,22 +1,15 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { luaScripts } from '../../../lib/scripts/generated.js';
 import { register } from '../../../lib/scripts/register.js';
-import { ScriptBench } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
-let server: RedisServer;
 let bench: ScriptBench;
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   await bench.command('SCRIPT', 'FLUSH');
   await bench.command('CONFIG', 'RESETSTAT');
 });
-afterEach(() => bench.close());
 
 async function isCached(): Promise<boolean> {
   const [cached] = (await bench.command('SCRIPT', 'EXISTS', luaScripts.register.sha)) as number[];

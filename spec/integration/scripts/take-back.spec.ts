@@ -1,23 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { takeBack } from '../../../lib/scripts/take-back.js';
-import { failOnDecodeError, ScriptBench } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { failOnDecodeError, ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
 const ME = 'me';
 
-let server: RedisServer;
 let bench: ScriptBench;
 let nonce: string;
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   nonce = await bench.startSession(ME);
 });
-afterEach(() => bench.close());
 
 function takeBackIds(ids: string[], { maxDeliveries = 10, asNonce = nonce } = {}) {
   return takeBack(bench.runner, bench.scope(ME, { maxDeliveries }), { nonce: asNonce, ids }, failOnDecodeError);

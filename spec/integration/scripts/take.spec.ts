@@ -1,24 +1,17 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { take, type TakeRequest } from '../../../lib/scripts/take.js';
-import { failOnDecodeError, ScriptBench } from '../../support/script-bench.js';
-import { startRedis, type RedisServer } from '../../support/redis-server.js';
+import { failOnDecodeError, ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
 const ME = 'me';
 const SLACK = 10;
 
-let server: RedisServer;
 let bench: ScriptBench;
 let nonce: string;
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(() => server.stop());
-beforeEach(async () => {
-  bench = await ScriptBench.open(server.url);
+useScriptBench(async (opened) => {
+  bench = opened;
   nonce = await bench.startSession(ME);
 });
-afterEach(() => bench.close());
 
 function takeFor(request: Partial<TakeRequest> = {}) {
   const defaults: TakeRequest = { nonce, capacity: 10, force: false, adopt: '', slack: SLACK, slackShare: 0.2, readingWindowMs: 6000 };
