@@ -216,8 +216,8 @@ function describeExit({ code, signal }: Exit): string {
 let leaving = false;
 
 /** Sends a report to the parent; resolves once it is handed to the IPC channel (at once when there is none). */
-export function report<Report>(report: Report): Promise<void> {
-  return sendToParent<Report>({ kind: 'report', report });
+export function report<Report>(sent: Report): Promise<void> {
+  return sendToParent<Report>({ kind: 'report', report: sent });
 }
 
 function sendToParent<Report>(message: FromChild<Report>): Promise<void> {
