@@ -95,27 +95,20 @@ export class Forked<Report, Command> {
   private readonly pending = new Map<number, { resolve(result: unknown): void; reject(error: Error): void }>();
   private nextRef = 1;
   private hasExited = false;
+  private resolveExited: (exit: Exit) => void = () => undefined;
 
   /** `name` says which file runs, in error messages. */
   constructor(
     private readonly child: ChildProcess,
     private readonly name: string,
   ) {
-    const live = liveChildren();
-    live.add(child);
-    // A failed send is reported to its request; a failed kill (the process is gone) needs no report.
-    child.on('error', () => undefined);
+    liveChildren().add(child);
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    child.once('exit', (code, signal) => this.end({ code, signal }));
+    // A process that could not be started has no 'exit'. Any other error is a failed send, reported to its
+    // request, or a failed kill of a process already gone, which needs no report.
+    child.on('error', (error) => child.pid === undefined && this.end({ code: null, signal: null }, `could not start: ${error.message}`));
     child.on('message', (message: FromChild<Report>) => this.receive(message));
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.hasExited = true;
-        live.delete(child);
-        const exit = { code, signal };
-        for (const { reject } of this.pending.values()) reject(new Error(`${this.describe()} exited (${describeExit(exit)}) before it replied`));
-        this.pending.clear();
-        resolve(exit);
-      }),
-    );
   }
 
   get pid(): number {
@@ -190,6 +183,16 @@ export class Forked<Report, Command> {
       const message: ToChild<Command> = { ref, command };
       this.child.send(message, (error) => error && this.pending.get(ref)?.reject(error));
     });
+  }
+
+  /** The process is gone: fails what waits for a reply, resolves `exited`. */
+  private end(exit: Exit, why = `exited (${describeExit(exit)})`): void {
+    if (this.hasExited) return;
+    this.hasExited = true;
+    liveChildren().delete(this.child);
+    for (const { reject } of this.pending.values()) reject(new Error(`${this.describe()} ${why} before it replied`));
+    this.pending.clear();
+    this.resolveExited(exit);
   }
 
   private receive(message: FromChild<Report>): void {
