@@ -14,9 +14,10 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killForkedChildren } from '../spec/support/forked.js';
 import { openRedis } from './lib/harness.js';
 import { table } from './lib/util.js';
-import { WorkerPool, killAllWorkers } from './lib/workers.js';
+import { WorkerPool } from './lib/workers.js';
 import { assignment } from './scenarios/assignment.js';
 import { claimStorm } from './scenarios/claim-storm.js';
 import type { Check, Context, ScenarioResult } from './scenarios/context.js';
@@ -107,11 +108,10 @@ export async function main(args: string[]): Promise<number> {
 
   const watchdog = setTimeout(() => {
     console.error(`bench: gave up after ${WATCHDOG_MS[smoke ? 'smoke' : 'full'] / 60_000} minutes; killing everything it started`);
-    killAllWorkers();
-    process.exit(3); // the redis-server registry kills the private server on exit
+    process.exit(3); // the registries of forked.ts and redis-server.ts kill the workers and the private server on exit
   }, WATCHDOG_MS[smoke ? 'smoke' : 'full']);
+  // Exiting kills the workers and the private server (see the watchdog).
   const onSignal = (signal: NodeJS.Signals): void => {
-    killAllWorkers();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGINT', onSignal);
@@ -167,7 +167,7 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     clearTimeout(watchdog);
     await pool.shutdown().catch(() => undefined);
-    killAllWorkers();
+    killForkedChildren(); // workers a failed scenario left behind, before their Redis goes away
     await bench.stop();
   }
 

@@ -6,10 +6,11 @@
 import { createClient } from 'redis';
 import { AlreadyClaimedError, RedisStreamClient } from '../lib/index.js';
 import { luaScripts } from '../lib/scripts/generated.js';
+import { report, serveRequests, type Replying } from '../spec/support/forked.js';
 import { PerStreamLocksConsumer, EXTEND_SHA } from './baselines/per-stream-locks.js';
 import { PollingConsumer } from './baselines/polling.js';
 import type { BaselineEvents, NodeRedis } from './baselines/common.js';
-import { wallNow, type Counters, type Request, type RequestEnvelope, type StartConfig, type WorkerEvent } from './lib/protocol.js';
+import { wallNow, type Counters, type Request, type StartConfig, type WorkerEvent } from './lib/protocol.js';
 
 const FLUSH_MS = 20;
 /** Script calls logged one by one after a counters reset. */
@@ -77,7 +78,7 @@ function counted(client: NodeRedis): NodeRedis {
 }
 
 function send(event: WorkerEvent): void {
-  process.send?.(event);
+  void report(event);
 }
 
 /** Collects what the current consumer owns and reports it in batches. */
@@ -240,7 +241,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]);
 }
 
-async function handle(request: Request): Promise<unknown> {
+async function handle(request: Request, replying: Replying): Promise<unknown> {
   switch (request.type) {
     case 'start':
       return start(request.config);
@@ -258,17 +259,11 @@ async function handle(request: Request): Promise<unknown> {
     }
     case 'exit':
       await stop();
-      setTimeout(() => process.exit(0), 10);
+      replying.afterReply(() => process.exit(0));
       return undefined;
   }
 }
 
-process.on('message', (message: RequestEnvelope) => {
-  handle(message.request).then(
-    (result) => send({ type: 'reply', rid: message.rid, ok: true, result: result ?? null }),
-    (error: unknown) => send({ type: 'reply', rid: message.rid, ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) }),
-  );
-});
-// The bench process went away: nothing will stop this one otherwise.
-process.on('disconnect', () => process.exit(0));
-send({ type: 'reply', rid: 0, ok: true, result: 'up' });
+// Also ends this worker when the bench process goes away: nothing would stop it otherwise.
+serveRequests<Request>(handle);
+send({ type: 'up' });

@@ -1,4 +1,5 @@
-/** Messages between the bench process and its consumer workers (bench/worker.ts), over the IPC channel. */
+/** Messages between the bench process and its consumer workers (bench/worker.ts), over the IPC channel: requests
+ * answered by one reply each (spec/support/forked.ts carries them), and events the worker reports by itself. */
 
 /** ours = RedisStreamClient; locks = per-stream locks (redis-stream-client-go's protocol); polling = XAUTOCLAIM. */
 export type Impl = 'ours' | 'locks' | 'polling';
@@ -66,20 +67,15 @@ export type Request =
   | { type: 'counters'; reset: boolean }
   | { type: 'exit' };
 
-export interface RequestEnvelope {
-  rid: number;
-  request: Request;
-}
-
 export type WorkerEvent =
+  /** The worker serves requests. */
+  | { type: 'up' }
   /** Streams this consumer owns now: [stream, wall-clock ms, recovered]. */
   | { type: 'added'; session: number; items: Array<[string, number, boolean]> }
   | { type: 'disowned'; session: number; items: Array<[string, number]> }
   /** report: count. */
   | { type: 'count'; session: number; owned: number; added: number; lastAt: number }
-  | { type: 'error'; session: number; message: string }
-  | { type: 'reply'; rid: number; ok: true; result: unknown }
-  | { type: 'reply'; rid: number; ok: false; error: string };
+  | { type: 'error'; session: number; message: string };
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
 export function wallNow(): number {

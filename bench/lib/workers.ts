@@ -1,26 +1,13 @@
 /** The bench process's side of the consumer workers: forking, requests over IPC, what each one reported. */
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { forkTs, type Exit, type Forked } from '../../spec/support/forked.js';
 import type { Counters, MemorySample, Request, StartConfig, WorkerEvent } from './protocol.js';
 
 const WORKER_FILE = fileURLToPath(new URL('../worker.ts', import.meta.url));
+const START_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 120_000;
 
-const live = new Set<ChildProcess>();
 let nextSession = 1;
-
-/** SIGKILLs every worker still running (on exit, on a signal, on the watchdog). */
-export function killAllWorkers(): void {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  live.clear();
-}
-process.on('exit', killAllWorkers);
 
 export class Worker {
   /** What the current session reported. */
@@ -32,47 +19,29 @@ export class Worker {
   errors: string[] = [];
   consumerId = '';
   private session = 0;
-  private rid = 1;
-  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
-  readonly exited: Promise<void>;
-  private dead = false;
 
-  private constructor(
-    readonly child: ChildProcess,
-    readonly gc: boolean,
-  ) {
-    live.add(child);
-    this.exited = new Promise((resolve) =>
-      child.once('exit', () => {
-        this.dead = true;
-        live.delete(child);
-        for (const { reject } of this.pending.values()) reject(new Error(`worker ${child.pid} exited`));
-        this.pending.clear();
-        resolve();
-      }),
-    );
-    child.on('message', (event: WorkerEvent) => this.receive(event));
+  private constructor(private readonly forked: Forked<WorkerEvent, Request>) {
+    forked.onReport((event) => this.receive(event));
   }
 
+  /** Forks a worker and resolves once it serves requests. */
   static async spawn({ gc = false }: { gc?: boolean } = {}): Promise<Worker> {
-    const child = fork(WORKER_FILE, [], {
-      execArgv: [...(gc ? ['--expose-gc'] : []), '--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const worker = new Worker(child, gc);
-    await new Promise<void>((resolve, reject) => {
-      worker.pending.set(0, { resolve: () => resolve(), reject });
-      setTimeout(() => reject(new Error('worker did not start within 30 s')), 30_000).unref();
-    });
+    const forked = forkTs<WorkerEvent, Request>(WORKER_FILE, [], { gc });
+    const worker = new Worker(forked);
+    await forked.ready((event) => event.type === 'up', START_TIMEOUT_MS);
     return worker;
   }
 
   get pid(): number {
-    return this.child.pid ?? -1;
+    return this.forked.pid;
   }
 
   get alive(): boolean {
-    return !this.dead;
+    return this.forked.alive;
+  }
+
+  get exited(): Promise<Exit> {
+    return this.forked.exited;
   }
 
   async start(config: Omit<StartConfig, 'session'>): Promise<string> {
@@ -89,67 +58,44 @@ export class Worker {
 
   /** Graceful hand-off; resolves with when close() was called and when it returned (wall-clock ms). */
   close(): Promise<{ startedAt: number; endedAt: number }> {
-    return this.request({ type: 'close' }) as Promise<{ startedAt: number; endedAt: number }>;
+    return this.request({ type: 'close' });
   }
 
   async stop(): Promise<void> {
-    if (this.dead) return;
+    if (!this.alive) return;
     await this.request({ type: 'stop' });
     this.session = -1;
   }
 
   memory(): Promise<MemorySample> {
-    return this.request({ type: 'memory' }) as Promise<MemorySample>;
+    return this.request({ type: 'memory' });
   }
 
   counters(reset = false): Promise<Counters> {
-    return this.request({ type: 'counters', reset }) as Promise<Counters>;
+    return this.request({ type: 'counters', reset });
   }
 
   kill(): void {
-    this.child.kill('SIGKILL');
+    this.forked.kill('SIGKILL');
   }
 
   /** Asks the worker to exit; SIGKILL when it has not within 5 s. */
   async exit(): Promise<void> {
-    if (this.dead) return;
+    if (!this.alive) return;
     const timer = setTimeout(() => this.kill(), 5_000);
     this.request({ type: 'exit' }).catch(() => undefined);
     await this.exited;
     clearTimeout(timer);
   }
 
-  private request(request: Request): Promise<unknown> {
-    if (this.dead) return Promise.reject(new Error(`worker ${this.pid} is gone`));
-    const rid = this.rid++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(rid);
-        reject(new Error(`worker ${this.pid}: ${request.type} timed out`));
-      }, REQUEST_TIMEOUT_MS);
-      this.pending.set(rid, {
-        resolve: (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      this.child.send({ rid, request });
+  private request<Result>(request: Request): Promise<Result> {
+    return this.forked.request<Result>(request, { timeoutMs: REQUEST_TIMEOUT_MS }).catch((error: unknown) => {
+      throw new Error(`worker ${request.type}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     });
   }
 
   private receive(event: WorkerEvent): void {
-    if (event.type === 'reply') {
-      const waiter = this.pending.get(event.rid);
-      this.pending.delete(event.rid);
-      if (event.ok) waiter?.resolve(event.result);
-      else waiter?.reject(new Error(event.error));
-      return;
-    }
-    if (event.session !== this.session) return;
+    if (event.type === 'up' || event.session !== this.session) return;
     switch (event.type) {
       case 'added':
         this.added.push(...event.items);

@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { RedisStreamClient, addStream, keysFor, type ExpiredStream } from '../../lib/index.js';
 import { consumerAclRule } from '../support/chaos-acl.js';
-import { spawnConsumer, type ConsumerProcess } from '../support/consumer-process.js';
+import { spawnConsumer, type ConsumerChild } from '../support/consumer-child.js';
 import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
@@ -21,7 +21,7 @@ let fleet: Fleet;
 let service: string;
 let other: string;
 let url: string;
-const children: ConsumerProcess[] = [];
+const children: ConsumerChild[] = [];
 
 beforeAll(async () => {
   // The keyspace flags preset, as on a managed Redis: the consumer needs no CONFIG at all.

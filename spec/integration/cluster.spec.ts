@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { addStream, keysFor } from '../../lib/index.js';
-import { spawnConsumer, type ConsumerProcess } from '../support/consumer-process.js';
+import { spawnConsumer, type ConsumerChild } from '../support/consumer-child.js';
 import { Fleet, serviceName } from '../support/fleet.js';
 import { startCluster, type NodeRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { waitFor } from '../support/wait.js';
@@ -10,7 +10,7 @@ const HEARTBEAT_MS = 1000;
 let cluster: RedisCluster;
 let fleet: Fleet;
 let producer: NodeRedisCluster;
-const children: ConsumerProcess[] = [];
+const children: ConsumerChild[] = [];
 
 beforeAll(async () => {
   cluster = await startCluster();

@@ -118,7 +118,7 @@ describe('a poison stream', () => {
     await waitFor(() => first.owned().size === 1);
     // A hand-off by close() is not a failure.
     const second = await owner();
-    first.child.send('close');
+    await first.request({ command: 'close' });
     await waitFor(() => second.owned().size === 1, { timeoutMs: 5000 });
     // Two owners die with it: the next one dead-letters it.
     const third = await owner();
@@ -196,7 +196,7 @@ describe('a consumer that dies', () => {
     const names = await addStreams(service, 30);
     const owned = () => new Set(survivors.flatMap(({ client }) => client.owned().map((lease) => lease.stream)));
     await waitFor(() => victim.owned().size + owned().size === names.length);
-    const victims = [...victim.owned()];
+    const victims = [...victim.owned().keys()];
     expect(victims.length).toBeGreaterThan(0);
 
     const killedAt = Date.now();
@@ -261,7 +261,7 @@ describe('a consumer that dies', () => {
     const survivor = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true });
     await addStreams(service, 20);
     await waitFor(() => victim.owned().size + survivor.client.owned().length === 20);
-    const stalled = [...victim.owned()];
+    const stalled = [...victim.owned().keys()];
     expect(stalled.length).toBeGreaterThan(0);
 
     victim.kill('SIGSTOP');

@@ -4,13 +4,13 @@
  * id of a dead one). A process that exits on its own while it should run is recorded as crashed.
  */
 import type { RedisStreamClientOptions } from '../../lib/index.js';
-import { spawnChaosConsumer, type ChaosConsumer, type StopHow } from './chaos-consumer.js';
+import { spawnConsumer, type ConsumerChild, type StopHow } from './consumer-child.js';
 import { sleep } from './wait.js';
 
 export type MemberState = 'live' | 'stalled' | 'killed' | 'closed' | 'done' | 'crashed';
 
 export interface Member {
-  readonly consumer: ChaosConsumer;
+  readonly consumer: ConsumerChild;
   readonly id: string;
   state: MemberState;
 }
@@ -38,7 +38,7 @@ export class ChaosFleet {
 
   /** Starts a consumer; `consumerId` defaults to a new one. */
   async spawn(consumerId = this.newId()): Promise<Member> {
-    const consumer = await spawnChaosConsumer(this.url, { ...this.options, consumerId }, { clientName: this.clientName(consumerId) });
+    const consumer = await spawnConsumer(this.url, { ...this.options, consumerId }, { clientName: this.clientName(consumerId) });
     const member: Member = { consumer, id: consumer.id, state: 'live' };
     this.members.push(member);
     void consumer.exited.then(() => {

@@ -14,7 +14,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { RedisStreamClientOptions } from '../../lib/index.js';
-import { spawnConsumer, type ConsumerProcess, type SpawnOptions } from './consumer-process.js';
+import { spawnConsumer, type ConsumerChild, type SpawnOptions } from './consumer-child.js';
 import { Fleet, type NodeRedis } from './fleet.js';
 import { startRedis, type RedisServer, type StartRedisOptions } from './redis-server.js';
 
@@ -25,8 +25,8 @@ export interface SpecRedis {
   readonly fleet: Fleet;
   /** A connection of the current test (closed with its fleet), to add streams and to inspect or configure Redis. */
   readonly admin: NodeRedis;
-  /** A consumer in a child process (see consumer-process.ts), killed after the test if it still runs. */
-  spawnConsumer(options: RedisStreamClientOptions, spawn?: SpawnOptions): Promise<ConsumerProcess>;
+  /** A consumer in a child process (see consumer-child.ts), killed after the test if it still runs. */
+  spawnConsumer(options: RedisStreamClientOptions, spawn?: SpawnOptions): Promise<ConsumerChild>;
 }
 
 /** A private redis-server for the spec file, started before its first test and stopped after its last. */
@@ -64,7 +64,7 @@ export function useRedisServerPerTest(): SpecRedis & { start(options?: StartRedi
 /** The server, and what the current test opened on it. */
 class SpecFrame {
   server: RedisServer | undefined;
-  private test: { fleet: Fleet; admin: NodeRedis; children: ConsumerProcess[] } | undefined;
+  private test: { fleet: Fleet; admin: NodeRedis; children: ConsumerChild[] } | undefined;
 
   async open(): Promise<void> {
     const fleet = new Fleet(this.required('server', this.server).url);
