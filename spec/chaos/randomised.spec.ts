@@ -49,6 +49,9 @@ type Optional = 'pause' | 'stallBlocked' | 'edgeEntries';
 const AT_LEAST: Partial<Record<Action, number>> = { pause: WITNESS_MAX_DELIVERIES + 1, stallBlocked: 2 };
 /** About how long one of those faults takes, with the gap after it. */
 const FAULT_MS = 3000;
+/** How long past its end the run may go on doing the faults still owed (a stall during a blocking read can take
+ * twice FAULT_MS on a loaded machine). */
+const OVERTIME_MS = 20_000;
 
 const WITHOUT = new Set((process.env.CHAOS_WITHOUT ?? '').split(',').filter((name) => name !== '')) as Set<Optional>;
 /** For the first and the summary line. */
@@ -190,7 +193,8 @@ async function runFaults(run: ChaosRun, witness: ChaosRun | undefined): Promise<
   };
 
   const end = Date.now() + DURATION_MS;
-  while (Date.now() < end) {
+  const owedLeft = (): boolean => owedNow(end - Date.now()) !== undefined && Date.now() < end + OVERTIME_MS;
+  while (Date.now() < end || owedLeft()) {
     if (run.added.length < STREAMS) await run.addStreams(Math.min(STREAMS - run.added.length, random.int(5, 20)));
     // The producer writes edge cases alongside, a few per batch, until each has been written once.
     for (const edgeCase of edgeCases.splice(0, random.int(2, 5))) await run.addEntry(edgeCase);
