@@ -55,7 +55,13 @@ export class NodeLink {
   }
 
   private async moved(node: RedisConnection): Promise<void> {
+    const previous = this.current;
     this.current = node;
-    await this.onMoved(node);
+    try {
+      await this.onMoved(node);
+    } catch (error) {
+      this.current = previous;
+      throw error;
+    }
   }
 }

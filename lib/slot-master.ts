@@ -104,7 +104,14 @@ export class SlotMaster {
     const client = await this.connect(address);
     const previous = this.current;
     this.current = { address, client };
-    await this.onMoved(client);
+    try {
+      await this.onMoved(client);
+    } catch (error) {
+      // Not every part follows yet: the next check sees the move again and tries the whole of it once more.
+      this.current = previous;
+      await closeConnection(client);
+      throw error;
+    }
     await closeConnection(previous?.client);
   }
 
