@@ -81,7 +81,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
 
   /**
    * @param redis a connected node-redis v4 client (`createClient`) or cluster client (`createCluster`). The client
-   * duplicates it for its own blocking-read and subscriber connections, and closes only those. On a cluster it
+   * duplicates it for connections of its own (heartbeats, the blocking LBS read, the subscriber), and closes only
+   * those. On a cluster it
    * talks to the master that owns the service's hash slot, and follows it when it fails over or moves.
    */
   constructor(

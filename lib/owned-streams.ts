@@ -29,6 +29,8 @@ export class OwnedStreams {
   private recovering: Promise<void> = Promise.resolve();
   private strayCheck: NodeJS.Timeout | undefined;
   private selfCheck: NodeJS.Timeout | undefined;
+  /** Where an LBS entry whose Info cannot be decoded is reported (the stream is still owned). */
+  private readonly reportDecoding = (error: unknown): void => this.notifier.report(error);
   /** Where the next self-check round starts in the entries pending under this consumer. */
   private selfCheckFrom = '-';
 
@@ -203,8 +205,6 @@ export class OwnedStreams {
     this.admit(result.outcomes, true);
     return result.next;
   }
-
-  private readonly reportDecoding = (error: unknown): void => this.notifier.report(error);
 
   private async finishBatch(leases: readonly StreamLease[]): Promise<FinishOutcome[]> {
     const result = await finish(this.context.scripts, this.context, { nonce: this.session.incarnation().nonce, streams: leases });
