@@ -33,6 +33,15 @@ it('rejects init() within its timeout when Redis stops answering part-way, and i
   await waitFor(() => log.added.length === 1);
 });
 
+it('refuses a bad timeoutMs before anything starts, leaving the client ready for init()', async () => {
+  const { client } = await redis.fleet.consumer({ serviceName: serviceName() }, { start: false });
+  await expect(client.init({ timeoutMs: 0 })).rejects.toMatchObject({ setting: 'timeoutMs' });
+  await client.init();
+  await expect(client.close({ timeoutMs: -1 })).rejects.toMatchObject({ setting: 'timeoutMs' });
+  await client.close();
+  expect(client.owned()).toEqual([]);
+});
+
 it('lets close() end an init() that is stuck, promptly', async () => {
   const { client } = await redis.fleet.consumer({ serviceName: serviceName() }, { start: false });
   await redis.admin.sendCommand(['CLIENT', 'PAUSE', '30000', 'WRITE']);

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../lib/errors.js';
 import { defaultLogger, type Logger } from '../../lib/logger.js';
-import { parseOptions } from '../../lib/options.js';
+import { parseOptions, parseTimeout } from '../../lib/options.js';
 
 /** Runs parseOptions on a value it must refuse and returns the ConfigError. */
 function refusal(input: unknown): ConfigError {
@@ -154,5 +154,23 @@ describe('parseOptions refusals', () => {
   it('shows NaN as NaN, not as null', () => {
     const error = refusal({ serviceName: 'orders', heartbeatMs: NaN });
     expect(error.message).toContain('got NaN');
+  });
+});
+
+describe('the timeoutMs of init(), close() and done()', () => {
+  it('defaults when not given, and takes a whole number of ms', () => {
+    expect(parseTimeout(undefined, 5000)).toBe(5000);
+    expect(parseTimeout(250, 5000)).toBe(250);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 3_600_001, '1000', null])('refuses %s, naming the option', (value) => {
+    let error: unknown;
+    try {
+      parseTimeout(value, 5000);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ setting: 'timeoutMs', message: expect.stringMatching(/`timeoutMs`.*got/) });
   });
 });
