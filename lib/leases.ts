@@ -50,9 +50,15 @@ export class LeaseRegistry {
     return this.leases.size;
   }
 
-  /** Records a lease; one this replaces (the stream granted again) ends with its signal aborted. */
-  add(grant: LeaseGrant, recovered: boolean): StreamLease {
-    this.leases.get(grant.stream)?.end(new Error(`Stream "${grant.stream}" was granted again`));
+  /**
+   * Records a lease; one this replaces (the stream granted again) ends with its signal aborted. A grant older than
+   * the lease held (a lower token: its reply came late, after the entry was taken back with a new token) is stale:
+   * nothing changes, and undefined is returned.
+   */
+  add(grant: LeaseGrant, recovered: boolean): StreamLease | undefined {
+    const held = this.leases.get(grant.stream);
+    if (held && held.token > grant.token) return undefined;
+    held?.end(new Error(`Stream "${grant.stream}" was granted again`));
     const lease = new Lease(grant.stream, grant.lbsId, grant.info, grant.token, this.consumerId, recovered);
     this.leases.set(grant.stream, lease);
     return lease;

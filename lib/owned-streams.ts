@@ -54,9 +54,11 @@ export class OwnedStreams {
     return this.leases.get(stream);
   }
 
-  /** Records a grant and returns its lease, announcing it as `streamAdded` unless `announce` is false. */
+  /** Records a grant and returns its lease, announcing it as `streamAdded` unless `announce` is false. A stale grant
+   * (older than the lease held for the stream) changes nothing: the lease held is returned. */
   add(grant: LeaseGrant, recovered: boolean, announce = true): StreamLease {
     const lease = this.leases.add(grant, recovered);
+    if (!lease) return this.leases.get(grant.stream)!;
     this.context.log.debug('Stream admitted', { stream: lease.stream, lbsId: lease.lbsId, token: lease.token, recovered });
     if (announce) this.notifier.notify('streamAdded', lease);
     return lease;
