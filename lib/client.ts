@@ -19,7 +19,12 @@ import { addStream } from './producer.js';
 import { currentDatabase, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
 import { Session, sessionScripts } from './session.js';
-import type { RedisClusterLike } from './slot-master.js';
+import { isCluster, type RedisClusterLike } from './slot-master.js';
+import { clusterNodes, singleNode } from './processing/data-nodes.js';
+import { Processing, type DataAccess } from './processing/processing.js';
+import { parseRunOptions, type RunOptions } from './processing/run-options.js';
+import { isStreamId } from './processing/stream-id.js';
+import type { OwnedLease } from './leases.js';
 import { Takeover } from './takeover.js';
 import { untilAborted, withTimeout } from './timeout.js';
 
@@ -51,8 +56,9 @@ export interface InitOptions {
 
 /** Options of `close()` and `done()`. */
 export interface StopOptions {
-  /** How long to wait for Redis before giving up (ms): what was not handed over or finished by then is taken over
-   * by the peers once this consumer's session expires, as after a crash. Default 5,000. */
+  /** How long to wait (ms), first for the handlers under way when `run()` is registered (default heartbeatMs: then
+   * their signals are aborted), then for Redis (default 5,000): what was not handed over or finished by then is
+   * taken over by the peers once this consumer's session expires, as after a crash. */
   timeoutMs?: number;
 }
 
@@ -72,6 +78,9 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private readonly detector: FailureDetector;
   private readonly streams: OwnedStreams;
   private readonly takeover: Takeover;
+  private readonly processing: Processing;
+  /** The database number the client really uses (known once started). */
+  private database = 0;
   private subscriber: KeyspaceSubscriber | undefined;
   private reader: LbsReader | undefined;
   private readonly connections = new Connections((error) => this.handleError(error));
@@ -121,6 +130,13 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       onError: (error) => this.handleError(error),
     });
     this.streams = new OwnedStreams(this.context, this.session, this.notifier);
+    this.processing = new Processing(this.context, this.session, this.connections, () => this.dataAccess(), {
+      disown: (lease, reason) => this.streams.disown(lease, reason),
+      finish: (lease) => this.finish(lease),
+      reject: (lease, reason) => this.streams.reject(lease, reason),
+      report: (error) => this.handleError(error),
+    });
+    this.streams.attach(this.processing);
     this.takeover = new Takeover(this.context, this.session, {
       onExpired: (expired) => this.notifier.notify('streamExpired', expired),
       onClaimFailed: () => this.streams.checkForStraysSoon(),
@@ -137,6 +153,37 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   /** The streams this consumer owns now. */
   owned(): StreamLease[] {
     return this.streams.all();
+  }
+
+  /**
+   * Processes every owned stream, now and later (new, taken over, handed over), with `eachEntry` (one entry of a
+   * stream at a time, in order) or `eachBatch`: each new owner goes on from the position the last one committed.
+   * Returns at once; may be called before or after init(), once. Throws a TypeError unless exactly one handler is
+   * given, a ConfigError naming a wrong option, a RedisStreamClientError when called twice, and a NotRunningError
+   * after close() or done(). See docs/guarantees.md for the delivery guarantee.
+   */
+  run(options: RunOptions): void {
+    if (this.state === 'stopping' || this.state === 'stopped') throw new NotRunningError('run() needs a client that is not closed');
+    if (this.processing.running) throw new RedisStreamClientError('run() was already called on this client: it processes every owned stream');
+    this.processing.register(parseRunOptions(options), this.streams.all());
+  }
+
+  /** The stored position of a stream (the id of its last processed entry, as committed), or undefined. */
+  async getPosition(stream: string): Promise<string | undefined> {
+    this.assertRunning('getPosition');
+    return this.processing.getPosition(stream);
+  }
+
+  /**
+   * Sets a stream's position (the id of its last processed entry): to rewind, skip, or seed it from a checkpoint of
+   * your own. Allowed to the stream's current owner (its processing goes on after `id`) or while nobody owns it;
+   * rejects with NotOwnerError otherwise, and with a TypeError when `id` is not a stream id.
+   */
+  async setPosition(stream: string, id: string): Promise<void> {
+    this.assertRunning('setPosition');
+    if (!isStreamId(id)) throw new TypeError(`setPosition() expects a stream id such as "1700000000000-0", got ${JSON.stringify(id)}`);
+    const lease = this.streams.get(stream);
+    await this.processing.setPosition(stream, id, lease && this.session.isValid() ? lease : undefined);
   }
 
   /**
@@ -218,8 +265,13 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.assertRunning('doneStream');
     const lease = this.streams.get(stream);
     if (!lease || !this.session.isValid()) throw new NotOwnerError(stream);
+    this.processing.ending(lease);
+    await this.finish(lease);
+  }
+
+  private async finish(lease: OwnedLease): Promise<void> {
     const [outcome] = await this.streams.finish([lease]);
-    if (outcome !== 'done') throw new NotOwnerError(stream);
+    if (outcome !== 'done') throw new NotOwnerError(lease.stream);
   }
 
   /**
@@ -228,7 +280,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
    * over by the peers once this consumer's session expires.
    */
   async done(options: StopOptions = {}): Promise<void> {
-    await this.stop(parseTimeout(options.timeoutMs, STOP_TIMEOUT_MS), true, async () => {
+    await this.stop(options, true, async () => {
       if (!this.session.isValid()) return;
       await this.streams.finish(this.streams.all());
       await this.session.retire();
@@ -241,14 +293,17 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
    * and the peers take over then.
    */
   async close(options: StopOptions = {}): Promise<void> {
-    await this.stop(parseTimeout(options.timeoutMs, STOP_TIMEOUT_MS), false, async () => {
+    await this.stop(options, false, async () => {
+      await this.processing.commit();
       this.streams.giveUpAll(new RedisStreamClientError('The client was closed'));
       if (this.session.isValid()) await this.session.release();
     });
   }
 
-  /** Stops reading, then `leave`s the fleet within `timeoutMs` in all; every part is shut down either way. */
-  private async stop(timeoutMs: number, strict: boolean, leave: () => Promise<void>): Promise<void> {
+  /** Stops reading, waits for the handlers under way, then `leave`s the fleet; every part is shut down either way. */
+  private async stop(options: StopOptions, strict: boolean, leave: () => Promise<void>): Promise<void> {
+    const timeoutMs = parseTimeout(options.timeoutMs, STOP_TIMEOUT_MS);
+    const drainMs = parseTimeout(options.timeoutMs, this.options.heartbeatMs);
     if (this.state === 'starting') {
       // Ends the init() under way; it shuts everything down itself.
       this.state = 'stopping';
@@ -258,16 +313,15 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     }
     if (this.state !== 'running') return;
     this.state = 'stopping';
-    const deadline = performance.now() + timeoutMs;
+    let deadline = performance.now() + timeoutMs;
     let failure: unknown;
     try {
-      await withTimeout(
-        (async () => {
-          await this.reader?.stop();
-          await leave();
-        })(),
-        timeoutMs,
-      );
+      await withTimeout(this.reader?.stop() ?? Promise.resolve(), timeoutMs);
+      const draining = performance.now();
+      await this.processing.drain(drainMs);
+      // The wait for handlers does not count against the time given to Redis.
+      deadline += performance.now() - draining;
+      await withTimeout(leave(), Math.max(0, deadline - performance.now()));
     } catch (error) {
       failure = error;
     }
@@ -292,6 +346,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     const node = await this.link.connect();
     signal.throwIfAborted();
     const database = await currentDatabase(node);
+    this.database = database;
     signal.throwIfAborted();
     this.subscriber = new KeyspaceSubscriber(this.context.keys, database, {
       onSessionExpired: (consumerId) => this.detector.expired(consumerId),
@@ -319,6 +374,15 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     });
     signal.throwIfAborted();
     this.reader.start();
+    this.processing.start();
+  }
+
+  /** Where the data streams are: on a single Redis, read through a connection of their own; on a cluster, through
+   * the cluster client, which routes each stream's commands to its slot's master. */
+  private async dataAccess(): Promise<DataAccess> {
+    if (isCluster(this.redis)) return { nodes: clusterNodes(this.redis), database: 0 };
+    const node = this.link.node;
+    return { nodes: singleNode(await this.connections.open('data', node), node), database: this.database };
   }
 
   /** The service's slot is now served by another master (failover, or slot migration): move every connection
@@ -343,6 +407,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.listenOn(this.link.node, 'if-changed');
     this.session.heartbeatSoon();
     await this.detector.reconcile();
+    await this.processing.resync();
   }
 
   /**
@@ -380,6 +445,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private async shutDown(waitMs: number): Promise<void> {
     this.session.stop();
     this.streams.stop();
+    this.processing.stop();
     const quiet = Promise.allSettled([this.reader?.stop(), this.takeover.stop()]);
     await this.connections.closeAll();
     await this.link.stop();

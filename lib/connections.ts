@@ -1,9 +1,10 @@
-import { closeConnection, openConnection, type RedisClientLike, type RedisConnection } from './redis.js';
+import { closeConnection, openConnection, type Duplicable, type RedisConnection } from './redis.js';
 
 /** The dedicated connections of a client, one per part that needs its own: the session's heartbeats must never
  * wait behind other traffic, the LBS reader's blocking read ties its connection up, and a subscribed connection can
- * do nothing else. */
-export type ConnectionRole = 'session' | 'reader' | 'subscriber';
+ * do nothing else. Processing adds one connection for reading data streams and, per Redis node holding them, one
+ * subscribed to their writes. */
+export type ConnectionRole = 'session' | 'reader' | 'subscriber' | 'data' | `data-subscriber ${string}`;
 
 /**
  * Owns the client's own connections: opens each (a `duplicate()` of the node that holds the service's keys, its
@@ -20,7 +21,7 @@ export class Connections {
   constructor(private readonly onError: (error: unknown) => void) {}
 
   /** Opens a new connection for `role` on `node`; the one it replaces is closed once the new one is ready. */
-  async open(role: ConnectionRole, node: RedisClientLike): Promise<RedisConnection> {
+  async open(role: ConnectionRole, node: Duplicable): Promise<RedisConnection> {
     if (this.closed) throw new Error(`The client's connections are closed: no ${role} connection is opened`);
     let adopted: RedisConnection | undefined;
     try {

@@ -68,6 +68,34 @@ export class DeadLetterError extends RedisStreamClientError {
   }
 }
 
+/** An entry of a data stream whose handler failed `maxAttempts` times, moved to the service's entry dead-letter
+ * stream (`keysFor(serviceName).entryDeadLetter`); processing of its stream goes on. Reported through `error`;
+ * `cause` is what the handler threw the last time. */
+export class EntryDeadLetterError extends RedisStreamClientError {
+  constructor(
+    readonly stream: string,
+    readonly id: string,
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    super(`Entry ${id} of stream "${stream}" failed ${attempts} time(s) and was moved to the entry dead-letter stream: ${String(cause)}`, {
+      cause,
+    });
+  }
+}
+
+/** A data stream cannot be processed as asked (its key holds another type, or its stored position lies beyond its
+ * last entry). Reported through `error`; the message says what the library did about it. */
+export class StreamProcessingError extends RedisStreamClientError {
+  constructor(
+    readonly stream: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** The client is not running (not initialised yet, or closed). */
 export class NotRunningError extends RedisStreamClientError {}
 

@@ -1,4 +1,6 @@
 import type { RedisStreamClientError } from './errors.js';
+import type { StreamEntry } from './processing/entry.js';
+import type { EntriesOptions } from './processing/run-options.js';
 
 /** Free-form data the producer attached to a stream (`Info` of the LBS entry). */
 export type StreamInfo = Record<string, unknown>;
@@ -18,6 +20,15 @@ export interface StreamLease {
   readonly signal: AbortSignal;
   /** True when the stream was taken over from a dead consumer or from this consumer's earlier incarnation. */
   readonly recovered: boolean;
+  /**
+   * The stream's entries, from the position its last owner committed (or per `startAt`). Asking for the next entry
+   * marks the one before processed, and positions are committed every `commitIntervalMs`. Ends when the lease ends
+   * or the stream is finished. Leaving the loop early does not mark the last entry processed. Once per lease, and
+   * not while `client.run()` is registered (then run() processes every lease).
+   */
+  entries(options?: EntriesOptions): AsyncIterableIterator<StreamEntry>;
+  /** Now minus the time of the oldest entry read and not yet processed, in ms (0 when caught up or not read). */
+  lag(): number;
 }
 
 /** A stream whose owner died: claim it with `client.claim(expired)`. */

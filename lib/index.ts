@@ -5,16 +5,20 @@ export {
   AlreadyClaimedError,
   ConfigError,
   DeadLetterError,
+  EntryDeadLetterError,
   ListenerError,
   NotOwnerError,
   NotRunningError,
   RedisStreamClientError,
   RepeatedErrors,
   SessionLostError,
+  StreamProcessingError,
   type ClaimRefusal,
 } from './errors.js';
 export type { ExpiredStream, RedisStreamClientEvents, StreamInfo, StreamLease } from './events.js';
 export type { RedisStreamClientOptions } from './options.js';
+export type { EachBatch, EachEntry, StreamBatch, StreamEntry } from './processing/entry.js';
+export type { EntriesOptions, RunOptions } from './processing/run-options.js';
 export { on, once, type ClientEventSource, type EventIterationOptions, type EventPayload } from './event-iterator.js';
 export type { LogFields, Logger } from './logger.js';
 export type { RedisClientLike } from './redis.js';

@@ -32,7 +32,18 @@ export interface ServiceKeys {
   /** Hash: consumer id -> deadline (server ms) of its last session, recorded by the sweep that found it ended.
    * With `started`, it tells an owner that failed alone from a pause that ended every session at once. */
   readonly ended: string;
+  /** Hash: stream name -> id of its last processed entry, committed by its owner (`run()`, `lease.entries()`). */
+  readonly positions: string;
+  /** Hash: stream name -> fencing token of the last owner that opened or wrote its position: a write with a lower
+   * token is refused. */
+  readonly positionTokens: string;
+  /** Data stream entries whose handler failed `maxAttempts` times: fields `stream`, `id`, `attempts`, `error` and
+   * `fields` (the entry's fields as a JSON object). */
+  readonly entryDeadLetter: string;
 }
+
+/** Stream names starting with this are the library's own keys: a producer-named stream there is refused. */
+export const RESERVED_PREFIX = 'rsc:';
 
 /** Braces would change which part of a key Redis Cluster hashes. */
 export function isValidServiceName(serviceName: string): boolean {
@@ -59,6 +70,9 @@ export function keysFor(serviceName: string): ServiceKeys {
     released: `${base}released`,
     started: `${base}started`,
     ended: `${base}ended`,
+    positions: `${base}positions`,
+    positionTokens: `${base}position-tokens`,
+    entryDeadLetter: `${base}entry-dead-letter`,
   };
 }
 

@@ -56,3 +56,38 @@ export async function ensureExpiredEvents(redis: RedisCommander, configure: bool
   }
   return channelFor(merged)!;
 }
+
+/** The flags with K (keyspace channel) and t (stream commands) added where missing, for waking readers on XADD. */
+export function withStreamEvents(flags: string): string {
+  let merged = flags;
+  if (!merged.includes('K')) merged += 'K';
+  if (!/[tA]/.test(merged)) merged += 't';
+  return merged;
+}
+
+/** How the writes to data streams on a node are heard: announced per key, maybe (CONFIG refused: until one is
+ * heard, it is not known), or not at all (the flags are off and may not be set). */
+export type StreamEventsState = 'announced' | 'unknown' | 'off';
+
+/**
+ * Makes sure the node announces stream writes on each key's keyspace channel (flags K and t), adding the flags when
+ * `configure` allows. Never fails: reading then falls back to polling.
+ */
+export async function ensureStreamEvents(redis: RedisCommander, configure: boolean): Promise<StreamEventsState> {
+  let flags: string;
+  try {
+    const reply = (await redis.sendCommand(['CONFIG', 'GET', 'notify-keyspace-events'])) as string[];
+    flags = reply[1] ?? '';
+  } catch {
+    return 'unknown';
+  }
+  const merged = withStreamEvents(flags);
+  if (merged === flags) return 'announced';
+  if (!configure) return 'off';
+  try {
+    await redis.sendCommand(['CONFIG', 'SET', 'notify-keyspace-events', merged]);
+    return 'announced';
+  } catch {
+    return 'off';
+  }
+}

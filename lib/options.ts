@@ -45,7 +45,12 @@ export type ResolvedOptions = z.output<typeof optionsSchema>;
 
 /** Validates options; the error names the option and says what was expected and what was given. */
 export function parseOptions(input: unknown): ResolvedOptions {
-  const parsed = optionsSchema.safeParse(input);
+  return parseAgainst(optionsSchema, input);
+}
+
+/** Validates `input` against an options schema; a ConfigError names the (first) option that is wrong. */
+export function parseAgainst<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const option = issue.path.join('.');

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import type { ClientContext } from './context.js';
 import { DeadLetterError, SessionLostError } from './errors.js';
 import type { StreamLease } from './events.js';
-import { LeaseRegistry, type LeaseGrant } from './leases.js';
+import { LeaseRegistry, type LeaseGrant, type LeaseHost, type OwnedLease } from './leases.js';
 import type { Notifier } from './notifier.js';
 import { finish, type FinishOutcome } from './scripts/finish.js';
+import { reject } from './scripts/reject.js';
 import type { EntryOutcome } from './scripts/outcomes.js';
 import { recover } from './scripts/recover.js';
 import { takeBack } from './scripts/take-back.js';
@@ -46,12 +47,35 @@ export class OwnedStreams {
     return this.leases.size;
   }
 
-  all(): StreamLease[] {
+  all(): OwnedLease[] {
     return this.leases.all();
   }
 
-  get(stream: string): StreamLease | undefined {
+  get(stream: string): OwnedLease | undefined {
     return this.leases.get(stream);
+  }
+
+  /** Attaches the processing of the streams' entries. */
+  attach(host: LeaseHost): void {
+    this.leases.attach(host);
+  }
+
+  /** One lease is lost (out of date): its signal is aborted, then `streamDisowned`. */
+  disown(lease: OwnedLease, reason: Error): void {
+    if (this.leases.get(lease.stream) !== lease) return;
+    this.leases.end(lease.stream, reason);
+    this.notifier.notify('streamDisowned', lease);
+  }
+
+  /** Moves a stream's LBS entry to the dead-letter stream with `reason`, and forgets its lease. */
+  async reject(lease: OwnedLease, reason: string): Promise<void> {
+    const outcome = await reject(this.context.scripts, this.context, { nonce: this.session.incarnation().nonce, lbsId: lease.lbsId, stream: lease.stream, reason });
+    if (outcome === 'lost') {
+      this.session.heartbeatSoon();
+      return;
+    }
+    if (this.leases.get(lease.stream) === lease) this.leases.remove(lease.stream);
+    if (outcome === 'rejected') this.notifier.report(new DeadLetterError(lease.lbsId, reason));
   }
 
   /** Records a grant and returns its lease, announcing it as `streamAdded` unless `announce` is false. A stale grant

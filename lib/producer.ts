@@ -1,5 +1,5 @@
 import type { StreamInfo } from './events.js';
-import { keysFor } from './keys.js';
+import { RESERVED_PREFIX, keysFor } from './keys.js';
 import type { RedisCommander } from './redis.js';
 import { commanderFor, type RedisClusterLike } from './slot-master.js';
 
@@ -7,6 +7,9 @@ import { commanderFor, type RedisClusterLike } from './slot-master.js';
 export function encodeEntry(stream: string, info: StreamInfo = {}): string {
   if (typeof stream !== 'string' || stream.length === 0) {
     throw new TypeError(`Expected \`stream\` to be a non-empty string, got ${JSON.stringify(stream)}`);
+  }
+  if (stream.startsWith(RESERVED_PREFIX)) {
+    throw new TypeError(`Expected \`stream\` outside the library's own key space "${RESERVED_PREFIX}", got ${JSON.stringify(stream)}`);
   }
   return JSON.stringify({ DataStreamName: stream, Info: info });
 }

@@ -15,7 +15,8 @@ export interface RedisConnection extends RedisClientLike {
   disconnect(): Promise<void>;
   on(event: 'error' | 'ready' | 'end', listener: (...args: unknown[]) => void): unknown;
   pSubscribe(pattern: string, listener: (message: string, channel: string) => void): Promise<void>;
-  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<void>;
+  subscribe(channels: string | string[], listener: (message: string, channel: string) => void): Promise<void>;
+  unsubscribe(channels: string | string[]): Promise<void>;
 }
 
 /** A connected node-redis v4 client (`createClient()` then `connect()`). */
@@ -23,11 +24,14 @@ export interface RedisClientLike extends RedisCommander {
   duplicate(): RedisConnection;
 }
 
+/** What opening a connection needs: a client to duplicate. */
+export type Duplicable = Pick<RedisClientLike, 'duplicate'>;
+
 /** Opens a connection of the library's own, reporting its errors instead of letting them crash the process
  * (node-redis throws an `error` event nobody listens to). `adopt` receives it before it connects, so that its
  * owner can close it even while connecting to a Redis that does not answer. */
 export async function openConnection(
-  redis: RedisClientLike,
+  redis: Duplicable,
   onError: (error: unknown) => void,
   adopt: (connection: RedisConnection) => void = () => undefined,
 ): Promise<RedisConnection> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { closeConnection, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
+import { closeConnection, type Duplicable, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
 import { withTimeout } from './timeout.js';
 
 /** The slice of a node-redis v4 cluster client (`createCluster()`) this library uses. */
@@ -7,6 +7,7 @@ export interface RedisClusterLike {
   readonly masters: ReadonlyArray<ClusterNode>;
   readonly replicas: ReadonlyArray<ClusterNode>;
   nodeClient(node: never): unknown;
+  getSlotMaster(slot: number): ClusterNode;
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
 }
 
@@ -178,12 +179,21 @@ export class SlotMaster {
     return client;
   }
 
-  /** Any node client of the cluster client: its options carry the credentials and TLS settings to reuse. */
   private template(): NodeClient {
-    const node = [...this.cluster.masters, ...this.cluster.replicas].find((candidate) => candidate.client !== undefined);
-    if (!node) throw new Error('The cluster client has no node client: call connect() on it first');
-    return node.client as NodeClient;
+    return templateOf(this.cluster);
   }
+}
+
+/** Any node client of the cluster client: its options carry the credentials and TLS settings to reuse. */
+function templateOf(cluster: RedisClusterLike): NodeClient {
+  const node = [...cluster.masters, ...cluster.replicas].find((candidate) => candidate.client !== undefined);
+  if (!node) throw new Error('The cluster client has no node client: call connect() on it first');
+  return node.client as NodeClient;
+}
+
+/** One node of the cluster, to open connections of the library's own to (`host:port`), reconnecting when lost. */
+export function clusterNode(cluster: RedisClusterLike, address: string): Duplicable {
+  return { duplicate: () => templateOf(cluster).duplicate(clientOptions(templateOf(cluster), address, true)) };
 }
 
 function clientOptions(template: NodeClient, address: string, reconnect: boolean): Record<string, unknown> {

@@ -1,10 +1,13 @@
 --[[
-Finishes streams this consumer owns: acknowledges and deletes their LBS entries and their ownership records.
+Finishes streams this consumer owns: acknowledges and deletes their LBS entries, their ownership records and
+their positions (a stream added again later starts afresh).
 
 KEYS[1] LBS stream
 KEYS[2] session key of this consumer
 KEYS[3] owners hash
 KEYS[4] loads hash
+KEYS[5] positions hash
+KEYS[6] position tokens hash
 ARGV[1] consumer group
 ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
@@ -15,7 +18,7 @@ Returns { 'lost' } (session gone: nothing finished) or { 'ok', outcome... }, one
 ]]
 --@include entry
 
-local lbs, session, owners, loads = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local lbs, session, owners, loads, positions, tokens = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local group, me, nonce = ARGV[1], ARGV[2], ARGV[3]
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
@@ -26,6 +29,8 @@ for i = 4, #ARGV, 2 do
     drop_entry(lbs, group, id)
     if redis.call('HGET', owners, stream) == id then redis.call('HDEL', owners, stream) end
     redis.call('HINCRBY', loads, me, -1)
+    redis.call('HDEL', positions, stream)
+    redis.call('HDEL', tokens, stream)
     result[#result + 1] = 'done'
   else
     result[#result + 1] = 'not-owner'

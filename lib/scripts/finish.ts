@@ -9,7 +9,7 @@ export type FinishResult = { readonly lost: true } | { readonly lost: false; rea
 
 const reply = z.union([z.tuple([z.literal('lost')]), z.tuple([z.literal('ok')]).rest(z.enum(['done', 'not-owner']))]);
 
-/** finish.lua: acknowledges and deletes the LBS entries of streams this consumer owns, one outcome per stream. */
+/** finish.lua: acknowledges and deletes the LBS entries (and positions) of streams this consumer owns, one outcome per stream. */
 export async function finish(
   runner: ScriptRunner,
   { keys, consumerId }: ScriptScope,
@@ -18,7 +18,7 @@ export async function finish(
   const parsed = reply.parse(
     await runner.run(
       'finish',
-      [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads],
+      [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.positions, keys.positionTokens],
       [keys.group, consumerId, request.nonce, ...request.streams.flatMap(({ lbsId, stream }) => [lbsId, stream])],
     ),
   );

@@ -6,6 +6,7 @@ import { nanoid } from 'nanoid';
 import { ClientLog } from '../../lib/client-log.js';
 import type { ClientContext } from '../../lib/context.js';
 import { keysFor } from '../../lib/keys.js';
+import type { StreamLease } from '../../lib/events.js';
 import type { Logger } from '../../lib/logger.js';
 import { parseOptions, type RedisStreamClientOptions } from '../../lib/options.js';
 import type { RedisCommander } from '../../lib/redis.js';
@@ -125,4 +126,21 @@ export class FakeSession {
   asSession(): Session {
     return this as unknown as Session;
   }
+}
+
+/** A lease as listeners receive it, for specs of event delivery: nothing behind it. */
+export function fakeLease(stream: string): StreamLease {
+  return {
+    stream,
+    lbsId: '1-0',
+    info: {},
+    token: 1,
+    consumerId: 'c1',
+    signal: new AbortController().signal,
+    recovered: false,
+    entries: () => {
+      throw new Error('A fake lease has no entries');
+    },
+    lag: () => 0,
+  };
 }

@@ -3,11 +3,9 @@ import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { RedisStreamClientError } from '../../lib/errors.js';
 import { on, once } from '../../lib/event-iterator.js';
-import type { RedisStreamClientEvents, StreamLease } from '../../lib/events.js';
+import type { RedisStreamClientEvents } from '../../lib/events.js';
+import { fakeLease as lease } from '../support/unit-fakes.js';
 
-function lease(stream: string): StreamLease {
-  return { stream, lbsId: '1-0', info: {}, token: 1, consumerId: 'c1', signal: new AbortController().signal, recovered: false };
-}
 
 function emitter(): EventEmitter<RedisStreamClientEvents> {
   return new EventEmitter<RedisStreamClientEvents>();

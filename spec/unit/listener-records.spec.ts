@@ -5,6 +5,7 @@ import type { RedisStreamClientEvents, StreamLease } from '../../lib/events.js';
 import { listenerRecords } from '../../lib/listener-records.js';
 import type { LogFields } from '../../lib/logger.js';
 import { Notifier } from '../../lib/notifier.js';
+import { fakeLease as lease } from '../support/unit-fakes.js';
 
 // The notifier reads eventemitter3's listener records (see lib/listener-records.ts). These specs fail when an
 // eventemitter3 release stores them differently or calls listeners differently from what the notifier does.
@@ -29,9 +30,6 @@ function registered(calls: Call[]): EventEmitter<RedisStreamClientEvents> {
   return emitter;
 }
 
-function lease(stream: string): StreamLease {
-  return { stream, lbsId: '1-0', info: {}, token: 1, consumerId: 'c1', signal: new AbortController().signal, recovered: false };
-}
 
 const silentLog = new ClientLog({ debug() {}, info() {}, warn() {}, error() {} }, 'orders', 'c1');
 

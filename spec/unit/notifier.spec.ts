@@ -6,10 +6,8 @@ import { ClientLog } from '../../lib/client-log.js';
 import type { LogFields, Logger } from '../../lib/logger.js';
 import { Notifier } from '../../lib/notifier.js';
 import { waitFor } from '../support/wait.js';
+import { fakeLease as lease } from '../support/unit-fakes.js';
 
-function lease(stream: string): StreamLease {
-  return { stream, lbsId: '1-0', info: {}, token: 1, consumerId: 'c1', signal: new AbortController().signal, recovered: false };
-}
 
 function setUp() {
   const emitter = new EventEmitter<RedisStreamClientEvents>();

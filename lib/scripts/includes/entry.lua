@@ -82,6 +82,8 @@ local function decode_entry(fields, max_bytes)
   if type(doc) ~= 'table' or (#doc > 0) then return nil, 'lbs-input is not a JSON object' end
   local name = doc['DataStreamName']
   if type(name) ~= 'string' or name == '' then return nil, 'DataStreamName is missing or not a non-empty string' end
+  -- The library's own keys (the LBS among them) must never be read or trimmed as a data stream.
+  if string.sub(name, 1, 4) == 'rsc:' then return nil, 'DataStreamName lies in the library\'s own key space (rsc:)' end
   local info = doc['Info']
   if info ~= nil and info ~= cjson.null and (type(info) ~= 'table' or #info > 0) then
     return nil, 'Info is not a JSON object'

@@ -1,0 +1,386 @@
+import type { Connections } from '../connections.js';
+import type { ClientContext } from '../context.js';
+import { EntryDeadLetterError, NotOwnerError, RedisStreamClientError, StreamProcessingError } from '../errors.js';
+import type { LeaseHost, OwnedLease } from '../leases.js';
+import { errorCode } from '../redis.js';
+import { commitPositions } from '../scripts/commit-positions.js';
+import { openPositions, type OpenOutcome } from '../scripts/open-positions.js';
+import { setPosition } from '../scripts/set-position.js';
+import type { Session } from '../session.js';
+import { withTimeout } from '../timeout.js';
+import { Backoff } from '../backoff.js';
+import { Committer } from './committer.js';
+import type { DataNodes } from './data-nodes.js';
+import type { ReadEntry, StreamEntry } from './entry.js';
+import { leaseEntries } from './lease-entries.js';
+import { Processor } from './processor.js';
+import { parseEntriesOptions, type EntriesOptions, type ReadingSettings, type RunSettings } from './run-options.js';
+import { compareIds, nextId } from './stream-id.js';
+import { StreamReads } from './stream-reads.js';
+import { StreamWakeups } from './stream-wakeups.js';
+import { StreamWork } from './stream-work.js';
+
+/** Streams per open-positions call. */
+const OPEN_BATCH = 500;
+/** The most of an error message kept in the entry dead-letter stream. */
+const ERROR_TEXT_BYTES = 1024;
+
+/** What the processing asks of the client. */
+export interface ProcessingHost {
+  /** The lease is out of date (a later owner opened or wrote the stream's position): end it as lost. */
+  disown(lease: OwnedLease, reason: Error): void;
+  /** Finishes the stream, as doneStream() does. */
+  finish(lease: OwnedLease): Promise<void>;
+  /** Moves the stream's LBS entry to the dead-letter stream: the stream cannot be processed. */
+  reject(lease: OwnedLease, reason: string): Promise<void>;
+  report(error: unknown): void;
+}
+
+/** Where the data streams are and how to reach them, given once the client has started. */
+export interface DataAccess {
+  readonly nodes: DataNodes;
+  readonly database: number;
+}
+
+interface Io {
+  readonly nodes: DataNodes;
+  readonly reads: StreamReads;
+  readonly wakeups: StreamWakeups;
+}
+
+/**
+ * Processes the owned streams: opens each stream at its committed position (fenced by the lease's token), reads
+ * the streams that were written to, hands entries to `run()`'s handler or to `lease.entries()`, and commits what
+ * was processed. A stream's work moves with its lease: a new owner goes on from the last committed position.
+ */
+export class Processing implements LeaseHost {
+  private readonly works = new Map<string, StreamWork>();
+  private readonly iterated = new WeakSet<OwnedLease>();
+  private readonly committer: Committer;
+  private settings: RunSettings | undefined;
+  private processor: Processor | undefined;
+  private io: Promise<Io> | undefined;
+  private opening: StreamWork[] = [];
+  private openScheduled = false;
+  private readonly openBackoff = new Backoff(100, 5000);
+  private started = false;
+  private stopped = false;
+
+  constructor(
+    private readonly context: ClientContext,
+    private readonly session: Session,
+    private readonly connections: Connections,
+    private readonly access: () => Promise<DataAccess>,
+    private readonly host: ProcessingHost,
+  ) {
+    this.committer = new Committer(context, session, {
+      onStale: (work) =>
+        host.disown(work.lease, new StreamProcessingError(work.stream, `Stream "${work.stream}": a later owner has written its position; this lease is out of date`)),
+      onCommitted: (work, id) => this.trim(work, id),
+      onError: (error) => host.report(error),
+    });
+  }
+
+  /** Whether run() is registered. */
+  get running(): boolean {
+    return this.settings !== undefined;
+  }
+
+  /** run(): from now on every lease, held or granted later, is processed by the handler. */
+  register(settings: RunSettings, leases: readonly OwnedLease[]): void {
+    this.settings = settings;
+    this.processor = new Processor(settings, this.steps);
+    for (const lease of leases) if (!this.iterated.has(lease) && !lease.ended) this.attach(lease, settings);
+  }
+
+  /** The client has started: streams can be opened. */
+  start(): void {
+    this.started = true;
+    this.scheduleOpen();
+  }
+
+  added(lease: OwnedLease): void {
+    if (this.settings) this.attach(lease, this.settings);
+  }
+
+  entries(lease: OwnedLease, options: EntriesOptions | undefined): AsyncIterableIterator<StreamEntry> {
+    if (this.settings) {
+      throw new RedisStreamClientError('lease.entries() cannot be used while client.run() is registered: run() processes every lease');
+    }
+    if (this.iterated.has(lease)) throw new RedisStreamClientError(`lease.entries() was already called for stream "${lease.stream}": one reader per lease`);
+    const settings = parseEntriesOptions(options);
+    this.iterated.add(lease);
+    const work = new StreamWork(lease, settings);
+    if (lease.ended || this.stopped) work.closed = true;
+    else this.track(work);
+    return leaseEntries(work, { ...this.steps, left: (left) => this.untrack(left) });
+  }
+
+  gone(lease: OwnedLease): void {
+    const work = this.works.get(lease.stream);
+    if (work?.lease === lease) this.untrack(work);
+  }
+
+  lag(lease: OwnedLease): number {
+    const work = this.works.get(lease.stream);
+    return work?.lease === lease ? work.lag() : 0;
+  }
+
+  /** A handler called doneStream() for its stream: what it is processing counts as processed, nothing more is
+   * handed out. */
+  ending(lease: OwnedLease): void {
+    const work = this.works.get(lease.stream);
+    if (work?.lease !== lease) return;
+    if (work.current) this.steps.processed(work, work.current.id, work.epoch);
+    work.closed = true;
+  }
+
+  /** The stored position of a stream (the id of its last processed entry), or undefined. */
+  async getPosition(stream: string): Promise<string | undefined> {
+    const position = await this.context.redis.sendCommand(['HGET', this.context.keys.positions, stream]);
+    return typeof position === 'string' ? position : undefined;
+  }
+
+  /** Sets a stream's position: allowed to its owner (reading goes on from there) or while nobody owns it. */
+  async setPosition(stream: string, id: string, lease: OwnedLease | undefined): Promise<void> {
+    const token = lease && !lease.ended ? lease.token : undefined;
+    const outcome = await setPosition(this.context.scripts, this.context, { stream, position: id, token });
+    if (outcome === 'owned') throw new NotOwnerError(stream);
+    const work = this.works.get(stream);
+    if (!work || work.lease !== lease || !work.open) return;
+    const io = await this.io!;
+    work.epoch += 1;
+    work.processed = undefined;
+    work.cursor = id;
+    io.reads.forget(work);
+    io.reads.wake(work);
+  }
+
+  /**
+   * Stops handing out entries and reading, and waits up to `timeoutMs` for the handlers under way (close, done).
+   * What was processed is committed by commit().
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    const io = await this.io?.catch(() => undefined);
+    io?.reads.stop();
+    io?.wakeups.stop();
+    await withTimeout(this.processor?.drain() ?? Promise.resolve(), timeoutMs).catch(() => undefined);
+  }
+
+  /** Commits what was processed (a hand-off). */
+  commit(): Promise<void> {
+    return this.committer.flush();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.committer.stop();
+    void this.io?.then((io) => {
+      io.reads.stop();
+      io.wakeups.stop();
+    }, () => undefined);
+  }
+
+  /** Called by the client after it reconnected or Redis restarted: flags again, and read every stream. */
+  async resync(): Promise<void> {
+    const io = await this.io?.catch(() => undefined);
+    if (!io || this.stopped) return;
+    await io.wakeups.resync((name) => [...this.works.values()].find((work) => io.nodes.nodeOf(work.stream).name === name)?.stream);
+  }
+
+  /** The steps the processor and the iterators take, sharing the reading and the commits. */
+  private readonly steps = {
+    mayStart: (work: StreamWork): boolean => work.live && this.session.isValid(),
+    taken: (count: number): void => void this.io?.then((io) => io.reads.taken(count)),
+    processed: (work: StreamWork, id: string, epoch: number): void => {
+      if (work.epoch !== epoch || work.lease.ended) return;
+      work.processed = id;
+      this.committer.mark(work);
+    },
+    reachedEnd: async (work: StreamWork): Promise<void> => {
+      work.closed = true;
+      await this.host.finish(work.lease).catch((error: unknown) => this.host.report(error));
+    },
+    deadLetter: (work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<void> =>
+      this.deadLetter(work, entries, attempts, error),
+    report: (error: unknown): void => this.host.report(error),
+  };
+
+  private attach(lease: OwnedLease, settings: ReadingSettings): void {
+    this.track(new StreamWork(lease, settings));
+  }
+
+  private track(work: StreamWork): void {
+    const previous = this.works.get(work.stream);
+    if (previous) this.untrack(previous);
+    this.works.set(work.stream, work);
+    this.opening.push(work);
+    this.scheduleOpen();
+  }
+
+  private untrack(work: StreamWork): void {
+    work.closed = true;
+    if (this.works.get(work.stream) === work) this.works.delete(work.stream);
+    void this.io?.then((io) => {
+      io.reads.forget(work);
+      if (work.open) io.wakeups.unwatch([work.stream]);
+    }, () => undefined);
+    const wake = work.wake;
+    work.wake = undefined;
+    wake?.();
+  }
+
+  private scheduleOpen(delayMs = 0): void {
+    if (this.openScheduled || !this.started || this.stopped || this.opening.length === 0) return;
+    this.openScheduled = true;
+    setTimeout(() => {
+      this.openScheduled = false;
+      void this.openPending();
+    }, delayMs).unref();
+  }
+
+  /** Opens the streams waiting: their positions (one script call for many), their start, their announcements. */
+  private async openPending(): Promise<void> {
+    const batch = this.opening.splice(0).filter((work) => !work.closed);
+    if (batch.length === 0) return;
+    try {
+      const io = await this.ioStarted();
+      const outcomes: OpenOutcome[] = [];
+      for (let i = 0; i < batch.length; i += OPEN_BATCH) {
+        const slice = batch.slice(i, i + OPEN_BATCH).map((work) => ({ stream: work.stream, token: work.lease.token }));
+        outcomes.push(...(await openPositions(this.context.scripts, this.context, slice)));
+      }
+      const starts = await Promise.all(batch.map((work, i) => this.startOf(work, outcomes[i]!, io.nodes)));
+      await this.storeNewStarts(batch.filter((_, i) => starts[i]?.store));
+      const ready = batch.filter((work, i) => starts[i] !== undefined && !work.closed);
+      for (const [i, work] of batch.entries()) if (starts[i]) work.cursor = starts[i].cursor;
+      await io.wakeups.watch(ready.map((work) => work.stream));
+      this.openBackoff.reset();
+      for (const work of ready) {
+        if (work.closed) continue;
+        work.open = true;
+        io.reads.wake(work);
+        work.wake?.();
+      }
+    } catch (error) {
+      this.host.report(error);
+      this.opening.push(...batch.filter((work) => !work.closed && !work.open));
+      this.scheduleOpen(this.openBackoff.next());
+    }
+  }
+
+  /** Where reading a stream starts, and whether that place must be stored at once ('new'); undefined when the
+   * stream is not to be read (lease out of date, key of another type). */
+  private async startOf(work: StreamWork, outcome: OpenOutcome, nodes: DataNodes): Promise<{ cursor: string; store: boolean } | undefined> {
+    const { stream } = work;
+    if (outcome.stale) {
+      this.host.disown(work.lease, new StreamProcessingError(stream, `Stream "${stream}": a later owner has opened its position; this lease is out of date`));
+      return undefined;
+    }
+    let lastId: string | undefined;
+    try {
+      lastId = lastGeneratedId(await nodes.send(stream, ['XINFO', 'STREAM', stream]));
+    } catch (error) {
+      if (errorCode(error) === 'WRONGTYPE') {
+        await this.rejectWrongType(work);
+        return undefined;
+      }
+      if (!(error instanceof Error && /no such key/i.test(error.message))) throw error;
+    }
+    if (outcome.position !== '') {
+      if (lastId !== undefined && compareIds(lastId, outcome.position) < 0) {
+        this.host.report(
+          new StreamProcessingError(
+            stream,
+            `Stream "${stream}" ends at ${lastId}, before its stored position ${outcome.position} (deleted and created again?): processing starts from its first entry`,
+          ),
+        );
+        return { cursor: '0-0', store: false };
+      }
+      return { cursor: outcome.position, store: false };
+    }
+    if (work.settings.startAt === 'new') return { cursor: lastId ?? '0-0', store: true };
+    return { cursor: '0-0', store: false };
+  }
+
+  /** With startAt 'new', the place found at the first grant is stored at once: a takeover before the first commit
+   * then starts there too, and skips nothing written since. */
+  private async storeNewStarts(works: readonly StreamWork[]): Promise<void> {
+    if (works.length === 0) return;
+    const positions = works.map((work) => ({ stream: work.stream, id: work.cursor, token: work.lease.token }));
+    // Cursors are set after this call; the places found are in the works' starts.
+    const result = await commitPositions(this.context.scripts, this.context, { nonce: this.session.incarnation().nonce, positions });
+    if (result.lost) throw new RedisStreamClientError('The session ended while positions were opened');
+  }
+
+  private async rejectWrongType(work: StreamWork): Promise<void> {
+    const reason = `key "${work.stream}" holds another type than a stream`;
+    this.host.report(new StreamProcessingError(work.stream, `Stream "${work.stream}" cannot be processed: ${reason}; its LBS entry goes to the dead-letter stream`));
+    await this.host.reject(work.lease, reason);
+  }
+
+  private async deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<void> {
+    const text = String(error instanceof Error ? error.message : error).slice(0, ERROR_TEXT_BYTES);
+    const key = this.context.keys.entryDeadLetter;
+    await Promise.all(
+      entries.map((entry) =>
+        this.context.redis.sendCommand([
+          'XADD', key, '*',
+          'stream', work.stream,
+          'id', entry.id,
+          'attempts', String(attempts),
+          'error', text,
+          'fields', JSON.stringify(entry.fields),
+        ]),
+      ),
+    );
+    for (const entry of entries) this.host.report(new EntryDeadLetterError(work.stream, entry.id, attempts, error));
+  }
+
+  private trim(work: StreamWork, id: string): void {
+    if (!this.settings?.trim || work.settings !== this.settings) return;
+    void this.io
+      ?.then((io) => io.nodes.send(work.stream, ['XTRIM', work.stream, 'MINID', nextId(id)]))
+      .catch((error: unknown) => this.host.report(error));
+  }
+
+  private ioStarted(): Promise<Io> {
+    this.io ??= this.access().then(({ nodes, database }) => {
+      const reads = new StreamReads(nodes, () => this.settings?.maxBufferedEntries ?? Number.MAX_SAFE_INTEGER, {
+        onRead: (work) => {
+          const wake = work.wake;
+          work.wake = undefined;
+          if (wake) wake();
+          else this.processor?.offer(work);
+        },
+        onWrongType: (work) => void this.rejectWrongType(work).catch((error: unknown) => this.host.report(error)),
+        onError: (error) => this.host.report(error),
+      });
+      const wakeups = new StreamWakeups(nodes, this.connections, database, this.context.options.configureKeyspaceEvents, {
+        onWrite: (stream) => {
+          const work = this.works.get(stream);
+          if (work) reads.wake(work);
+        },
+        onSweep: () => {
+          for (const work of this.works.values()) reads.wake(work);
+        },
+        onError: (error) => this.host.report(error),
+        onPolling: (node) =>
+          this.context.log.warn('Stream writes are not announced (notify-keyspace-events lacks K and t, and may not be set): reading polls instead', { node }),
+      });
+      return { nodes, reads, wakeups };
+    });
+    this.io.catch(() => {
+      this.io = undefined;
+    });
+    return this.io;
+  }
+}
+
+/** The `last-generated-id` of an XINFO STREAM reply (a flat list of names and values). */
+function lastGeneratedId(reply: unknown): string | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  for (let i = 0; i + 1 < reply.length; i += 2) if (reply[i] === 'last-generated-id') return String(reply[i + 1]);
+  return undefined;
+}

@@ -1,0 +1,168 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ReadEntry, StreamEntry } from './entry.js';
+import type { RunSettings } from './run-options.js';
+import type { StreamWork } from './stream-work.js';
+
+/** Delay before the n-th retry of a failed handler: 100 ms, doubling, at most 5 s. */
+function retryDelay(attempt: number): number {
+  return Math.min(5000, 100 * 2 ** (attempt - 1));
+}
+
+/** How soon a stream held back by an invalid session is looked at again. */
+const HELD_RETRY_MS = 100;
+
+/** What the processor needs from the rest of the processing. */
+export interface ProcessorDeps {
+  /** Whether a handler may start for this stream now (its lease and this consumer's session are valid). */
+  mayStart(work: StreamWork): boolean;
+  /** Entries were taken out of a buffer. */
+  taken(count: number): void;
+  /** The entry `id` is processed. */
+  processed(work: StreamWork, id: string, epoch: number): void;
+  /** The end marker was reached, every entry before it processed: finish the stream. */
+  reachedEnd(work: StreamWork): Promise<void>;
+  /** The entries failed `attempts` times: move them to the entry dead-letter stream and report them. */
+  deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<void>;
+  report(error: unknown): void;
+}
+
+/**
+ * Runs `run()`'s handler over the owned streams that have entries read: up to `concurrency` streams at a time, the
+ * entries of one stream one at a time and in order (or in batches, with `eachBatch`), retrying a failing handler
+ * before the entry is dead-lettered.
+ */
+export class Processor {
+  private readonly ready: StreamWork[] = [];
+  private active = 0;
+  private draining = false;
+  private idle: Array<() => void> = [];
+
+  constructor(
+    private readonly settings: RunSettings,
+    private readonly deps: ProcessorDeps,
+  ) {}
+
+  /** The stream has entries to process: it gets a turn. */
+  offer(work: StreamWork): void {
+    if (work.busy || work.queued || work.buffer.length === 0 || this.draining) return;
+    work.queued = true;
+    this.ready.push(work);
+    this.pump();
+  }
+
+  /** Starts no more handlers; resolves when the running ones have ended. */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.ready.length = 0;
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.active < this.settings.concurrency && this.ready.length > 0 && !this.draining) {
+      const work = this.ready.shift()!;
+      work.queued = false;
+      if (work.busy || !work.live) continue;
+      work.busy = true;
+      this.active += 1;
+      void this.turn(work);
+    }
+  }
+
+  /** One turn of a stream: up to batchSize entries, then the next stream waiting gets its turn. */
+  private async turn(work: StreamWork): Promise<void> {
+    let held = false;
+    try {
+      let handled = 0;
+      while (handled < work.settings.batchSize && work.buffer.length > 0 && work.live && !this.draining) {
+        const step = this.settings.handler.kind === 'entry' ? await this.oneEntry(work) : await this.oneBatch(work);
+        if (step === 0) {
+          held = work.live;
+          break;
+        }
+        handled += step;
+      }
+    } catch (error) {
+      this.deps.report(error);
+    } finally {
+      work.busy = false;
+      work.current = undefined;
+      this.active -= 1;
+      if (this.draining && this.active === 0) for (const resolve of this.idle.splice(0)) resolve();
+      // Held back with its lease still on (the session's validity window ended; the session is about to be found
+      // lost, or renewed): look again shortly rather than at once.
+      if (held) setTimeout(() => this.offer(work), HELD_RETRY_MS).unref();
+      else this.offer(work);
+      this.pump();
+    }
+  }
+
+  /** Takes the end marker off the buffer, if it comes first, and finishes the stream. */
+  private async atEnd(work: StreamWork): Promise<boolean> {
+    const { isEnd } = work.settings;
+    const head = work.buffer[0]!;
+    if (!isEnd?.(toEntry(work, head, 1))) return false;
+    work.buffer.shift();
+    this.deps.taken(1);
+    await this.deps.reachedEnd(work);
+    return true;
+  }
+
+  private async oneEntry(work: StreamWork): Promise<number> {
+    if (await this.atEnd(work)) return 0;
+    const entry = work.buffer[0]!;
+    const epoch = work.epoch;
+    const call = this.settings.handler.call as (entry: StreamEntry, lease: StreamWork['lease']) => unknown;
+    const outcome = await this.attempts(work, [entry], (attempt) => call(toEntry(work, entry, attempt), work.lease));
+    if (outcome === 'stopped') return 0;
+    this.deps.processed(work, entry.id, epoch);
+    return 1;
+  }
+
+  private async oneBatch(work: StreamWork): Promise<number> {
+    if (await this.atEnd(work)) return 0;
+    const { isEnd, batchSize } = work.settings;
+    let size = 1;
+    while (size < Math.min(batchSize, work.buffer.length) && !isEnd?.(toEntry(work, work.buffer[size]!, 1))) size += 1;
+    const entries = work.buffer.slice(0, size);
+    const epoch = work.epoch;
+    const call = this.settings.handler.call as (batch: unknown, lease: StreamWork['lease']) => unknown;
+    const outcome = await this.attempts(work, entries, (attempt) =>
+      call({ stream: work.stream, token: work.lease.token, entries: entries.map((entry) => toEntry(work, entry, attempt)) }, work.lease),
+    );
+    if (outcome === 'stopped') return 0;
+    this.deps.processed(work, entries[entries.length - 1]!.id, epoch);
+    return entries.length;
+  }
+
+  /**
+   * Calls the handler until it succeeds or has failed maxAttempts times (then the entries are dead-lettered). The
+   * entries leave the buffer when their first call starts. 'stopped': the lease ended (or the session may have),
+   * so the entries are neither retried nor dead-lettered.
+   */
+  private async attempts(work: StreamWork, entries: readonly ReadEntry[], call: (attempt: number) => unknown): Promise<'done' | 'stopped'> {
+    for (let attempt = 1; ; attempt += 1) {
+      if (!this.deps.mayStart(work)) return 'stopped';
+      if (attempt === 1) {
+        work.buffer.splice(0, entries.length);
+        this.deps.taken(entries.length);
+        work.current = entries[0];
+      }
+      try {
+        await call(attempt);
+        return 'done';
+      } catch (error) {
+        if (work.lease.ended) return 'stopped';
+        if (attempt >= this.settings.maxAttempts) {
+          await this.deps.deadLetter(work, entries, attempt, error);
+          return 'done';
+        }
+        await sleep(retryDelay(attempt));
+      }
+    }
+  }
+}
+
+export function toEntry(work: StreamWork, entry: ReadEntry, attempt: number): StreamEntry {
+  return { stream: work.stream, id: entry.id, fields: entry.fields, token: work.lease.token, attempt };
+}

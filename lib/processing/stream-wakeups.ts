@@ -1,0 +1,151 @@
+import type { Connections } from '../connections.js';
+import { ensureStreamEvents, type StreamEventsState } from '../keyspace-config.js';
+import type { RedisConnection } from '../redis.js';
+import type { DataNodes } from './data-nodes.js';
+
+/** How often every owned stream is read when writes are announced: a safety net for what pub/sub cannot promise
+ * (a slot that moved to another node of a cluster). */
+const SWEEP_MS = 10_000;
+/** How often every owned stream is read when writes are not announced (see docs/architecture.md). */
+export const POLL_MS = 250;
+
+export interface WakeupEvents {
+  /** A write to `stream` was announced. */
+  onWrite(stream: string): void;
+  /** Read every stream: a sweep, or announcements may have been missed (a reconnect). */
+  onSweep(): void;
+  onError(error: unknown): void;
+  /** Writes on a node cannot be announced: reading polls instead. */
+  onPolling(node: string): void;
+}
+
+interface NodeListener {
+  connection: Promise<RedisConnection>;
+  state: StreamEventsState;
+}
+
+/**
+ * Wakes the reading of an owned stream when it is written to: subscribes, on one connection per Redis node, to the
+ * keyspace channel of each owned stream (`__keyspace@<db>__:<stream>`, flags K and t), so that a consumer hears
+ * only about its own streams. Where the flags cannot be set, every stream is read every POLL_MS instead; where it is
+ * not known (CONFIG refused), until a write is heard there.
+ */
+export class StreamWakeups {
+  private readonly listeners = new Map<string, NodeListener>();
+  private readonly prefix: string;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly listener = (event: string, channel: string): void => {
+    if (event !== 'xadd') return;
+    this.events.onWrite(channel.slice(this.prefix.length));
+  };
+
+  constructor(
+    private readonly nodes: DataNodes,
+    private readonly connections: Connections,
+    database: number,
+    private readonly configure: boolean,
+    private readonly events: WakeupEvents,
+  ) {
+    this.prefix = `__keyspace@${database}__:`;
+  }
+
+  /** Starts listening for writes to `streams`; resolves once a write made from now on would be heard. */
+  async watch(streams: readonly string[]): Promise<void> {
+    for (const [name, keys] of this.byNode(streams)) {
+      const listener = this.listenerOn(name, keys[0]!);
+      const connection = await listener.connection;
+      if (this.stopped) return;
+      await connection.subscribe(keys.map((key) => this.prefix + key), this.announced(listener));
+    }
+  }
+
+  /** Stops listening for writes to `streams`. */
+  unwatch(streams: readonly string[]): void {
+    for (const [name, keys] of this.byNode(streams)) {
+      const listener = this.listeners.get(name);
+      void listener?.connection
+        .then((connection) => connection.unsubscribe(keys.map((key) => this.prefix + key)))
+        .catch((error: unknown) => this.stopped || this.events.onError(error));
+    }
+  }
+
+  /** Checks the flags again on every node (a restarted Redis forgot them), then asks for a sweep. */
+  async resync(someKeyOn: (node: string) => string | undefined): Promise<void> {
+    for (const [name, listener] of this.listeners) {
+      const key = someKeyOn(name);
+      if (key) listener.state = await this.flagsOn(name, key);
+    }
+    this.schedule();
+    this.events.onSweep();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private listenerOn(name: string, key: string): NodeListener {
+    let listener = this.listeners.get(name);
+    if (listener) return listener;
+    const { node } = this.nodes.nodeOf(key);
+    const created: NodeListener = { state: 'unknown', connection: Promise.resolve(undefined as never) };
+    created.connection = (async () => {
+      created.state = await this.flagsOn(name, key);
+      const connection = await this.connections.open(`data-subscriber ${name}`, node);
+      let ready = false;
+      // node-redis subscribes again by itself after a reconnect; writes made meanwhile were not announced.
+      connection.on('ready', () => {
+        if (ready) this.events.onSweep();
+      });
+      ready = true;
+      return connection;
+    })();
+    listener = created;
+    listener.connection.catch(() => this.listeners.delete(name));
+    this.listeners.set(name, listener);
+    this.schedule();
+    return listener;
+  }
+
+  private async flagsOn(name: string, key: string): Promise<StreamEventsState> {
+    const state = await ensureStreamEvents({ sendCommand: (args) => this.nodes.send(key, args) }, this.configure);
+    if (state === 'off') this.events.onPolling(name);
+    return state;
+  }
+
+  /** The listener of messages on one node: the first write heard shows that an 'unknown' node announces writes. */
+  private announced(listener: NodeListener): (event: string, channel: string) => void {
+    if (listener.state !== 'unknown') return this.listener;
+    return (event, channel) => {
+      if (listener.state === 'unknown') {
+        listener.state = 'announced';
+        this.schedule();
+      }
+      this.listener(event, channel);
+    };
+  }
+
+  /** Sweeps at the pace the least able node needs. */
+  private schedule(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    const polling = [...this.listeners.values()].some((listener) => listener.state !== 'announced');
+    this.timer = setTimeout(() => {
+      this.events.onSweep();
+      this.schedule();
+    }, polling ? POLL_MS : SWEEP_MS);
+    this.timer.unref();
+  }
+
+  private byNode(streams: readonly string[]): Map<string, string[]> {
+    const groups = new Map<string, string[]>();
+    for (const stream of streams) {
+      const { name } = this.nodes.nodeOf(stream);
+      const group = groups.get(name);
+      if (group) group.push(stream);
+      else groups.set(name, [stream]);
+    }
+    return groups;
+  }
+}
