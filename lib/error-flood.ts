@@ -1,4 +1,4 @@
-import { DeadLetterError, ListenerError, RepeatedErrors, type RedisStreamClientError } from './errors.js';
+import { DeadLetterError, EntryDeadLetterError, ListenerError, RepeatedErrors, type RedisStreamClientError } from './errors.js';
 
 /** After the first error of a kind is reported, the others of that kind are counted and summarised this often. */
 export const SUMMARY_INTERVAL_MS = 10_000;
@@ -31,8 +31,8 @@ interface Window {
  * RepeatedErrors (with the count and the last error as `cause`) is delivered and the next window opens. A window
  * that ends with nothing counted closes, so the next error of that kind is delivered at once again.
  *
- * Never summarised: DeadLetterError, since each one names an LBS entry that was moved aside and may need replaying
- * (and there is at most one per entry). After stop() nothing is held back either.
+ * Never summarised: DeadLetterError and EntryDeadLetterError, since each one names an LBS entry or a data stream
+ * entry that was moved aside and may need replaying (and there is at most one per entry). After stop() nothing is held back either.
  */
 export class ErrorFloodControl {
   private readonly windows = new Map<string, Window>();
@@ -45,7 +45,7 @@ export class ErrorFloodControl {
   ) {}
 
   submit(error: RedisStreamClientError): void {
-    if (this.stopped || error instanceof DeadLetterError) {
+    if (this.stopped || error instanceof DeadLetterError || error instanceof EntryDeadLetterError) {
       this.deliver(error);
       return;
     }

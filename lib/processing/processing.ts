@@ -107,8 +107,8 @@ export class Processing implements LeaseHost {
     if (this.settings) {
       throw new RedisStreamClientError('lease.entries() cannot be used while client.run() is registered: run() processes every lease');
     }
-    if (this.iterated.has(lease)) throw new RedisStreamClientError(`lease.entries() was already called for stream "${lease.stream}": one reader per lease`);
     const settings = parseEntriesOptions(options);
+    if (this.iterated.has(lease)) throw new RedisStreamClientError(`lease.entries() was already called for stream "${lease.stream}": one reader per lease`);
     this.iterated.add(lease);
     const work = new StreamWork(lease, settings);
     if (lease.ended || this.stopped) work.closed = true;
@@ -252,9 +252,9 @@ export class Processing implements LeaseHost {
         outcomes.push(...(await openPositions(this.context.scripts, this.context, slice)));
       }
       const starts = await Promise.all(batch.map((work, i) => this.startOf(work, outcomes[i]!, io.nodes)));
+      for (const [i, work] of batch.entries()) if (starts[i]) work.cursor = starts[i].cursor;
       await this.storeNewStarts(batch.filter((_, i) => starts[i]?.store));
       const ready = batch.filter((work, i) => starts[i] !== undefined && !work.closed);
-      for (const [i, work] of batch.entries()) if (starts[i]) work.cursor = starts[i].cursor;
       await io.wakeups.watch(ready.map((work) => work.stream));
       this.openBackoff.reset();
       for (const work of ready) {
@@ -309,7 +309,6 @@ export class Processing implements LeaseHost {
   private async storeNewStarts(works: readonly StreamWork[]): Promise<void> {
     if (works.length === 0) return;
     const positions = works.map((work) => ({ stream: work.stream, id: work.cursor, token: work.lease.token }));
-    // Cursors are set after this call; the places found are in the works' starts.
     const result = await commitPositions(this.context.scripts, this.context, { nonce: this.session.incarnation().nonce, positions });
     if (result.lost) throw new RedisStreamClientError('The session ended while positions were opened');
   }

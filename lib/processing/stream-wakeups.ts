@@ -10,7 +10,7 @@ const SWEEP_MS = 10_000;
 export const POLL_MS = 250;
 
 export interface WakeupEvents {
-  /** A write to `stream` was announced. */
+  /** An entry was added to `stream`. */
   onWrite(stream: string): void;
   /** Read every stream: a sweep, or announcements may have been missed (a reconnect). */
   onSweep(): void;
@@ -36,8 +36,8 @@ export class StreamWakeups {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly listener = (event: string, channel: string): void => {
-    if (event !== 'xadd') return;
-    this.events.onWrite(channel.slice(this.prefix.length));
+    // Other stream events (XTRIM, after a commit with trim: true, among them) bring no entry to read.
+    if (event === 'xadd') this.events.onWrite(channel.slice(this.prefix.length));
   };
 
   constructor(
@@ -92,6 +92,7 @@ export class StreamWakeups {
     const created: NodeListener = { state: 'unknown', connection: Promise.resolve(undefined as never) };
     created.connection = (async () => {
       created.state = await this.flagsOn(name, key);
+      this.schedule();
       const connection = await this.connections.open(`data-subscriber ${name}`, node);
       let ready = false;
       // node-redis subscribes again by itself after a reconnect; writes made meanwhile were not announced.
@@ -104,7 +105,6 @@ export class StreamWakeups {
     listener = created;
     listener.connection.catch(() => this.listeners.delete(name));
     this.listeners.set(name, listener);
-    this.schedule();
     return listener;
   }
 

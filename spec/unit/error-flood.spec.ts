@@ -3,6 +3,7 @@ import { ErrorFloodControl, SUMMARY_INTERVAL_MS, errorKind } from '../../lib/err
 import {
   ConfigError,
   DeadLetterError,
+  EntryDeadLetterError,
   ListenerError,
   RedisStreamClientError,
   RepeatedErrors,
@@ -104,10 +105,11 @@ describe('ErrorFloodControl', () => {
     expect(vi.getTimerCount()).toBe(1);
   });
 
-  it('never holds back a DeadLetterError: each names an LBS entry that may need replaying', () => {
+  it('never holds back a DeadLetterError or an EntryDeadLetterError: each names an entry that may need replaying', () => {
     const { flood, delivered } = setUp();
     for (let i = 0; i < 20; i++) flood.submit(new DeadLetterError(`${i}-0`, 'missing field lbs-input'));
-    expect(delivered).toHaveLength(20);
+    for (let i = 0; i < 20; i++) flood.submit(new EntryDeadLetterError('orders', `${i}-0`, 3, new Error('refused')));
+    expect(delivered).toHaveLength(40);
     expect(vi.getTimerCount()).toBe(0);
   });
 
