@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { addStream, keysFor } from '../../lib/index.js';
+import calculateSlot from 'cluster-key-slot';
+import { addStream, keysFor, type StreamEntry } from '../../lib/index.js';
 import { spawnConsumer, type ConsumerChild } from '../support/consumer-child.js';
 import { Fleet, serviceName } from '../support/fleet.js';
 import { startCluster, type NodeRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
@@ -73,6 +74,34 @@ describe('on a Redis Cluster', () => {
       if ((await node.cli('ROLE')).startsWith('master')) {
         expect(await node.cli('CONFIG', 'GET', 'notify-keyspace-events')).toMatch(/\n.*x/);
       }
+    }
+  });
+
+  it('processes streams spread over every master, woken by each node, and goes on from their positions after a hand-off', async () => {
+    const service = serviceName();
+    const streams = Array.from({ length: 24 }, (_, i) => `spread-${service}-${i}`);
+    const masters = new Set(await Promise.all(streams.map(async (stream) => (await cluster.masterOf(calculateSlot(stream))).port)));
+    expect(masters.size).toBe(3);
+    for (const stream of streams) for (let n = 0; n < 3; n += 1) await producer.xAdd(stream, '*', { n: String(n) });
+
+    const [first, second] = await consumers(service, 2);
+    const seen: StreamEntry[] = [];
+    for (const { client } of [first!, second!]) client.run({ eachEntry: (entry) => void seen.push(entry), commitIntervalMs: 20 });
+    await add(service, streams);
+    await waitFor(() => seen.length === 72, { timeoutMs: 20_000 });
+    // Written once owned: each node announces its own streams' writes (well before the 10 s sweep).
+    for (const stream of streams) await producer.xAdd(stream, '*', { n: '3' });
+    await waitFor(() => seen.length === 96, { timeoutMs: 5000 });
+
+    // One consumer leaves: the other goes on from the committed positions, processing nothing twice.
+    const leaving = first!.client.owned().length > 0 ? first! : second!;
+    const staying = leaving === first ? second! : first!;
+    await leaving.client.close();
+    await waitFor(() => staying.client.owned().length === 24, { timeoutMs: 10_000 });
+    for (const stream of streams) await producer.xAdd(stream, '*', { n: '4' });
+    await waitFor(() => seen.length === 120, { timeoutMs: 10_000 });
+    for (const stream of streams) {
+      expect(seen.filter((entry) => entry.stream === stream).map((entry) => Number(entry.fields.n))).toEqual([0, 1, 2, 3, 4]);
     }
   });
 

@@ -112,3 +112,23 @@ it('refuses run() twice, after close(), without exactly one handler, and with a 
   await closed.close();
   expect(() => closed.run({ eachEntry })).toThrow(NotRunningError);
 });
+
+it('reads any number of streams on two connections of its own: one for reading, one for announcements', async () => {
+  const service = serviceName();
+  const streams = upTo(200).map((i) => `wide-${service}-${i}`);
+  for (const stream of streams) await append(redis.admin, stream, 1);
+  const named = async (): Promise<number> =>
+    String(await redis.admin.sendCommand(['CLIENT', 'LIST']))
+      .split('\n')
+      .filter((line) => line.includes(` name=${service} `)).length;
+  const seen = new Seen();
+  const { client } = await redis.fleet.consumer({ serviceName: service }, { clientName: service });
+  for (const stream of streams) await addStream(redis.admin, service, stream);
+  await waitFor(() => client.owned().length === 200);
+  const before = await named();
+  client.run({ eachEntry: seen.record });
+  await waitFor(() => seen.count === 200);
+  for (const stream of streams) await append(redis.admin, stream, 1, 1);
+  await waitFor(() => seen.count === 400);
+  expect((await named()) - before).toBe(2);
+});
