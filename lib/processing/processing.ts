@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connections } from '../connections.js';
 import type { ClientContext } from '../context.js';
 import { EntryDeadLetterError, NotOwnerError, RedisStreamClientError, StreamProcessingError } from '../errors.js';
@@ -93,9 +94,10 @@ export class Processing implements LeaseHost {
     for (const lease of leases) if (!this.iterated.has(lease) && !lease.ended) this.attach(lease, settings);
   }
 
-  /** The client has started: streams can be opened. */
+  /** The client has started (again, after an init() that failed): streams can be opened. */
   start(): void {
     this.started = true;
+    this.stopped = false;
     this.scheduleOpen();
   }
 
@@ -173,13 +175,18 @@ export class Processing implements LeaseHost {
     return this.committer.flush();
   }
 
+  /** Stops every part; its connections are closed by the client. A later start() begins afresh. */
   stop(): void {
     this.stopped = true;
+    this.started = false;
     this.committer.stop();
     void this.io?.then((io) => {
       io.reads.stop();
       io.wakeups.stop();
     }, () => undefined);
+    this.io = undefined;
+    for (const work of this.works.values()) this.untrack(work);
+    this.opening = [];
   }
 
   /** Called by the client after it reconnected or Redis restarted: flags again, and read every stream. */
@@ -202,7 +209,7 @@ export class Processing implements LeaseHost {
       work.closed = true;
       await this.host.finish(work.lease).catch((error: unknown) => this.host.report(error));
     },
-    deadLetter: (work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<void> =>
+    deadLetter: (work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<boolean> =>
       this.deadLetter(work, entries, attempts, error),
     report: (error: unknown): void => this.host.report(error),
   };
@@ -258,9 +265,10 @@ export class Processing implements LeaseHost {
       await io.wakeups.watch(ready.map((work) => work.stream));
       this.openBackoff.reset();
       for (const work of ready) {
-        if (work.closed) continue;
         work.open = true;
-        io.reads.wake(work);
+        // Ended while it was being opened: untrack() did not know it was listened for.
+        if (work.closed) io.wakeups.unwatch([work.stream]);
+        else io.reads.wake(work);
         work.wake?.();
       }
     } catch (error) {
@@ -319,22 +327,37 @@ export class Processing implements LeaseHost {
     await this.host.reject(work.lease, reason);
   }
 
-  private async deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<void> {
+  /**
+   * Moves entries to the entry dead-letter stream and reports them. A write that fails is tried again (the entries
+   * must not be lost) until it succeeds or the lease ends: then false, and the entries are left to the next owner.
+   */
+  private async deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<boolean> {
     const text = String(error instanceof Error ? error.message : error).slice(0, ERROR_TEXT_BYTES);
     const key = this.context.keys.entryDeadLetter;
-    await Promise.all(
-      entries.map((entry) =>
-        this.context.redis.sendCommand([
-          'XADD', key, '*',
-          'stream', work.stream,
-          'id', entry.id,
-          'attempts', String(attempts),
-          'error', text,
-          'fields', JSON.stringify(entry.fields),
-        ]),
-      ),
-    );
+    const written = new Set<ReadEntry>();
+    const backoff = new Backoff(100, 5000);
+    while (written.size < entries.length) {
+      if (work.lease.ended) return false;
+      try {
+        for (const entry of entries) {
+          if (written.has(entry)) continue;
+          await this.context.redis.sendCommand([
+            'XADD', key, '*',
+            'stream', work.stream,
+            'id', entry.id,
+            'attempts', String(attempts),
+            'error', text,
+            'fields', JSON.stringify(entry.fields),
+          ]);
+          written.add(entry);
+        }
+      } catch (writeError) {
+        this.host.report(writeError);
+        await sleep(backoff.next());
+      }
+    }
     for (const entry of entries) this.host.report(new EntryDeadLetterError(work.stream, entry.id, attempts, error));
+    return true;
   }
 
   private trim(work: StreamWork, id: string): void {

@@ -21,8 +21,9 @@ export interface ProcessorDeps {
   processed(work: StreamWork, id: string, epoch: number): void;
   /** The end marker was reached, every entry before it processed: finish the stream. */
   reachedEnd(work: StreamWork): Promise<void>;
-  /** The entries failed `attempts` times: move them to the entry dead-letter stream and report them. */
-  deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<void>;
+  /** The entries failed `attempts` times: move them to the entry dead-letter stream and report them. False when
+   * the lease ended first (the entries are then left to the next owner). */
+  deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<boolean>;
   report(error: unknown): void;
 }
 
@@ -154,8 +155,7 @@ export class Processor {
       } catch (error) {
         if (work.lease.ended) return 'stopped';
         if (attempt >= this.settings.maxAttempts) {
-          await this.deps.deadLetter(work, entries, attempt, error);
-          return 'done';
+          return (await this.deps.deadLetter(work, entries, attempt, error)) ? 'done' : 'stopped';
         }
         await sleep(retryDelay(attempt));
       }

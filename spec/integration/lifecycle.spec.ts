@@ -21,6 +21,8 @@ async function settleTime(promise: Promise<unknown>): Promise<number> {
 it('rejects init() within its timeout when Redis stops answering part-way, and init() may be tried again', async () => {
   const service = serviceName();
   const { client, log } = await redis.fleet.consumer({ serviceName: service }, { start: false });
+  const processed: string[] = [];
+  client.run({ eachEntry: (entry) => void processed.push(entry.id) });
   // Reads are served, writes wait: init() gets past its first commands and then hangs on the first write.
   await redis.admin.sendCommand(['CLIENT', 'PAUSE', '30000', 'WRITE']);
   const failed = client.init({ timeoutMs: 1000 });
@@ -31,6 +33,10 @@ it('rejects init() within its timeout when Redis stops answering part-way, and i
   await client.init();
   await addStream(redis.admin, service, 'after-retry');
   await waitFor(() => log.added.length === 1);
+  // Processing registered before the failed init() works after the retry.
+  const id = await redis.admin.xAdd('after-retry', '*', { n: '0' });
+  await waitFor(() => processed.length === 1);
+  expect(processed).toEqual([id]);
 });
 
 it('refuses a bad timeoutMs before anything starts, leaving the client ready for init()', async () => {

@@ -79,3 +79,31 @@ it('retries a failing eachBatch whole, then dead-letters each of its entries', a
   expect(dead.map((entry) => entry.message.id)).toEqual(ids);
   await waitFor(async () => (await client.getPosition(stream)) === ids[2]);
 });
+
+it('keeps an entry that cannot be dead-lettered (the write fails) until it can: the position never skips it', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const stream = `undeliverable-${service}`;
+  const ids = await append(redis.admin, stream, 2);
+  // The dead-letter stream's key holds a string: every XADD to it fails.
+  await redis.admin.set(keys.entryDeadLetter, 'in the way');
+  const seen = new Seen();
+  const { client, log } = await redis.fleet.consumer({ serviceName: service });
+  client.run({
+    maxAttempts: 1,
+    commitIntervalMs: 10,
+    eachEntry: (entry) => {
+      if (entry.fields.n === '0') throw new Error('poison');
+      seen.record(entry);
+    },
+  });
+  await addStream(redis.admin, service, stream);
+  await waitFor(() => log.errors.some((error) => /WRONGTYPE/.test(error.message)));
+  expect(seen.count).toBe(0);
+  expect(await client.getPosition(stream)).toBeUndefined();
+
+  await redis.admin.del(keys.entryDeadLetter);
+  await waitFor(() => seen.count === 1);
+  await waitFor(async () => (await client.getPosition(stream)) === ids[1]);
+  expect((await redis.admin.xRange(keys.entryDeadLetter, '-', '+')).map((entry) => entry.message.id)).toEqual([ids[0]]);
+});
