@@ -2,7 +2,8 @@
  * Security: stream names (and Info) carrying any characters the API allows, including Redis glob characters, hash
  * tags, key-like text, Lua code, JSON quotes, emoji, newlines and NUL, are added, owned, claimed and finished as
  * themselves, and never change a key name or touch another key: user data only ever reaches Redis as a command
- * or script argument, never as Lua source. An entry larger than maxEntryBytes is dead-lettered, not parsed.
+ * or script argument, never as Lua source. An entry larger than maxEntryBytes is dead-lettered, not parsed, and so is
+ * a name in the library's own key space (`rsc:`), which processing would otherwise read and trim.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { DeadLetterError, addStream, keysFor, type ExpiredStream } from '../../lib/index.js';
@@ -12,7 +13,7 @@ import { waitFor } from '../support/wait.js';
 
 const NAMES = [
   '{braces}',
-  'rsc:{other}:owners',
+  'rsc-like:{other}:owners',
   'a:b:c',
   '*',
   '?',
