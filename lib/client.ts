@@ -19,8 +19,8 @@ import { addStream } from './producer.js';
 import { currentDatabase, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
 import { Session, sessionScripts } from './session.js';
-import { isCluster, type RedisClusterLike } from './slot-master.js';
-import { clusterNodes, singleNode } from './processing/data-nodes.js';
+import { isCluster, type RedisClusterLike } from './cluster-client.js';
+import { ClusterNodes, singleNode } from './processing/data-nodes.js';
 import { Processing, type DataAccess } from './processing/processing.js';
 import { parseRunOptions, type RunOptions } from './processing/run-options.js';
 import { isStreamId } from './processing/stream-id.js';
@@ -378,9 +378,12 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   }
 
   /** Where the data streams are: on a single Redis, read through a connection of their own; on a cluster, through
-   * the cluster client, which routes each stream's commands to its slot's master. */
+   * one of their own per master, following the slot map. */
   private async dataAccess(): Promise<DataAccess> {
-    if (isCluster(this.redis)) return { nodes: clusterNodes(this.redis), database: 0 };
+    if (isCluster(this.redis)) {
+      const nodes = new ClusterNodes(this.redis, this.connections, (error) => this.handleError(error));
+      return { nodes: await nodes.start(), database: 0 };
+    }
     const node = this.link.node;
     return { nodes: singleNode(await this.connections.open('data', node), node), database: this.database };
   }

@@ -3,8 +3,8 @@ import { closeConnection, openConnection, type Duplicable, type RedisConnection 
 /** The dedicated connections of a client, one per part that needs its own: the session's heartbeats must never
  * wait behind other traffic, the LBS reader's blocking read ties its connection up, and a subscribed connection can
  * do nothing else. Processing adds one connection for reading data streams and, per Redis node holding them, one
- * subscribed to their writes. */
-export type ConnectionRole = 'session' | 'reader' | 'subscriber' | 'data' | `data-subscriber ${string}`;
+ * subscribed to their writes (on a cluster, both per master). */
+export type ConnectionRole = 'session' | 'reader' | 'subscriber' | 'data' | `data ${string}` | `data-subscriber ${string}`;
 
 /**
  * Owns the client's own connections: opens each (a `duplicate()` of the node that holds the service's keys, its

@@ -1,6 +1,7 @@
 import { RedisStreamClientError } from './errors.js';
 import type { RedisClientLike, RedisCommander, RedisConnection } from './redis.js';
-import { SlotMaster, isCluster, type RedisClusterLike } from './slot-master.js';
+import { isCluster, type RedisClusterLike } from './cluster-client.js';
+import { SlotMaster } from './slot-master.js';
 import { withTimeout } from './timeout.js';
 
 /** How long connecting may take before init() gives up. */

@@ -1,7 +1,7 @@
 import type { StreamInfo } from './events.js';
 import { RESERVED_PREFIX, keysFor } from './keys.js';
 import type { RedisCommander } from './redis.js';
-import { commanderFor, type RedisClusterLike } from './slot-master.js';
+import { commanderFor, type RedisClusterLike } from './cluster-client.js';
 
 /** The LBS entry format, the same as redis-stream-client-go's: field `lbs-input`, a JSON object. */
 export function encodeEntry(stream: string, info: StreamInfo = {}): string {

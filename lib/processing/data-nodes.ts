@@ -1,6 +1,9 @@
 import calculateSlot from 'cluster-key-slot';
-import type { Duplicable, RedisCommander } from '../redis.js';
-import { clusterNode, type RedisClusterLike } from '../slot-master.js';
+import { clusterNode, type RedisClusterLike } from '../cluster-client.js';
+import { ClusterTopology } from '../cluster-topology.js';
+import type { Connections } from '../connections.js';
+import type { Duplicable, RedisCommander, RedisConnection } from '../redis.js';
+import { withTimeout } from '../timeout.js';
 
 /**
  * Where the data streams live. On a single Redis every stream is on one node, and one multi-key command may name
@@ -14,6 +17,7 @@ export interface DataNodes {
   group(keys: readonly string[]): string[][];
   /** The node that holds `key` ('' on a single Redis), and something to open a connection to it with. */
   nodeOf(key: string): { readonly name: string; readonly node: Duplicable };
+  stop(): void;
 }
 
 /** A single Redis: reads go through the processing's own connection. */
@@ -23,27 +27,112 @@ export function singleNode(commands: RedisCommander, node: Duplicable): DataNode
     send: (_key, args) => commands.sendCommand(args),
     group: (keys) => [[...keys]],
     nodeOf: () => only,
+    stop: () => undefined,
   };
 }
 
-/** A cluster: commands go through the cluster client, which routes them by key and follows redirections. */
-export function clusterNodes(cluster: RedisClusterLike): DataNodes {
-  return {
-    send: (key, args) => cluster.sendCommand(key, false, args),
-    group: (keys) => {
-      const bySlot = new Map<number, string[]>();
-      for (const key of keys) {
-        const slot = calculateSlot(key);
-        const group = bySlot.get(slot);
-        if (group) group.push(key);
-        else bySlot.set(slot, [key]);
-      }
-      return [...bySlot.values()];
-    },
-    nodeOf: (key) => {
-      const { host, port } = cluster.getSlotMaster(calculateSlot(key));
-      const name = `${host}:${port}`;
-      return { name, node: clusterNode(cluster, name) };
-    },
-  };
+/** How often the cluster's slot map is asked again, besides after errors. */
+const TOPOLOGY_CHECK_MS = 1000;
+/** A read that takes longer went to a node that is gone (node-redis queues commands while it reconnects). */
+const SEND_TIMEOUT_MS = 5000;
+
+/**
+ * A cluster: each stream's commands go to its slot's master, on one connection of the library's own per master (the
+ * slot map is the library's: see ClusterTopology). An error or a slow answer has the map asked again; a connection
+ * to a node that is no longer a master is closed.
+ */
+export class ClusterNodes implements DataNodes {
+  private readonly topology: ClusterTopology;
+  private readonly open = new Map<string, Promise<RedisConnection>>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly cluster: RedisClusterLike,
+    private readonly connections: Connections,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.topology = new ClusterTopology(cluster);
+  }
+
+  async start(): Promise<this> {
+    if (!(await this.topology.refresh())) throw new Error('No node of the cluster answered CLUSTER SLOTS');
+    this.schedule();
+    return this;
+  }
+
+  async send(key: string, args: string[]): Promise<unknown> {
+    try {
+      const connection = await this.connectionTo(this.masterOf(key));
+      return await withTimeout(connection.sendCommand(args), SEND_TIMEOUT_MS, `A command to the master of "${key}"`);
+    } catch (error) {
+      this.refreshSoon();
+      throw error;
+    }
+  }
+
+  group(keys: readonly string[]): string[][] {
+    const bySlot = new Map<number, string[]>();
+    for (const key of keys) {
+      const slot = calculateSlot(key);
+      const group = bySlot.get(slot);
+      if (group) group.push(key);
+      else bySlot.set(slot, [key]);
+    }
+    return [...bySlot.values()];
+  }
+
+  nodeOf(key: string): { readonly name: string; readonly node: Duplicable } {
+    const name = this.masterOf(key);
+    return { name, node: clusterNode(this.cluster, name) };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private masterOf(key: string): string {
+    const master = this.topology.masterOf(calculateSlot(key));
+    if (!master) throw new Error(`No master serves the slot of "${key}"`);
+    return master;
+  }
+
+  private connectionTo(address: string): Promise<RedisConnection> {
+    let connection = this.open.get(address);
+    if (!connection) {
+      connection = this.connections.open(`data ${address}`, clusterNode(this.cluster, address));
+      connection.catch(() => this.open.delete(address));
+      this.open.set(address, connection);
+    }
+    return connection;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.refreshSoon();
+      this.schedule();
+    }, TOPOLOGY_CHECK_MS);
+    this.timer.unref();
+  }
+
+  private refreshSoon(): void {
+    if (this.refreshing || this.stopped) return;
+    this.refreshing = this.refresh()
+      .catch((error: unknown) => this.onError(error))
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+  }
+
+  private async refresh(): Promise<void> {
+    if (!(await this.topology.refresh())) return;
+    for (const address of [...this.open.keys()]) {
+      if (this.topology.masters.has(address)) continue;
+      this.open.delete(address);
+      await this.connections.close(`data ${address}`);
+    }
+  }
 }

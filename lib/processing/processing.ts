@@ -183,6 +183,7 @@ export class Processing implements LeaseHost {
     void this.io?.then((io) => {
       io.reads.stop();
       io.wakeups.stop();
+      io.nodes.stop();
     }, () => undefined);
     this.io = undefined;
     for (const work of this.works.values()) this.untrack(work);
@@ -193,7 +194,7 @@ export class Processing implements LeaseHost {
   async resync(): Promise<void> {
     const io = await this.io?.catch(() => undefined);
     if (!io || this.stopped) return;
-    await io.wakeups.resync((name) => [...this.works.values()].find((work) => io.nodes.nodeOf(work.stream).name === name)?.stream);
+    await io.wakeups.resync();
   }
 
   /** The steps the processor and the iterators take, sharing the reading and the commits. */

@@ -22,6 +22,8 @@ export interface WakeupEvents {
 interface NodeListener {
   connection: Promise<RedisConnection>;
   state: StreamEventsState;
+  /** The streams listened for on this node. */
+  readonly streams: Set<string>;
 }
 
 /**
@@ -32,6 +34,8 @@ interface NodeListener {
  */
 export class StreamWakeups {
   private readonly listeners = new Map<string, NodeListener>();
+  /** Which node each stream is listened for on. */
+  private readonly watchedOn = new Map<string, string>();
   private readonly prefix: string;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -54,30 +58,53 @@ export class StreamWakeups {
   async watch(streams: readonly string[]): Promise<void> {
     for (const [name, keys] of this.byNode(streams)) {
       const listener = this.listenerOn(name, keys[0]!);
+      for (const key of keys) {
+        listener.streams.add(key);
+        this.watchedOn.set(key, name);
+      }
       const connection = await listener.connection;
       if (this.stopped) return;
       await connection.subscribe(keys.map((key) => this.prefix + key), this.announced(listener));
     }
   }
 
-  /** Stops listening for writes to `streams`. */
+  /** Stops listening for writes to `streams`. A node's connection stays (one per node at most) until stop. */
   unwatch(streams: readonly string[]): void {
-    for (const [name, keys] of this.byNode(streams)) {
+    const byNode = new Map<string, string[]>();
+    for (const stream of streams) {
+      const name = this.watchedOn.get(stream);
+      if (name === undefined) continue;
+      this.watchedOn.delete(stream);
+      const group = byNode.get(name);
+      if (group) group.push(stream);
+      else byNode.set(name, [stream]);
+    }
+    for (const [name, keys] of byNode) {
       const listener = this.listeners.get(name);
-      void listener?.connection
+      if (!listener) continue;
+      for (const key of keys) listener.streams.delete(key);
+      void listener.connection
         .then((connection) => connection.unsubscribe(keys.map((key) => this.prefix + key)))
         .catch((error: unknown) => this.stopped || this.events.onError(error));
     }
   }
 
   /** Checks the flags again on every node (a restarted Redis forgot them), then asks for a sweep. */
-  async resync(someKeyOn: (node: string) => string | undefined): Promise<void> {
+  async resync(): Promise<void> {
     for (const [name, listener] of this.listeners) {
-      const key = someKeyOn(name);
-      if (key) listener.state = await this.flagsOn(name, key);
+      const [key] = listener.streams;
+      if (key !== undefined) listener.state = await this.flagsOn(name, key);
     }
     this.schedule();
     this.events.onSweep();
+  }
+
+  /** On a cluster, a stream whose slot moved to another master (a failover, a migration) is listened for there. */
+  private async followMoves(): Promise<void> {
+    const moved = [...this.watchedOn].filter(([stream, name]) => this.nodes.nodeOf(stream).name !== name).map(([stream]) => stream);
+    if (moved.length === 0) return;
+    this.unwatch(moved);
+    await this.watch(moved);
   }
 
   stop(): void {
@@ -89,7 +116,7 @@ export class StreamWakeups {
     let listener = this.listeners.get(name);
     if (listener) return listener;
     const { node } = this.nodes.nodeOf(key);
-    const created: NodeListener = { state: 'unknown', connection: Promise.resolve(undefined as never) };
+    const created: NodeListener = { state: 'unknown', connection: Promise.resolve(undefined as never), streams: new Set() };
     created.connection = (async () => {
       created.state = await this.flagsOn(name, key);
       this.schedule();
@@ -133,6 +160,7 @@ export class StreamWakeups {
     const polling = [...this.listeners.values()].some((listener) => listener.state !== 'announced');
     this.timer = setTimeout(() => {
       this.events.onSweep();
+      this.followMoves().catch((error: unknown) => this.events.onError(error));
       this.schedule();
     }, polling ? POLL_MS : SWEEP_MS);
     this.timer.unref();

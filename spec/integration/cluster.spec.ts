@@ -181,4 +181,31 @@ describe('on a Redis Cluster', () => {
     await leaving.client.close();
     await waitFor(() => staying.client.owned().length === 5, { timeoutMs: 10_000 });
   });
+  // Last: it leaves a master without a replica.
+  it('goes on processing the streams of a master that failed over to its replica', async () => {
+    const service = serviceName();
+    const serviceMaster = await cluster.masterOf(await slotOf(service));
+    // Streams on a master that does not hold the service's keys: its failover only concerns the data.
+    const candidates = Array.from({ length: 60 }, (_, i) => `failing-over-${service}-${i}`);
+    const onMaster = await Promise.all(candidates.map(async (stream) => (await cluster.masterOf(calculateSlot(stream))).port));
+    const victimPort = onMaster.find((port) => port !== serviceMaster.port)!;
+    const streams = candidates.filter((_, i) => onMaster[i] === victimPort).slice(0, 5);
+    const [consumer] = await consumers(service, 1);
+    const seen: StreamEntry[] = [];
+    consumer!.client.run({ eachEntry: (entry) => void seen.push(entry), commitIntervalMs: 20 });
+    await add(service, streams);
+    for (const stream of streams) await producer.xAdd(stream, '*', { n: '0' });
+    await waitFor(() => seen.length === 5, { timeoutMs: 10_000 });
+
+    const victim = cluster.nodes.find((node) => node.port === victimPort)!;
+    const slot = calculateSlot(streams[0]!);
+    victim.kill('SIGKILL');
+    await waitFor(async () => (await cluster.masterOf(slot)) !== victim, { timeoutMs: 20_000 });
+    producer = await cluster.connect();
+    for (const stream of streams) await producer.xAdd(stream, '*', { n: '1' });
+    await waitFor(() => seen.length === 10, { timeoutMs: 20_000 });
+    for (const stream of streams) {
+      expect(seen.filter((entry) => entry.stream === stream).map((entry) => Number(entry.fields.n))).toEqual([0, 1]);
+    }
+  });
 });
