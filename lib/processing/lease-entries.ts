@@ -5,7 +5,7 @@ import type { StreamWork } from './stream-work.js';
 /** What the iterator needs from the rest of the processing. */
 export interface IteratorDeps {
   mayStart(work: StreamWork): boolean;
-  taken(count: number): void;
+  taken(work: StreamWork, count: number): void;
   processed(work: StreamWork, id: string, epoch: number): void;
   reachedEnd(work: StreamWork): Promise<void>;
   /** The loop was left: the stream is not read any more (its lease stays owned). */
@@ -45,7 +45,7 @@ export function leaseEntries(work: StreamWork, deps: IteratorDeps): AsyncIterabl
       const head = work.buffer[0];
       if (head && work.open && deps.mayStart(work)) {
         work.buffer.shift();
-        deps.taken(1);
+        deps.taken(work, 1);
         if (work.settings.isEnd?.(toEntry(work, head, 1))) {
           await deps.reachedEnd(work);
           return finish();

@@ -200,7 +200,7 @@ export class Processing implements LeaseHost {
   /** The steps the processor and the iterators take, sharing the reading and the commits. */
   private readonly steps = {
     mayStart: (work: StreamWork): boolean => work.live && this.session.isValid(),
-    taken: (count: number): void => void this.io?.then((io) => io.reads.taken(count)),
+    taken: (work: StreamWork, count: number): void => void this.io?.then((io) => io.reads.taken(work, count)),
     processed: (work: StreamWork, id: string, epoch: number): void => {
       if (work.epoch !== epoch || work.lease.ended) return;
       work.processed = id;

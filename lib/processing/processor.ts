@@ -15,8 +15,8 @@ const HELD_RETRY_MS = 100;
 export interface ProcessorDeps {
   /** Whether a handler may start for this stream now (its lease and this consumer's session are valid). */
   mayStart(work: StreamWork): boolean;
-  /** Entries were taken out of a buffer. */
-  taken(count: number): void;
+  /** Entries were taken out of the stream's buffer. */
+  taken(work: StreamWork, count: number): void;
   /** The entry `id` is processed. */
   processed(work: StreamWork, id: string, epoch: number): void;
   /** The end marker was reached, every entry before it processed: finish the stream. */
@@ -104,7 +104,7 @@ export class Processor {
     const head = work.buffer[0]!;
     if (!isEnd?.(toEntry(work, head, 1))) return false;
     work.buffer.shift();
-    this.deps.taken(1);
+    this.deps.taken(work, 1);
     await this.deps.reachedEnd(work);
     return true;
   }
@@ -146,7 +146,7 @@ export class Processor {
       if (!this.deps.mayStart(work)) return 'stopped';
       if (attempt === 1) {
         work.buffer.splice(0, entries.length);
-        this.deps.taken(entries.length);
+        this.deps.taken(work, entries.length);
         work.current = entries[0];
       }
       try {

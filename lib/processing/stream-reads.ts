@@ -48,18 +48,23 @@ export class StreamReads {
     this.schedule();
   }
 
-  /** `count` entries were taken from a buffer (handed out, or dropped with their stream). */
-  taken(count: number): void {
+  /** `count` entries were taken from the stream's buffer (handed out, or dropped). */
+  taken(work: StreamWork, count: number): void {
     this.buffered -= count;
+    if (work.readDeferred && work.buffer.length < work.settings.batchSize) {
+      work.readDeferred = false;
+      this.woken.add(work);
+    }
     if (this.woken.size > 0) this.schedule();
   }
 
   /** The stream is not read any more; what its buffer held is dropped. */
   forget(work: StreamWork): void {
     this.woken.delete(work);
+    work.readDeferred = false;
     const dropped = work.buffer.length;
     work.buffer.length = 0;
-    this.taken(dropped);
+    this.buffered -= dropped;
   }
 
   stop(): void {
@@ -91,18 +96,17 @@ export class StreamReads {
     }
   }
 
-  /** Up to `room` woken streams whose buffer is not full; a stream with a full buffer stays woken. */
+  /** Up to `room` woken streams whose buffer is not full. A stream with a full buffer is read once entries are
+   * taken from it (so that it is not looked at again and again meanwhile). */
   private take(room: number): StreamWork[] {
     const batch: StreamWork[] = [];
     for (const work of this.woken) {
       if (batch.length >= room) break;
-      if (!work.open || work.closed) {
-        if (work.closed) this.woken.delete(work);
-        continue;
-      }
-      if (work.buffer.length >= work.settings.batchSize) continue;
+      // One not open yet is woken when it opens.
       this.woken.delete(work);
-      batch.push(work);
+      if (!work.open || work.closed) continue;
+      if (work.buffer.length >= work.settings.batchSize) work.readDeferred = true;
+      else batch.push(work);
     }
     return batch;
   }

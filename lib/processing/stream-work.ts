@@ -24,6 +24,8 @@ export class StreamWork {
   closed = false;
   /** A handler or the iterator is working on it (one at a time, in order). */
   busy = false;
+  /** Woken while its buffer was full: read once the buffer has room. */
+  readDeferred = false;
   /** Waiting in the processor's queue. */
   queued = false;
   /** The iterator waiting for entries (lease.entries()). */
