@@ -13,6 +13,9 @@ import {
   type RedisStreamClientEvents,
   type RedisStreamClientOptions,
   type RepeatedErrors,
+  type RunOptions,
+  type StreamBatch,
+  type StreamEntry,
   type StreamLease,
 } from '../../lib/index.js';
 
@@ -24,6 +27,17 @@ declare const _client: RedisStreamClient;
 type ListenerOf<E extends keyof RedisStreamClientEvents> = Parameters<typeof _client.on<E>>[1];
 
 describe('types', () => {
+  it('run() hands eachEntry an entry and its lease, eachBatch a batch; lease.entries() yields entries', () => {
+    expectTypeOf<Parameters<NonNullable<RunOptions['eachEntry']>>>().toEqualTypeOf<[entry: StreamEntry, lease: StreamLease]>();
+    expectTypeOf<Parameters<NonNullable<RunOptions['eachBatch']>>>().toEqualTypeOf<[batch: StreamBatch, lease: StreamLease]>();
+    expectTypeOf<Parameters<typeof _client.run>[0]>().toEqualTypeOf<RunOptions>();
+    expectTypeOf<ReturnType<typeof _client.run>>().toEqualTypeOf<void>();
+    expectTypeOf<{ eachEntry: (entry: StreamEntry) => Promise<void> }>().toExtend<RunOptions>();
+    expectTypeOf<ReturnType<StreamLease['entries']>>().toEqualTypeOf<AsyncIterableIterator<StreamEntry>>();
+    expectTypeOf<StreamEntry['fields']>().toEqualTypeOf<Record<string, string>>();
+    expectTypeOf<ReturnType<typeof _client.getPosition>>().toEqualTypeOf<Promise<string | undefined>>();
+  });
+
   it('the constructor accepts a node-redis v4 createClient() result without a cast', () => {
     expectTypeOf<ReturnType<typeof createClient>>().toExtend<ConstructorParameters<typeof RedisStreamClient>[0]>();
     expectTypeOf<{ sendCommand(args: string[]): Promise<unknown> }>().not.toExtend<
