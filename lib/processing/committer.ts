@@ -63,8 +63,8 @@ export class Committer {
       try {
         result = await commitPositions(this.context.scripts, this.context, { nonce: this.session.incarnation().nonce, positions });
       } catch (error) {
-        // Committed next time, with whatever was processed meanwhile.
-        for (const work of slice) this.mark(work);
+        // Committed next time, with whatever was processed meanwhile: this batch and the ones not sent yet.
+        for (const work of works.slice(i)) this.mark(work);
         throw error;
       }
       // The session is gone: every lease ends with it, and the next owner starts from the last commit.

@@ -81,7 +81,8 @@ export class StreamReads {
 
   private async pump(): Promise<void> {
     try {
-      for (;;) {
+      // A reply that came after stop() may have woken its stream again: stop() ends the reading all the same.
+      while (!this.stopped) {
         const room = this.maxBuffered() - this.buffered;
         const batch = room > 0 ? this.take(room) : [];
         if (batch.length === 0) break;
