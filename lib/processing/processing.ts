@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connections } from '../connections.js';
 import type { ClientContext } from '../context.js';
 import { EntryDeadLetterError, NotOwnerError, RedisStreamClientError, StreamProcessingError } from '../errors.js';
@@ -210,8 +209,8 @@ export class Processing implements LeaseHost {
       work.closed = true;
       await this.host.finish(work.lease).catch((error: unknown) => this.host.report(error));
     },
-    deadLetter: (work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<boolean> =>
-      this.deadLetter(work, entries, attempts, error),
+    deadLetter: (work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void> =>
+      this.deadLetter(work, entry, attempts, error),
     report: (error: unknown): void => this.host.report(error),
   };
 
@@ -328,37 +327,18 @@ export class Processing implements LeaseHost {
     await this.host.reject(work.lease, reason);
   }
 
-  /**
-   * Moves entries to the entry dead-letter stream and reports them. A write that fails is tried again (the entries
-   * must not be lost) until it succeeds or the lease ends: then false, and the entries are left to the next owner.
-   */
-  private async deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<boolean> {
+  /** Moves an entry to the entry dead-letter stream and reports it; rejects when the write failed. */
+  private async deadLetter(work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void> {
     const text = String(error instanceof Error ? error.message : error).slice(0, ERROR_TEXT_BYTES);
-    const key = this.context.keys.entryDeadLetter;
-    const written = new Set<ReadEntry>();
-    const backoff = new Backoff(100, 5000);
-    while (written.size < entries.length) {
-      if (work.lease.ended) return false;
-      try {
-        for (const entry of entries) {
-          if (written.has(entry)) continue;
-          await this.context.redis.sendCommand([
-            'XADD', key, '*',
-            'stream', work.stream,
-            'id', entry.id,
-            'attempts', String(attempts),
-            'error', text,
-            'fields', JSON.stringify(entry.fields),
-          ]);
-          written.add(entry);
-        }
-      } catch (writeError) {
-        this.host.report(writeError);
-        await sleep(backoff.next());
-      }
-    }
-    for (const entry of entries) this.host.report(new EntryDeadLetterError(work.stream, entry.id, attempts, error));
-    return true;
+    await this.context.redis.sendCommand([
+      'XADD', this.context.keys.entryDeadLetter, '*',
+      'stream', work.stream,
+      'id', entry.id,
+      'attempts', String(attempts),
+      'error', text,
+      'fields', JSON.stringify(entry.fields),
+    ]);
+    this.host.report(new EntryDeadLetterError(work.stream, entry.id, attempts, error));
   }
 
   private trim(work: StreamWork, id: string): void {

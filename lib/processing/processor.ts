@@ -21,9 +21,9 @@ export interface ProcessorDeps {
   processed(work: StreamWork, id: string, epoch: number): void;
   /** The end marker was reached, every entry before it processed: finish the stream. */
   reachedEnd(work: StreamWork): Promise<void>;
-  /** The entries failed `attempts` times: move them to the entry dead-letter stream and report them. False when
-   * the lease ended first (the entries are then left to the next owner). */
-  deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<boolean>;
+  /** The entry failed `attempts` times: move it to the entry dead-letter stream and report it. Rejects when the
+   * write failed. */
+  deadLetter(work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void>;
   report(error: unknown): void;
 }
 
@@ -138,27 +138,54 @@ export class Processor {
 
   /**
    * Calls the handler until it succeeds or has failed maxAttempts times (then the entries are dead-lettered). The
-   * entries leave the buffer when their first call starts. 'stopped': the lease ended (or the session may have),
-   * so the entries are neither retried nor dead-lettered.
+   * entries leave the buffer when their first call starts. 'stopped': the lease ended (or, before the first call,
+   * the session's validity window has), so the entries are neither retried nor dead-lettered: they are the next
+   * owner's, or still in the buffer.
    */
   private async attempts(work: StreamWork, entries: readonly ReadEntry[], call: (attempt: number) => unknown): Promise<'done' | 'stopped'> {
+    if (!this.deps.mayStart(work)) return 'stopped';
+    work.buffer.splice(0, entries.length);
+    this.deps.taken(work, entries.length);
+    work.current = entries[0];
     for (let attempt = 1; ; attempt += 1) {
-      if (!this.deps.mayStart(work)) return 'stopped';
-      if (attempt === 1) {
-        work.buffer.splice(0, entries.length);
-        this.deps.taken(work, entries.length);
-        work.current = entries[0];
-      }
       try {
         await call(attempt);
         return 'done';
       } catch (error) {
         if (work.lease.ended) return 'stopped';
-        if (attempt >= this.settings.maxAttempts) {
-          return (await this.deps.deadLetter(work, entries, attempt, error)) ? 'done' : 'stopped';
-        }
+        if (attempt >= this.settings.maxAttempts) return (await this.deadLetter(work, entries, attempt, error)) ? 'done' : 'stopped';
         await sleep(retryDelay(attempt));
       }
+      // Out of the buffer already: wait for the session to be valid again, or for the lease to end.
+      if (!(await this.until(work, () => this.deps.mayStart(work)))) return 'stopped';
+    }
+  }
+
+  /** Dead-letters the entries one by one; a write that fails is tried again until it succeeds or the lease ends
+   * (false): an entry is never passed over. */
+  private async deadLetter(work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<boolean> {
+    for (const entry of entries) {
+      const written = await this.until(work, () =>
+        this.deps.deadLetter(work, entry, attempts, error).then(
+          () => true,
+          (writeError: unknown) => {
+            this.deps.report(writeError);
+            return false;
+          },
+        ),
+      );
+      if (!written) return false;
+    }
+    return true;
+  }
+
+  /** Tries `ready` until it is true (then true), looking again every HELD_RETRY_MS and more slowly, or until the
+   * stream is not this consumer's to process any more (then false). */
+  private async until(work: StreamWork, ready: () => boolean | Promise<boolean>): Promise<boolean> {
+    for (let waited = 0; ; waited += 1) {
+      if (work.lease.ended || work.closed) return false;
+      if (await ready()) return true;
+      await sleep(Math.min(5000, HELD_RETRY_MS * 2 ** Math.min(waited, 6)));
     }
   }
 }

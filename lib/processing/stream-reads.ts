@@ -65,6 +65,8 @@ export class StreamReads {
     const dropped = work.buffer.length;
     work.buffer.length = 0;
     this.buffered -= dropped;
+    // The room made may be what other streams wait for.
+    if (this.woken.size > 0) this.schedule();
   }
 
   stop(): void {

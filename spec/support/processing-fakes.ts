@@ -37,7 +37,7 @@ export class Streams {
 
 export interface DeadLettered {
   readonly stream: string;
-  readonly ids: string[];
+  readonly id: string;
   readonly attempts: number;
   readonly error: unknown;
 }
@@ -66,7 +66,7 @@ export class FakeSteps implements ProcessorDeps, IteratorDeps {
     return work.live && this.sessionValid;
   };
 
-  readonly taken = (count: number): void => {
+  readonly taken = (_work: StreamWork, count: number): void => {
     this.takenCount += count;
   };
 
@@ -82,11 +82,11 @@ export class FakeSteps implements ProcessorDeps, IteratorDeps {
     await this.reachedEndReply();
   };
 
-  readonly deadLetter = async (work: StreamWork, entries: readonly ReadEntry[], attempts: number, error: unknown): Promise<void> => {
-    const ids = entries.map((entry) => entry.id);
-    this.deadLettered.push({ stream: work.stream, ids, attempts, error });
-    this.log.push(`dead ${work.stream} ${ids.join(',')}`);
+  /** One entry per call, as the processing writes them; a failed write is recorded only once it succeeds. */
+  readonly deadLetter = async (work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void> => {
     await this.deadLetterReply();
+    this.deadLettered.push({ stream: work.stream, id: entry.id, attempts, error });
+    this.log.push(`dead ${work.stream} ${entry.id}`);
   };
 
   readonly report = (error: unknown): void => {

@@ -253,7 +253,7 @@ describe('Processor: failures', () => {
       handler.last().reply.reject(new Error(`boom ${attempt}`));
       await vi.advanceTimersByTimeAsync(1000);
     }
-    expect(steps.deadLettered).toEqual([{ stream: 's', ids: ['1-0'], attempts: 3, error: new Error('boom 3') }]);
+    expect(steps.deadLettered).toEqual([{ stream: 's', id: '1-0', attempts: 3, error: new Error('boom 3') }]);
     expect(steps.log).toEqual(['dead s 1-0', 'processed s 1-0']);
     expect(handler.calls.filter((call) => call.input.id === '1-0')).toHaveLength(3);
     expect(handler.last().input).toMatchObject({ id: '2-0', attempt: 1 });
@@ -299,10 +299,7 @@ describe('Processor: failures', () => {
     expect(steps.processedIds).toEqual([]);
   });
 
-  // Known bug (lib/processing/processor.ts, attempts()): the entry leaves the buffer at its first call; a later
-  // attempt that finds mayStart false returns 'stopped', the turn ends as "held", and the next turn starts with the
-  // entry after it, which is then processed and committed past the skipped one. it.fails until fixed: then make it it().
-  it.fails('an entry whose retry falls while the session is not valid is retried later, not skipped', async () => {
+  it('an entry whose retry falls while the session is not valid is retried later, not skipped', async () => {
     const handler = new Handler<StreamEntry>();
     const { steps, streams, processor } = setUp({ maxAttempts: 3 }, { eachEntry: handler.call });
     processor.offer(streams.open('s', readEntries(2)));
@@ -321,10 +318,7 @@ describe('Processor: failures', () => {
     expect(steps.processedOf('s')).toEqual(['1-0', '2-0']);
   });
 
-  // Known bug (lib/processing/processor.ts, attempts()): a rejected deadLetter() (the XADD failed) propagates to the
-  // turn, which reports it and goes on with the next entry; that one is processed and committed past the entry that
-  // is neither processed nor dead-lettered. it.fails until fixed: then make it it().
-  it.fails('an entry whose dead-lettering fails is not skipped: nothing after it is processed', async () => {
+  it('an entry whose dead-lettering fails is not skipped: it is written once it can be, before anything after it', async () => {
     const handler = new Handler<StreamEntry>();
     const { steps, streams, processor } = setUp({ maxAttempts: 1 }, { eachEntry: handler.call });
     steps.deadLetterReply = () => Promise.reject(new Error('XADD failed: connection lost'));
@@ -336,6 +330,28 @@ describe('Processor: failures', () => {
     // Entry 2-0 must not be processed (and so committed) while 1-0 is neither processed nor in the dead-letter stream:
     // its position would move past an entry that was lost.
     expect(handler.calls.map((call) => call.input.id)).not.toContain('2-0');
+    expect(steps.processedOf('s')).toEqual([]);
+    // The write goes through at last: 1-0 is dead-lettered once, then 2-0 is handled.
+    steps.deadLetterReply = () => Promise.resolve();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(steps.deadLettered.map((dead) => dead.id)).toEqual(['1-0']);
+    handler.last().reply.resolve();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(steps.processedOf('s')).toEqual(['1-0', '2-0']);
+  });
+
+  it('leaves an entry whose dead-lettering fails to the next owner once the lease ends', async () => {
+    const handler = new Handler<StreamEntry>();
+    const { steps, streams, processor } = setUp({ maxAttempts: 1 }, { eachEntry: handler.call });
+    steps.deadLetterReply = () => Promise.reject(new Error('XADD failed: connection lost'));
+    processor.offer(streams.open('s', readEntries(2)));
+    await settle();
+    handler.last().reply.reject(new Error('poison'));
+    await vi.advanceTimersByTimeAsync(1000);
+    streams.lose('s');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(handler.calls.map((call) => call.input.id)).toEqual(['1-0']);
+    expect(steps.deadLettered).toEqual([]);
     expect(steps.processedOf('s')).toEqual([]);
   });
 });
@@ -464,8 +480,10 @@ describe('Processor: eachBatch', () => {
     expect(handler.last().input.entries.map((entry) => entry.attempt)).toEqual([2, 2, 2]);
     handler.last().reply.reject(new Error('batch boom 2'));
     await settle();
-    expect(steps.deadLettered).toEqual([{ stream: 's', ids: ['1-0', '2-0', '3-0'], attempts: 2, error: new Error('batch boom 2') }]);
-    expect(steps.log).toEqual(['dead s 1-0,2-0,3-0', 'processed s 3-0']);
+    expect(steps.deadLettered).toEqual(
+      ['1-0', '2-0', '3-0'].map((id) => ({ stream: 's', id, attempts: 2, error: new Error('batch boom 2') })),
+    );
+    expect(steps.log).toEqual(['dead s 1-0', 'dead s 2-0', 'dead s 3-0', 'processed s 3-0']);
     expect(batchIds(handler).at(-1)).toEqual(['4-0']);
   });
 });

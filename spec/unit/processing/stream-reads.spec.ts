@@ -45,6 +45,8 @@ class FakeDataNodes implements DataNodes {
   readonly held: Array<Deferred<void>> = [];
   clustered = false;
 
+  stop(): void {}
+
   add(stream: string, count: number, from = 1): void {
     const entries = this.streams.get(stream) ?? [];
     for (let n = from; n < from + count; n += 1) entries.push([`${n}-0`, ['n', String(n)]]);
@@ -112,7 +114,7 @@ function setUp({ maxBuffered = 1_000_000, batchSize = 100 } = {}) {
 /** What a processor does with entries: takes them from the buffer and says so. */
 function take(reads: StreamReads, work: StreamWork, count = work.buffer.length): void {
   const taken = work.buffer.splice(0, count);
-  reads.taken(taken.length);
+  reads.taken(work, taken.length);
 }
 
 const ids = (work: StreamWork): string[] => work.buffer.map((entry) => entry.id);
