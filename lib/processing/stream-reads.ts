@@ -133,7 +133,7 @@ export class StreamReads {
     try {
       reply = await this.nodes.send(keys[0]!, args);
     } catch (error) {
-      this.failed(works, count, error);
+      await this.failed(works, count, error);
       return;
     }
     this.backoff.reset();
@@ -154,10 +154,11 @@ export class StreamReads {
   }
 
   /** A read failed: a key of another type is found out by reading the keys one by one; anything else is retried. */
-  private failed(works: StreamWork[], count: number, error: unknown): void {
+  private async failed(works: StreamWork[], count: number, error: unknown): Promise<void> {
+    if (this.stopped) return;
     if (errorCode(error) === 'WRONGTYPE') {
       if (works.length === 1) this.events.onWrongType(works[0]!);
-      else for (const work of works) void this.readKeys([work], count);
+      else await Promise.all(works.map((work) => this.readKeys([work], count)));
       return;
     }
     this.events.onError(error);

@@ -79,6 +79,8 @@ describe('nextId', () => {
   it('goes on to the next millisecond when the sequence is at its largest', () => {
     expect(nextId(`1700000000000-${MAX}`)).toBe('1700000000001-0');
     expect(nextId(`${AT_2_53}-${MAX}`)).toBe(`${ABOVE_2_53}-0`);
+    // Nothing comes after the largest id: trimming up to it keeps it.
+    expect(nextId(`${MAX}-${MAX}`)).toBe(`${MAX}-${MAX}`);
   });
 
   it('is the smallest id after the one given', () => {
