@@ -1,7 +1,9 @@
 // Run: npm run demo   (or: npx tsx examples/demo.ts)
-// Three consumer processes share 30 streams; the busiest one is killed with SIGKILL and the other two take its
-// streams over. Uses REDIS_URL when it is set and not empty, otherwise starts a private redis-server on a free
-// loopback port. Ctrl-C (or SIGTERM) at any moment stops what the demo started, and only that: its consumer
+// Three consumer processes share 30 streams and process their entries with run() while the demo keeps writing to
+// them; the busiest consumer is killed with SIGKILL and the other two take its streams over, going on from the
+// positions it committed: nothing is lost, and the entries it processed after its last commit are processed twice
+// (the demo counts them). Uses REDIS_URL when it is set and not empty, otherwise starts a private redis-server on a
+// free loopback port. Ctrl-C (or SIGTERM) at any moment stops what the demo started, and only that: its consumer
 // processes, its redis-server and its temp dir (with REDIS_URL, the demo's keys are deleted).
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,11 +21,14 @@ import { RedisStreamClient, addStream, keysFor } from '../lib/index.js';
 const STREAMS = 30;
 const CONSUMERS = ['c1', 'c2', 'c3'];
 const HEARTBEAT_MS = 1000;
+/** The demo writes one entry to every stream this often. */
+const WRITE_EVERY_MS = 50;
 
 /** What a consumer process reports to the parent. */
 type Report =
   | { kind: 'ready' }
   | { kind: 'added'; stream: string; token: number; recovered: boolean }
+  | { kind: 'first'; stream: string; token: number; n: number }
   | { kind: 'error'; message: string };
 
 async function consumer(url: string, serviceName: string, consumerId: string): Promise<void> {
@@ -36,6 +41,17 @@ async function consumer(url: string, serviceName: string, consumerId: string): P
   await redis.connect();
   const client = new RedisStreamClient(redis, { serviceName, consumerId, autoClaim: true, heartbeatMs: HEARTBEAT_MS });
   client.on('streamAdded', ({ stream, token, recovered }) => report({ kind: 'added', stream, token, recovered }));
+  const started = new Set<string>(); // stream and token: the leases whose first entry was reported
+  client.run({
+    eachEntry: async ({ stream, fields, token }) => {
+      // The work: count the entry in a hash of the demo's own. Handlers are called at least once per entry; a
+      // real one writes downstream fenced by the token (docs/guarantees.md).
+      await redis.hIncrBy(processedKey(serviceName), `${stream}#${fields.n}`, 1);
+      if (started.has(`${stream} ${token}`)) return;
+      started.add(`${stream} ${token}`);
+      report({ kind: 'first', stream, token, n: Number(fields.n) });
+    },
+  });
   client.on('error', (error) => report({ kind: 'error', message: error.message }));
   process.on('message', (message) => {
     if (message !== 'stop') return;
@@ -89,6 +105,9 @@ class DemoRun {
   private readonly children = new Map<string, ChildProcess>();
   private server: PrivateRedis | undefined;
   private redis: ReturnType<typeof createClient> | undefined;
+  private writer: Writer | undefined;
+  /** The data streams and the demo's own hash, deleted at the end from a Redis given by REDIS_URL. */
+  private readonly dataKeys: string[] = [];
   private stopped: Promise<void> | undefined;
 
   hasPrivateServer(): boolean {
@@ -119,17 +138,20 @@ class DemoRun {
     let killedAt: number | undefined = undefined; // set at the SIGKILL
     let failed: string | undefined;
     const takeoverMs: number[] = [];
+    const resumedAt = new Map<string, number>(); // a stream taken over -> the first entry its new owner processed
 
     const onReport = (id: string, message: Report): void => {
       if (message.kind === 'ready') ready.add(id);
       else if (message.kind === 'error') {
         if (!this.isStopping()) console.log(`  [${id}] error: ${message.message}`);
+      } else if (message.kind === 'first') {
+        if (killedAt !== undefined && !resumedAt.has(message.stream)) resumedAt.set(message.stream, message.n);
       } else {
         owner.set(message.stream, id);
         if (message.recovered && killedAt !== undefined) {
           const ms = performance.now() - killedAt;
           takeoverMs.push(ms);
-          console.log(`  +${ms.toFixed(0).padStart(4)} ms  ${message.stream} -> ${id} (token ${message.token})`);
+          console.log(`  +${ms.toFixed(0).padStart(4)} ms  ${label(message.stream)} -> ${id} (token ${message.token})`);
         }
       }
     };
@@ -144,16 +166,35 @@ class DemoRun {
     await this.waitFor(() => failed !== undefined || ready.size === CONSUMERS.length, 20_000, 'consumers to start');
     if (failed) throw new Error(failed);
 
-    for (let i = 1; i <= STREAMS; i++) await addStream(redis, serviceName, `orders-${String(i).padStart(2, '0')}`, { n: i });
+    const streams = Array.from({ length: STREAMS }, (_, i) => `${serviceName}:orders-${String(i + 1).padStart(2, '0')}`);
+    this.dataKeys.push(...streams, processedKey(serviceName));
+    for (const [i, stream] of streams.entries()) await addStream(redis, serviceName, stream, { n: i + 1 });
     await this.waitFor(() => owner.size === STREAMS, 10_000, 'all streams to be owned');
     console.log(`${STREAMS} streams added to the LBS; owners:`);
     printOwners(owner);
 
+    // Entries are written to every stream all along, and processed as they come.
+    const writer = new Writer(redis, streams);
+    this.writer = writer;
+    await sleep(1000);
     const [victim, victimStreams] = [...byOwner(owner)].sort((a, b) => b[1].length - a[1].length)[0]!;
-    console.log(`\nSIGKILL ${victim} (owner of ${victimStreams.length} streams); takeovers, time since the kill:`);
+    console.log(`\nWriting an entry to every stream each ${WRITE_EVERY_MS} ms; after ${writer.written} entries, SIGKILL ${victim} (owner of ${victimStreams.length} streams); takeovers, time since the kill:`);
     killedAt = performance.now();
     this.children.get(victim)!.kill('SIGKILL');
-    await this.waitFor(() => victimStreams.every((stream) => owner.get(stream) !== victim), 15_000, 'the takeover');
+    await this.waitFor(() => victimStreams.every((stream) => owner.get(stream) !== victim && resumedAt.has(stream)), 15_000, 'the takeover');
+    await sleep(500);
+    await writer.stop();
+
+    // Every entry written is processed; the ones the victim processed after its last commit are processed twice.
+    const processed = processedKey(serviceName);
+    await this.waitFor(async () => (await redis.hLen(processed)) === writer.written, 15_000, 'every entry to be processed');
+    const counts = await redis.hGetAll(processed);
+    const twice = Object.entries(counts).filter(([, count]) => Number(count) > 1).map(([entry]) => entry);
+    console.log(`\nThe streams taken over went on after the positions ${victim} had committed (every 100 ms):`);
+    for (const stream of victimStreams) {
+      const again = twice.filter((entry) => entry.startsWith(`${stream}#`)).map((entry) => `#${entry.split('#')[1]}`);
+      console.log(`  ${label(stream)} -> ${owner.get(stream)}: from entry #${resumedAt.get(stream)}; processed twice: ${again.join(' ') || 'none'}`);
+    }
 
     // Cross-check with Redis: the consumer group's pending entries are the ownership records.
     const keys = keysFor(serviceName);
@@ -169,7 +210,8 @@ class DemoRun {
       `\nSummary: ${owner.size} streams, owners ${survivors.map(([id, streams]) => `${id}=${streams.length}`).join(' ')}` +
         ` (Redis pending entries ${agrees ? 'agree' : `DISAGREE: ${JSON.stringify([...inRedis])}`});` +
         ` ${sorted.length} taken over from ${victim}: max ${sorted.at(-1)!.toFixed(0)} ms,` +
-        ` p50 ${sorted[Math.floor((sorted.length - 1) / 2)]!.toFixed(0)} ms after the SIGKILL.`,
+        ` p50 ${sorted[Math.floor((sorted.length - 1) / 2)]!.toFixed(0)} ms after the SIGKILL;` +
+        ` ${writer.written} entries written, every one processed, ${twice.length} of them twice.`,
     );
     if (!agrees || sorted.length !== victimStreams.length) process.exitCode = 1;
 
@@ -187,6 +229,7 @@ class DemoRun {
   }
 
   private async stopAll(): Promise<void> {
+    this.writer?.halt();
     await Promise.all(
       [...this.children.values()].map(async (child) => {
         if (!isRunning(child)) return;
@@ -200,7 +243,7 @@ class DemoRun {
         const keys = keysFor(this.serviceName);
         const names = Object.entries(keys).filter(([name]) => name !== 'group' && name !== 'sessionPrefix');
         const sessions = CONSUMERS.map((id) => keys.sessionPrefix + id);
-        await within(redis.del([...names.map(([, key]) => key), ...sessions]), 2000);
+        await within(redis.del([...names.map(([, key]) => key), ...sessions, ...this.dataKeys]), 2000);
       }
       // Not QUIT, which would wait for a private server that a terminal's Ctrl-C may have stopped already.
       await redis.disconnect().catch(() => undefined);
@@ -209,12 +252,48 @@ class DemoRun {
   }
 
   /** Polls `condition`; fails after `timeoutMs`, or at once when the run is being stopped. */
-  private async waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  private async waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    while (!condition()) {
+    while (!(await condition())) {
       if (this.isStopping()) throw new Error(`Stopped while waiting for ${what}`);
       if (performance.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
       await sleep(5);
+    }
+  }
+}
+
+/** Writes one entry to every stream every WRITE_EVERY_MS (field `n`: its number in its stream) until stopped. */
+class Writer {
+  /** Entries written so far, in all. */
+  written = 0;
+  private stopped = false;
+  private failure: unknown;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly redis: ReturnType<typeof createClient>,
+    private readonly streams: readonly string[],
+  ) {
+    this.loop = this.write().catch((error: unknown) => void (this.failure = error));
+  }
+
+  /** Writes no more; resolves once the last writes are done, and rejects if one failed. */
+  async stop(): Promise<void> {
+    this.halt();
+    await this.loop;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Writes no more, without waiting (the demo is being stopped). */
+  halt(): void {
+    this.stopped = true;
+  }
+
+  private async write(): Promise<void> {
+    for (let n = 1; !this.stopped; n++) {
+      await Promise.all(this.streams.map((stream) => this.redis.xAdd(stream, '*', { n: String(n) })));
+      this.written += this.streams.length;
+      await sleep(WRITE_EVERY_MS);
     }
   }
 }
@@ -307,8 +386,18 @@ function byOwner(owner: Map<string, string>): Map<string, string[]> {
 
 function printOwners(owner: Map<string, string>): void {
   for (const [id, streams] of byOwner(owner)) {
-    if (streams.length > 0) console.log(`  ${id}: ${String(streams.length).padStart(2)}  orders-{${streams.map((s) => s.slice(7)).join(',')}}`);
+    if (streams.length > 0) console.log(`  ${id}: ${String(streams.length).padStart(2)}  orders-{${streams.map((s) => label(s).slice(7)).join(',')}}`);
   }
+}
+
+/** The demo's hash that counts how often each entry was processed (field: stream and entry number). */
+function processedKey(serviceName: string): string {
+  return `${serviceName}:processed`;
+}
+
+/** A stream's name without the demo's prefix: orders-07. */
+function label(stream: string): string {
+  return stream.slice(stream.lastIndexOf(':') + 1);
 }
 
 function pings(port: number): Promise<boolean> {

@@ -1,12 +1,12 @@
 /**
- * Security: a consumer of service S runs under an ACL user that may touch only S's keys and S's keyspace channels
- * and run only the commands the client needs (the rule documented in docs/security.md). Assignment, claim, the
- * close() hand-off, takeover, doneStream and done() all work without an ACL denial (ACL LOG shows none but the
- * expected CONFIG GET, so no denial hides inside a script's pcall), and the user can neither read nor write another
- * service's keys.
+ * Security: a consumer of service S runs under an ACL user that may touch only S's keys and keyspace channels, S's
+ * data streams and theirs, and run only the commands the client needs (the rule documented in docs/security.md).
+ * Assignment, claim, the close() hand-off, takeover, doneStream, done() and the processing of entries with run() all
+ * work without an ACL denial (ACL LOG shows none but the expected CONFIG GET, so no denial hides inside a script's
+ * pcall), and the user can neither read nor write another service's keys.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { RedisStreamClient, addStream, keysFor, type ExpiredStream } from '../../lib/index.js';
+import { EntryDeadLetterError, RedisStreamClient, addStream, keysFor, type ExpiredStream } from '../../lib/index.js';
 import { consumerAclRule } from '../support/chaos-acl.js';
 import { spawnConsumer, type ConsumerChild } from '../support/consumer-child.js';
 import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
@@ -24,8 +24,9 @@ let url: string;
 const children: ConsumerChild[] = [];
 
 beforeAll(async () => {
-  // The keyspace flags preset, as on a managed Redis: the consumer needs no CONFIG at all.
-  server = await startRedis({ args: ['--notify-keyspace-events', 'Kx'] });
+  // The keyspace flags preset, as on a managed Redis: the consumer needs no CONFIG at all. K and x for the sessions,
+  // t for the writes to the data streams.
+  server = await startRedis({ args: ['--notify-keyspace-events', 'Kxt'] });
   admin = await new Fleet(server.url).connect();
 });
 afterAll(async () => {
@@ -35,7 +36,7 @@ afterAll(async () => {
 beforeEach(async () => {
   service = serviceName();
   other = serviceName();
-  await admin.sendCommand(['ACL', 'SETUSER', `consumer-${service}`, 'reset', 'on', `>${PASSWORD}`, ...consumerAclRule(service)]);
+  await admin.sendCommand(['ACL', 'SETUSER', `consumer-${service}`, 'reset', 'on', `>${PASSWORD}`, ...consumerAclRule(service, dataStream('*'))]);
   await admin.sendCommand(['ACL', 'LOG', 'RESET']);
   url = `redis://consumer-${service}:${PASSWORD}@127.0.0.1:${server.port}`;
   fleet = new Fleet(url);
@@ -47,6 +48,17 @@ afterEach(async () => {
   }
   await fleet.close();
 });
+
+/** The service's data streams: the rule allows the names `data-<service>:*`. */
+function dataStream(name: string, of = service): string {
+  return `data-${of}:${name}`;
+}
+
+/** How many connections listen on a channel. */
+async function subscribers(channel: string): Promise<number> {
+  const [, count] = (await admin.sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number];
+  return count;
+}
 
 async function aclDenials(): Promise<string[]> {
   const log = (await admin.sendCommand(['ACL', 'LOG'])) as Array<Array<string | number>>;
@@ -108,6 +120,7 @@ it("cannot read or write another service's keys or hear its notifications", asyn
   await denied(['XRANGE', otherKeys.lbs, '-', '+']);
   await denied(['XADD', otherKeys.lbs, '*', 'lbs-input', '{"DataStreamName":"mine"}']);
   await denied(['DEL', otherKeys.owners]);
+  await denied(['XRANGE', dataStream('theirs', other), '-', '+']);
   await denied(['EVAL', "return redis.call('HGETALL', KEYS[1])", '1', otherKeys.owners]);
   // A script cannot reach them either, even when it does not declare the key.
   await expect(redis.sendCommand(['EVAL', `return redis.call('DEL', '${otherKeys.owners}')`, '0'])).rejects.toThrow(/can't access/);
@@ -126,4 +139,47 @@ it("cannot read or write another service's keys or hear its notifications", asyn
 
   expect(await admin.hGetAll(otherKeys.owners)).toEqual({ theirs: '0-1' });
   expect(await admin.xLen(otherKeys.lbs)).toBe(1);
+});
+
+it('processes entries with run(): reads, hears writes, commits, dead-letters, trims and finishes with only the minimal rule', async () => {
+  const [a, b] = [dataStream('a'), dataStream('b')];
+  for (const stream of [a, b]) for (let n = 0; n < 5; n++) await admin.xAdd(stream, '*', { n: String(n) });
+  await admin.xAdd(a, '*', { end: '1' });
+  const { client, log } = await fleet.consumer({ serviceName: service, heartbeatMs: 1000 }, { start: false });
+  const processed: string[] = [];
+  client.run({
+    trim: true,
+    maxAttempts: 2,
+    isEnd: (entry) => entry.fields.end !== undefined,
+    eachEntry: (entry) => {
+      if (entry.stream === b && entry.fields.n === '3') throw new Error('cannot process this one');
+      processed.push(`${entry.stream} ${entry.fields.n}`);
+    },
+  });
+  await client.init();
+  await client.addStream(a);
+  await client.addStream(b);
+  await waitFor(() => processed.length === 9);
+
+  // a: its end marker finished it, and it is no longer listened to; b: written to while owned, heard and read.
+  await waitFor(() => client.owned().length === 1);
+  await waitFor(async () => (await subscribers(`__keyspace@0__:${a}`)) === 0);
+  expect(await subscribers(`__keyspace@0__:${b}`)).toBe(1);
+  const last = await admin.xAdd(b, '*', { n: '5' });
+  await waitFor(() => processed.length === 10);
+  expect(processed.filter((entry) => entry.startsWith(b))).toEqual(['0', '1', '2', '4', '5'].map((n) => `${b} ${n}`));
+
+  // The entry that failed twice is in the entry dead-letter stream; b is committed and trimmed up to its last entry.
+  const keys = keysFor(service);
+  const [dead] = await admin.xRange(keys.entryDeadLetter, '-', '+');
+  expect(dead?.message).toMatchObject({ stream: b, attempts: '2', fields: '{"n":"3"}' });
+  expect(log.errors.filter((error) => !(error instanceof EntryDeadLetterError))).toEqual([]);
+  await waitFor(async () => (await client.getPosition(b)) === last);
+  await waitFor(async () => (await admin.xLen(b)) === 0);
+  await client.setPosition(b, '0-1');
+  expect(await client.getPosition(b)).toBe('0-1');
+
+  await client.close();
+  // CONFIG GET is refused by design, once for the sessions' flags and once for the data streams'.
+  expect((await aclDenials()).filter((denial) => denial !== 'command config|get (toplevel)')).toEqual([]);
 });

@@ -2,8 +2,8 @@
  * Security: stream names (and Info) carrying any characters the API allows, including Redis glob characters, hash
  * tags, key-like text, Lua code, JSON quotes, emoji, newlines and NUL, are added, owned, claimed and finished as
  * themselves, and never change a key name or touch another key: user data only ever reaches Redis as a command
- * or script argument, never as Lua source. An entry larger than maxEntryBytes is dead-lettered, not parsed, and so is
- * a name in the library's own key space (`rsc:`), which processing would otherwise read and trim.
+ * or script argument, never as Lua source. A name in the library's own key space (rsc:) is refused. An entry larger
+ * than maxEntryBytes is dead-lettered, not parsed.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { DeadLetterError, addStream, keysFor, type ExpiredStream } from '../../lib/index.js';
@@ -13,7 +13,7 @@ import { waitFor } from '../support/wait.js';
 
 const NAMES = [
   '{braces}',
-  'rsc-like:{other}:owners',
+  '{other}:owners',
   'a:b:c',
   '*',
   '?',
@@ -89,10 +89,11 @@ it('adds, owns, claims and finishes streams with any characters, touching no oth
   expect(await admin.xLen('rsc:{neighbour}:lbs')).toBe(1);
 });
 
-it('refuses an empty name, and dead-letters an entry larger than maxEntryBytes without parsing it', async () => {
+it("refuses an empty name and one in the library's own key space, and dead-letters an entry larger than maxEntryBytes without parsing it", async () => {
   const service = serviceName();
   const { client, log } = await fleet.consumer({ serviceName: service, heartbeatMs: 1000, maxEntryBytes: 1024 });
   await expect(client.addStream('')).rejects.toThrow(TypeError);
+  await expect(client.addStream('rsc:{other}:owners')).rejects.toThrow(TypeError);
   await client.addStream(`huge ${'x'.repeat(2000)}`);
   await client.addStream('small name, big Info', { padding: 'y'.repeat(1100) });
   await client.addStream('fits');
