@@ -54,7 +54,7 @@ export class Committer {
   }
 
   private async commitDue(): Promise<void> {
-    const works = [...this.due].filter((work) => work.processed !== undefined && !work.lease.ended);
+    const works = [...this.due].filter((work) => work.processed !== undefined && !work.lease.ended && !work.finished);
     this.due.clear();
     for (let i = 0; i < works.length; i += COMMIT_BATCH) {
       const slice = works.slice(i, i + COMMIT_BATCH);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connections } from '../connections.js';
 import type { ClientContext } from '../context.js';
 import { EntryDeadLetterError, NotOwnerError, RedisStreamClientError, StreamProcessingError } from '../errors.js';
@@ -17,8 +18,14 @@ import { Processor } from './processor.js';
 import { parseEntriesOptions, type EntriesOptions, type ReadingSettings, type RunSettings } from './run-options.js';
 import { compareIds, nextId } from './stream-id.js';
 import { StreamReads } from './stream-reads.js';
-import { StreamWakeups } from './stream-wakeups.js';
+import { POLL_MS, StreamWakeups } from './stream-wakeups.js';
 import { StreamWork } from './stream-work.js';
+
+const POLLING_WARNINGS = {
+  off: `Stream writes are not announced (notify-keyspace-events lacks K and t, and may not be set): owned streams are polled every ${POLL_MS} ms`,
+  refused: `Listening for stream writes was refused: owned streams are polled every ${POLL_MS} ms`,
+  unknown: `CONFIG is refused, so whether stream writes are announced (flags K and t) is not known: owned streams are polled every ${POLL_MS} ms until a write is heard`,
+};
 
 /** Streams per open-positions call. */
 const OPEN_BATCH = 500;
@@ -117,9 +124,12 @@ export class Processing implements LeaseHost {
     return leaseEntries(work, { ...this.steps, left: (left) => this.untrack(left) });
   }
 
+  /** The lease ended, or (not ended) its stream was finished: then its position is gone and stays gone. */
   gone(lease: OwnedLease): void {
     const work = this.works.get(lease.stream);
-    if (work?.lease === lease) this.untrack(work);
+    if (work?.lease !== lease) return;
+    if (!lease.ended) work.finished = true;
+    this.untrack(work);
   }
 
   lag(lease: OwnedLease): number {
@@ -127,13 +137,13 @@ export class Processing implements LeaseHost {
     return work?.lease === lease ? work.lag() : 0;
   }
 
-  /** A handler called doneStream() for its stream: what it is processing counts as processed, nothing more is
-   * handed out. */
+  /** doneStream() was called for a stream being processed (from its handler, say): nothing more is handed out,
+   * and its position is not committed again (finishing deletes it). */
   ending(lease: OwnedLease): void {
     const work = this.works.get(lease.stream);
     if (work?.lease !== lease) return;
-    if (work.current) this.steps.processed(work, work.current.id, work.epoch);
     work.closed = true;
+    work.finished = true;
   }
 
   /** The stored position of a stream (the id of its last processed entry), or undefined. */
@@ -205,14 +215,29 @@ export class Processing implements LeaseHost {
       work.processed = id;
       this.committer.mark(work);
     },
-    reachedEnd: async (work: StreamWork): Promise<void> => {
-      work.closed = true;
-      await this.host.finish(work.lease).catch((error: unknown) => this.host.report(error));
-    },
+    reachedEnd: (work: StreamWork): Promise<void> => this.finishAtEnd(work),
     deadLetter: (work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void> =>
       this.deadLetter(work, entry, attempts, error),
     report: (error: unknown): void => this.host.report(error),
   };
+
+  /** The end marker was reached: the stream is finished. A finish that fails for a Redis error is tried again until
+   * it is done or the lease ends; one refused (not the owner any more) is reported. */
+  private async finishAtEnd(work: StreamWork): Promise<void> {
+    work.closed = true;
+    work.finished = true;
+    const backoff = new Backoff(100, 5000);
+    while (!work.lease.ended && this.works.get(work.stream) === work) {
+      try {
+        await this.host.finish(work.lease);
+        return;
+      } catch (error) {
+        this.host.report(error);
+        if (error instanceof NotOwnerError) return;
+        await sleep(backoff.next());
+      }
+    }
+  }
 
   private attach(lease: OwnedLease, settings: ReadingSettings): void {
     this.track(new StreamWork(lease, settings));
@@ -247,10 +272,13 @@ export class Processing implements LeaseHost {
     }, delayMs).unref();
   }
 
-  /** Opens the streams waiting: their positions (one script call for many), their start, their announcements. */
+  /** Opens the streams waiting: their positions (one script call for many), their start, their announcements. A
+   * stream that fails to open (a Redis error, a key the ACL does not allow) is tried again later on its own. */
   private async openPending(): Promise<void> {
     const batch = this.opening.splice(0).filter((work) => !work.closed);
     if (batch.length === 0) return;
+    // What is to be tried again if this attempt stops here.
+    let unopened: StreamWork[] = batch;
     try {
       const io = await this.ioStarted();
       const outcomes: OpenOutcome[] = [];
@@ -258,13 +286,27 @@ export class Processing implements LeaseHost {
         const slice = batch.slice(i, i + OPEN_BATCH).map((work) => ({ stream: work.stream, token: work.lease.token }));
         outcomes.push(...(await openPositions(this.context.scripts, this.context, slice)));
       }
-      const starts = await Promise.all(batch.map((work, i) => this.startOf(work, outcomes[i]!, io.nodes)));
-      for (const [i, work] of batch.entries()) if (starts[i]) work.cursor = starts[i].cursor;
-      await this.storeNewStarts(batch.filter((_, i) => starts[i]?.store));
-      const ready = batch.filter((work, i) => starts[i] !== undefined && !work.closed);
-      await io.wakeups.watch(ready.map((work) => work.stream));
-      this.openBackoff.reset();
-      for (const work of ready) {
+      const starts = await Promise.allSettled(batch.map((work, i) => this.startOf(work, outcomes[i]!, io.nodes)));
+      const failed: StreamWork[] = [];
+      const started: StreamWork[] = [];
+      const fresh: StreamWork[] = [];
+      for (const [i, work] of batch.entries()) {
+        const start = starts[i]!;
+        if (start.status === 'rejected') {
+          this.host.report(new StreamProcessingError(work.stream, `Stream "${work.stream}" could not be opened (tried again later): ${String(start.reason)}`, { cause: start.reason }));
+          failed.push(work);
+        } else if (start.value && !work.closed) {
+          work.cursor = start.value.cursor;
+          started.push(work);
+          if (start.value.store) fresh.push(work);
+        }
+      }
+      unopened = [...failed, ...started];
+      await this.storeNewStarts(fresh);
+      await io.wakeups.watch(started.map((work) => work.stream));
+      unopened = failed;
+      if (failed.length === 0) this.openBackoff.reset();
+      for (const work of started) {
         work.open = true;
         // Ended while it was being opened: untrack() did not know it was listened for.
         if (work.closed) io.wakeups.unwatch([work.stream]);
@@ -273,7 +315,10 @@ export class Processing implements LeaseHost {
       }
     } catch (error) {
       this.host.report(error);
-      this.opening.push(...batch.filter((work) => !work.closed && !work.open));
+    }
+    const again = unopened.filter((work) => !work.closed && !work.open);
+    if (again.length > 0) {
+      this.opening.push(...again);
       this.scheduleOpen(this.openBackoff.next());
     }
   }
@@ -369,8 +414,7 @@ export class Processing implements LeaseHost {
           for (const work of this.works.values()) reads.wake(work);
         },
         onError: (error) => this.host.report(error),
-        onPolling: (node) =>
-          this.context.log.warn('Stream writes are not announced (notify-keyspace-events lacks K and t, and may not be set): reading polls instead', { node }),
+        onPolling: (node, why) => this.context.log.warn(POLLING_WARNINGS[why], { node }),
       });
       return { nodes, reads, wakeups };
     });

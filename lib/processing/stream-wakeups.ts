@@ -15,8 +15,9 @@ export interface WakeupEvents {
   /** Read every stream: a sweep, or announcements may have been missed (a reconnect). */
   onSweep(): void;
   onError(error: unknown): void;
-  /** Writes on a node cannot be announced: reading polls instead. */
-  onPolling(node: string): void;
+  /** Writes on a node are not announced (the flags are off, or listening was refused), or it cannot be told
+   * (CONFIG refused: until a write is heard): reading polls instead. */
+  onPolling(node: string, why: 'off' | 'refused' | 'unknown'): void;
 }
 
 interface NodeListener {
@@ -62,9 +63,17 @@ export class StreamWakeups {
         listener.streams.add(key);
         this.watchedOn.set(key, name);
       }
-      const connection = await listener.connection;
-      if (this.stopped) return;
-      await connection.subscribe(keys.map((key) => this.prefix + key), this.announced(listener));
+      try {
+        const connection = await listener.connection;
+        if (this.stopped) return;
+        await connection.subscribe(keys.map((key) => this.prefix + key), this.announced(listener));
+      } catch (error) {
+        // Refused (an ACL without the channels) or no connection: these streams are polled instead.
+        this.events.onError(error);
+        listener.state = 'off';
+        this.events.onPolling(name, 'refused');
+        this.schedule();
+      }
     }
   }
 
@@ -137,7 +146,7 @@ export class StreamWakeups {
 
   private async flagsOn(name: string, key: string): Promise<StreamEventsState> {
     const state = await ensureStreamEvents({ sendCommand: (args) => this.nodes.send(key, args) }, this.configure);
-    if (state === 'off') this.events.onPolling(name);
+    if (state !== 'announced') this.events.onPolling(name, state);
     return state;
   }
 

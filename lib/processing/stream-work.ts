@@ -22,6 +22,8 @@ export class StreamWork {
   open = false;
   /** No more entries are handed out: the lease ended, or the stream is being finished. */
   closed = false;
+  /** The stream is finished (doneStream, its end marker, dead-lettered): its position is deleted, never committed. */
+  finished = false;
   /** A handler or the iterator is working on it (one at a time, in order). */
   busy = false;
   /** Woken while its buffer was full: read once the buffer has room. */

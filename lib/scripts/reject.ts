@@ -13,7 +13,7 @@ export async function reject(
   return reply.parse(
     await runner.run(
       'reject',
-      [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.deadLetter],
+      [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.deadLetter, keys.positions, keys.positionTokens],
       [keys.group, consumerId, request.nonce, options.maxEntryBytes, request.lbsId, request.stream, request.reason],
     ),
   );

@@ -183,3 +183,18 @@ it('processes entries with run(): reads, hears writes, commits, dead-letters, tr
   // CONFIG GET is refused by design, once for the sessions' flags and once for the data streams'.
   expect((await aclDenials()).filter((denial) => denial !== 'command config|get (toplevel)')).toEqual([]);
 });
+
+it('processes the streams it may read when another one granted at the same time is refused (NOPERM)', async () => {
+  const [allowed, refused] = [dataStream('allowed'), `elsewhere-${service}`];
+  for (const stream of [allowed, refused]) await admin.xAdd(stream, '*', { n: '1' });
+  const { client, log } = await fleet.consumer({ serviceName: service, heartbeatMs: 1000 }, { start: false });
+  const processed: string[] = [];
+  client.run({ eachEntry: (entry) => void processed.push(entry.stream) });
+  await client.init();
+  // Both entries on the LBS before the consumer takes any: they are granted, and opened, together.
+  const { lbs } = keysFor(service);
+  await admin.xAdd(lbs, '*', { 'lbs-input': JSON.stringify({ DataStreamName: allowed }) });
+  await admin.xAdd(lbs, '*', { 'lbs-input': JSON.stringify({ DataStreamName: refused }) });
+  await waitFor(() => log.errors.some((error) => /NOPERM/.test(error.message)));
+  await waitFor(() => processed.includes(allowed), { message: 'the stream the rule allows is processed' });
+});

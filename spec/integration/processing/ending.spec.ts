@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { addStream, keysFor } from '../../../lib/index.js';
+import { addStream, keysFor, type StreamEntry } from '../../../lib/index.js';
 import { serviceName } from '../../support/fleet.js';
 import { Seen, append, upTo } from '../../support/processing.js';
 import { useRedisServer } from '../../support/use-redis-server.js';
@@ -84,4 +84,51 @@ it('done() under run() waits for the handlers under way, then finishes every own
   expect(ended).toBe(true);
   expect(await redis.admin.xLen(keysFor(service).lbs)).toBe(0);
   expect(await redis.admin.hLen(keysFor(service).positions)).toBe(0);
+});
+
+it('a stream finished by its end marker or by doneStream from a handler keeps no position, and starts afresh when added again', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const [byMarker, byHandler, busy] = ['by-marker', 'by-handler', 'busy'].map((name) => `${service}:${name}`) as [string, string, string];
+  for (const stream of [byMarker, byHandler, busy]) for (let n = 1; n <= 3; n++) await redis.admin.xAdd(stream, '*', { n: String(n) });
+  await redis.admin.xAdd(byMarker, '*', { end: '1' });
+  const seen: StreamEntry[] = [];
+  const { client } = await redis.fleet.consumer({ serviceName: service }, { start: false });
+  client.run({
+    isEnd: (entry) => entry.fields.end !== undefined,
+    eachEntry: async (entry) => {
+      seen.push(entry);
+      if (entry.stream === byHandler && entry.fields.n === '3') await client.doneStream(byHandler);
+    },
+  });
+  await client.init();
+  for (const stream of [byMarker, byHandler, busy]) await client.addStream(stream);
+  await waitFor(async () => (await redis.admin.xLen(keys.lbs)) === 1, { message: 'two streams finished' });
+
+  // A later commit of another stream: everything processed before it has been committed by then.
+  const last = await redis.admin.xAdd(busy, '*', { n: '4' });
+  await waitFor(async () => (await client.getPosition(busy)) === last);
+  expect(Object.keys(await redis.admin.hGetAll(keys.positions))).toEqual([busy]);
+  expect(Object.keys(await redis.admin.hGetAll(keys.positionTokens))).toEqual([busy]);
+
+  // Added again: processed from its first entry (startAt 'first'), not after the old position.
+  const before = seen.length;
+  await client.addStream(byHandler);
+  await waitFor(() => seen.length >= before + 3, { message: 'the stream added again is processed from its first entry' });
+  expect(seen.slice(before).map((entry) => entry.fields.n)).toEqual(['1', '2', '3']);
+});
+
+it('a stream whose key holds another type is dead-lettered and keeps no position token', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const stream = `${service}:not-a-stream`;
+  await redis.admin.set(stream, 'text');
+  const { client, log } = await redis.fleet.consumer({ serviceName: service }, { start: false });
+  client.run({ eachEntry: () => undefined });
+  await client.init();
+  await client.addStream(stream);
+  await waitFor(async () => (await redis.admin.xLen(keys.deadLetter)) === 1);
+  await waitFor(() => client.owned().length === 0);
+  expect(log.errors.map((error) => error.name).sort()).toEqual(['DeadLetterError', 'StreamProcessingError']);
+  expect(await redis.admin.hGetAll(keys.positionTokens)).toEqual({});
 });

@@ -23,20 +23,22 @@ it('polls the owned streams, and says so, when stream writes are not announced a
   await append(redis.admin, 'polled', 3);
   await waitFor(() => seen.count === 3);
   expect(seen.numbers('polled')).toEqual(upTo(3));
-  expect(warnings.some((message) => /polls instead/.test(message))).toBe(true);
+  expect(warnings.some((message) => /polled every 250 ms/.test(message))).toBe(true);
   expect(await redis.admin.configGet('notify-keyspace-events')).toEqual({ 'notify-keyspace-events': 'xK' });
 });
 
-it('listens for writes where CONFIG is refused but the flags are set, and reads what is written', async () => {
+it('listens for writes where CONFIG is refused but the flags are set, and says it polls until one is heard', async () => {
   await redis.start({ args: ['--notify-keyspace-events', 'Kxt', '--rename-command', 'CONFIG', '""'] });
   const service = serviceName();
   const seen = new Seen();
-  const { client } = await redis.fleet.consumer({ serviceName: service });
+  const warnings: string[] = [];
+  const { client } = await redis.fleet.consumer({ serviceName: service, logger: recordingLogger(warnings) });
   client.run({ eachEntry: seen.record });
   await addStream(redis.admin, service, 'heard');
   await append(redis.admin, 'heard', 3);
   await waitFor(() => seen.count === 3);
   expect(seen.numbers('heard')).toEqual(upTo(3));
+  expect(warnings.some((message) => /until a write is heard/.test(message))).toBe(true);
 });
 
 it('sets the flags for stream writes again after Redis restarts and forgets them', async () => {
