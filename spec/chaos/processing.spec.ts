@@ -46,8 +46,11 @@ const DRAIN_TIMEOUT_MS = 30_000;
 
 const chaos = useChaosServer();
 
-it(`processes every entry, fenced, in order, duplicates bounded, through ${DURATION_MS / 1000} s of kills, stalls and closes (seed ${SEED})`, async () => {
-  console.log(`[chaos] processing: seed=${SEED} duration=${DURATION_MS}ms (replay: CHAOS_SEED=${SEED} npm run test:chaos -- spec/chaos/processing.spec.ts)`);
+const TITLE = `processes every entry, fenced, in order, duplicates bounded, through ${DURATION_MS / 1000} s of kills, stalls and closes`;
+
+it(`${TITLE} (seed ${SEED})`, async () => {
+  const replay = `CHAOS_SEED=${SEED} npm run test:chaos -- spec/chaos/processing.spec.ts`;
+  console.log(`[chaos] processing: seed=${SEED} duration=${DURATION_MS}ms (replay: ${replay})`);
   const random = new Random(SEED);
   const recordsKey = `handler-records:${serviceName()}`;
   // A stream whose owners die maxDeliveries times is dead-lettered as poison, and nobody processes it any more;
@@ -187,9 +190,10 @@ async function drained(run: ChaosRun, appended: ReadonlyMap<string, readonly str
     () => [],
     () => behind(),
   );
-  const violations =
-    late.length === 0 ? [] : [`not drained within ${DRAIN_TIMEOUT_MS} ms: the committed position is behind on ${late.length} streams (${late.slice(0, 5).join(', ')})`];
-  return { ms: Date.now() - start, violations };
+  const ms = Date.now() - start;
+  if (late.length === 0) return { ms, violations: [] };
+  const streams = `${late.slice(0, 5).join(', ')}${late.length > 5 ? ', ...' : ''}`;
+  return { ms, violations: [`not drained within ${DRAIN_TIMEOUT_MS} ms: the committed position is behind on ${late.length} streams (${streams})`] };
 }
 
 /** The run's one summary line. */

@@ -7,8 +7,10 @@
  * (3) duplicates within the bound: an entry is processed again by a later owner only when the earlier owner had not
  *     committed it before it lost the stream: the entry in flight (started, never resolved), or one it resolved
  *     less than commitIntervalMs (plus a margin) before its process was killed or stopped (or last ran before
- *     that: a process starved of CPU commits nothing either). A close() commits what was processed before it
- *     hands over: nothing it resolved may be processed again;
+ *     that: a process starved of CPU commits nothing either). An owner that lost the stream with no fault of its
+ *     process (its session lost under load) gets a heartbeat more, counted back from the next owner's first
+ *     handler. A close() commits what was processed before it hands over: nothing it resolved may be processed
+ *     again;
  * (4) order: under one lease token the entries of a stream are processed one at a time, in order, none skipped,
  *     none twice (a retry of a failed call excepted).
  * A verdict with every violation, its evidence, and the measures printed on the run's summary line.
@@ -137,7 +139,7 @@ function checkAtLeastOnce({ ids, position, tenures, violation }: History): void 
   const unprocessed = ids.filter((id) => !resolved.has(id));
   if (unprocessed.length === 0) return;
   const started = unprocessed.filter((id) => tenures.some((tenure) => tenure.starts.some((start) => start.id === id)));
-  violation(`${unprocessed.length} of ${ids.length} entries never processed (${list(unprocessed)}; of them started but never resolved: ${list(started)})`);
+  violation(`${unprocessed.length} of ${ids.length} entries never processed (${list(unprocessed)}; started but never resolved: ${list(started)})`);
 }
 
 /** (4) Under one token, the next start is the next entry (or a retry of the same), once the one before resolved. */
