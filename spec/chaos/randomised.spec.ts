@@ -76,15 +76,6 @@ it(`keeps every guarantee through ${DURATION_MS / 1000} s of random faults (seed
   }
 });
 
-/** The errors the consumers reported, by name: what to look at first when a run fails. */
-function errorTally(members: readonly Member[]): string {
-  const tally = new Map<string, number>();
-  for (const { consumer } of members) {
-    for (const report of consumer.reports) if (report.event === 'error') tally.set(report.name, (tally.get(report.name) ?? 0) + 1);
-  }
-  return [...tally].map(([name, n]) => `${name}:${n}`).join(' ') || 'none';
-}
-
 async function runFaults(run: ChaosRun, witness: ChaosRun | undefined): Promise<void> {
   const random = new Random(SEED);
   await pauseServer(run.admin, 0).catch((error: unknown) => {
@@ -222,7 +213,7 @@ async function runFaults(run: ChaosRun, witness: ChaosRun | undefined): Promise<
     extra:
       `seed=${SEED}${without} consumers-started=${fleet.members.length} old-reads-served=${oldReadsServed}/${counts.stallBlocked} ` +
       Object.entries(counts).map(([action, n]) => `${action}=${n}`).join(' ') +
-      ` errors=(${errorTally(fleet.members)})${witnessSummary}`,
+      ` errors=(${fleet.errorTally()})${witnessSummary}`,
   });
   // The run did what it is for (a harness check, before the verdict).
   for (const [action, least] of Object.entries(AT_LEAST) as Array<[Action, number]>) {

@@ -4,7 +4,7 @@
  * id of a dead one). A process that exits on its own while it should run is recorded as crashed.
  */
 import type { RedisStreamClientOptions } from '../../lib/index.js';
-import { spawnConsumer, type ConsumerChild, type StopHow } from './consumer-child.js';
+import { spawnConsumer, type ConsumerChild, type SpawnOptions, type StopHow } from './consumer-child.js';
 import { sleep } from './wait.js';
 
 export type MemberState = 'live' | 'stalled' | 'killed' | 'closed' | 'done' | 'crashed';
@@ -17,6 +17,9 @@ export interface Member {
 
 export type FleetOptions = Omit<RedisStreamClientOptions, 'consumerId'> & { serviceName: string };
 
+/** How every consumer of a fleet is started, beyond its client options. */
+export type FleetSpawnOptions = Pick<SpawnOptions, 'processing'>;
+
 export class ChaosFleet {
   readonly members: Member[] = [];
   private spawned = 0;
@@ -24,6 +27,7 @@ export class ChaosFleet {
   constructor(
     readonly url: string,
     readonly options: FleetOptions,
+    private readonly spawnOptions: FleetSpawnOptions = {},
   ) {}
 
   /** The connection name of every Redis connection of consumer `id` (see `killConnections`). */
@@ -38,7 +42,10 @@ export class ChaosFleet {
 
   /** Starts a consumer; `consumerId` defaults to a new one. */
   async spawn(consumerId = this.newId()): Promise<Member> {
-    const consumer = await spawnConsumer(this.url, { ...this.options, consumerId }, { clientName: this.clientName(consumerId) });
+    const consumer = await spawnConsumer(this.url, { ...this.options, consumerId }, {
+      ...this.spawnOptions,
+      clientName: this.clientName(consumerId),
+    });
     const member: Member = { consumer, id: consumer.id, state: 'live' };
     this.members.push(member);
     void consumer.exited.then(() => {
@@ -71,6 +78,26 @@ export class ChaosFleet {
   /** Streams owned by running members, by their reports. */
   ownedCount(): number {
     return this.running().reduce((sum, m) => sum + m.consumer.owned().size, 0);
+  }
+
+  /** The errors the consumers reported, by name ("SessionLostError:3 ..."): what to look at first when a run fails. */
+  errorTally(): string {
+    const tally = new Map<string, number>();
+    for (const { consumer } of this.members) {
+      for (const report of consumer.reports) if (report.event === 'error') tally.set(report.name, (tally.get(report.name) ?? 0) + 1);
+    }
+    return [...tally].map(([name, n]) => `${name}:${n}`).join(' ') || 'none';
+  }
+
+  /** Each error message the consumers reported, once, with the consumer's id; not those named in `except`. */
+  errorMessages(except: readonly string[] = []): string[] {
+    const messages = new Set<string>();
+    for (const { id, consumer } of this.members) {
+      for (const report of consumer.reports) {
+        if (report.event === 'error' && !except.includes(report.name)) messages.add(`${id}: ${report.name}: ${report.message}`);
+      }
+    }
+    return [...messages];
   }
 
   async kill(member: Member): Promise<void> {

@@ -8,7 +8,7 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { addStream, keysFor } from '../../lib/index.js';
 import { parseOptions } from '../../lib/options.js';
-import { ChaosFleet, type FleetOptions, type Member } from './chaos-fleet.js';
+import { ChaosFleet, type FleetOptions, type FleetSpawnOptions, type Member } from './chaos-fleet.js';
 import { pauseServer } from './chaos-faults.js';
 import { settle, type EdgeEntry, type Expectations, type Verdict } from './chaos-invariants.js';
 import { faultOf, takeoverOf, type Fault, type FaultKind } from './chaos-takeover.js';
@@ -43,16 +43,22 @@ export class ChaosRun implements Expectations {
     url: string,
     readonly admin: NodeRedis,
     options: FleetOptions,
+    spawnOptions: FleetSpawnOptions,
   ) {
-    this.fleet = new ChaosFleet(url, options);
+    this.fleet = new ChaosFleet(url, options, spawnOptions);
   }
 
-  /** A new service on the server at `url`; `options` are every consumer's client options. */
-  static async start(url: string, options: Omit<FleetOptions, 'serviceName'> & { heartbeatMs: number }): Promise<ChaosRun> {
+  /** A new service on the server at `url`; `options` are every consumer's client options, `spawnOptions` how
+   * its processes are started beyond them. */
+  static async start(
+    url: string,
+    options: Omit<FleetOptions, 'serviceName'> & { heartbeatMs: number },
+    spawnOptions: FleetSpawnOptions = {},
+  ): Promise<ChaosRun> {
     const admin = createClient({ url });
     admin.on('error', () => undefined);
     await admin.connect();
-    return new ChaosRun(url, admin, { ...options, serviceName: serviceName() });
+    return new ChaosRun(url, admin, { ...options, serviceName: serviceName() }, spawnOptions);
   }
 
   get service(): string {
@@ -248,7 +254,7 @@ export class ChaosRun implements Expectations {
  */
 export function useChaosServer(args: string[] = []): {
   readonly server: RedisServer;
-  start(options: Parameters<typeof ChaosRun.start>[1]): Promise<ChaosRun>;
+  start(options: Parameters<typeof ChaosRun.start>[1], spawnOptions?: Parameters<typeof ChaosRun.start>[2]): Promise<ChaosRun>;
 } {
   let server: RedisServer | undefined;
   let run: ChaosRun | undefined;
@@ -265,8 +271,8 @@ export function useChaosServer(args: string[] = []): {
       if (!server) throw new Error('the chaos server is not started yet');
       return server;
     },
-    async start(options) {
-      run = await ChaosRun.start(this.server.url, options);
+    async start(options, spawnOptions) {
+      run = await ChaosRun.start(this.server.url, options, spawnOptions);
       return run;
     },
   };

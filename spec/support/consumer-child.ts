@@ -2,12 +2,14 @@
  * A consumer in a child process, for the tests that kill or stop one with real signals (SIGKILL, SIGSTOP). The
  * parent starts it with `spawnConsumer()`; the child reports its client's events with the LBS entry and fencing
  * token of every lease, and obeys commands (doneStream, addStreams, owned, close, done). Its Redis connections can
- * be named, so that a test can find them in CLIENT LIST and `CLIENT KILL` exactly them.
+ * be named, so that a test can find them in CLIENT LIST and `CLIENT KILL` exactly them. With `processing`, it
+ * processes its streams with `client.run()` and records every handler call (handler-records.ts).
  */
 import { fileURLToPath } from 'node:url';
 import { createClient, createCluster } from 'redis';
 import { AlreadyClaimedError, NotOwnerError, RedisStreamClient, type RedisStreamClientOptions } from '../../lib/index.js';
 import { forkTs, leaveParent, report, serveRequests, type Exit, type Forked, type Replying } from './forked.js';
+import { recordingHandler, type RecordingSettings } from './handler-records.js';
 
 export type StopHow = 'close' | 'done';
 
@@ -56,6 +58,9 @@ export interface SpawnOptions {
   clientName?: string;
   /** How long to wait for the client's init(); 20 s by default. */
   readyTimeoutMs?: number;
+  /** Processes every owned stream with `client.run()` (registered before init()), recording each handler call
+   * in a stream of the test over a connection of its own. Not on a cluster. */
+  processing?: RecordingSettings;
 }
 
 const READY_TIMEOUT_MS = 20_000;
@@ -118,10 +123,11 @@ export class ConsumerChild {
 export async function spawnConsumer(
   url: string | string[],
   options: RedisStreamClientOptions,
-  { claimExpired = false, clientName, readyTimeoutMs = READY_TIMEOUT_MS }: SpawnOptions = {},
+  { claimExpired = false, clientName, readyTimeoutMs = READY_TIMEOUT_MS, processing }: SpawnOptions = {},
 ): Promise<ConsumerChild> {
   if (Array.isArray(url) && clientName !== undefined) throw new TypeError('spawnConsumer(): clientName is not supported on a cluster');
-  const settings: ChildSettings = { url, options, claimExpired, clientName };
+  if (Array.isArray(url) && processing !== undefined) throw new TypeError('spawnConsumer(): processing is not supported on a cluster');
+  const settings: ChildSettings = { url, options, claimExpired, clientName, processing };
   const forked = forkTs<ConsumerReport, ConsumerCommand>(CHILD_FILE, [JSON.stringify(settings)]);
   const consumer = new ConsumerChild(forked);
   const isReady = (report: ConsumerReport): report is Extract<ConsumerReport, { event: 'ready' }> => report.event === 'ready';
@@ -141,9 +147,10 @@ interface ChildSettings {
   options: RedisStreamClientOptions;
   claimExpired: boolean;
   clientName: string | undefined;
+  processing: RecordingSettings | undefined;
 }
 
-async function runChild({ url, options, claimExpired, clientName }: ChildSettings): Promise<void> {
+async function runChild({ url, options, claimExpired, clientName, processing }: ChildSettings): Promise<void> {
   let reportCount = 0;
   const send = (sent: ConsumerReport): Promise<void> => {
     reportCount++;
@@ -154,6 +161,10 @@ async function runChild({ url, options, claimExpired, clientName }: ChildSetting
     : createClient({ url, ...(clientName ? { name: clientName } : {}) });
   redis.on('error', () => undefined);
   const client = new RedisStreamClient(redis, options);
+  // The records go over a connection of their own, so that they do not wait behind the library's commands.
+  const recorder = processing && !Array.isArray(url) ? createClient({ url }) : undefined;
+  recorder?.on('error', () => undefined);
+  if (recorder && processing) client.run({ ...processing.run, eachEntry: recordingHandler(recorder, client.id(), processing) });
   client.on('streamAdded', (lease) =>
     void send({ event: 'streamAdded', stream: lease.stream, lbsId: lease.lbsId, token: lease.token, recovered: lease.recovered, at: Date.now() }),
   );
@@ -185,6 +196,7 @@ async function runChild({ url, options, claimExpired, clientName }: ChildSetting
       await send({ event: 'stopped', how, ...(failed ? { failed } : {}), at: Date.now() });
     }
     await redis.disconnect().catch(() => undefined);
+    await recorder?.disconnect().catch(() => undefined);
     const goodbye = (): void => {
       // Diagnosis only (unref'd, so it cannot keep the process alive itself): what still holds the event loop.
       setTimeout(() => console.error(`[consumer-child ${process.pid}] still running:`, process.getActiveResourcesInfo()), 3000).unref();
@@ -227,6 +239,7 @@ async function runChild({ url, options, claimExpired, clientName }: ChildSetting
 
   try {
     await redis.connect();
+    await recorder?.connect();
     await client.init();
   } catch (error) {
     await send({ event: 'error', name: error instanceof Error ? error.name : 'Error', message: String(error), at: Date.now() });
