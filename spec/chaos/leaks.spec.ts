@@ -41,3 +41,19 @@ it('lets a process exit by itself after close() and after done()', async () => {
   expect(await run.admin.xLen(keysFor(run.service).lbs)).toBe(0);
   console.log(`[chaos] leaks: close() child exited ${afterClose} ms after stopping, done() child ${afterDone} ms after stopping`);
 });
+
+it('lets a process that processes streams with run() exit by itself after close() and after done()', async () => {
+  const recordsKey = `records-${Date.now()}`;
+  const run = await chaos.start({ heartbeatMs: 1000, autoClaim: true }, { processing: { recordsKey, run: { commitIntervalMs: 50 }, maxWorkMs: 5 } });
+  const [closing, finishing] = await run.fleet.spawnMany(2);
+  const streams = ['p0', 'p1', 'p2', 'p3'];
+  for (const stream of streams) for (let n = 0; n < 5; n += 1) await run.admin.xAdd(stream, '*', { n: String(n) });
+  await closing!.consumer.request({ command: 'addStreams', streams });
+  // Every entry's handler has recorded its end: each stream is read, processed and committed.
+  await waitFor(async () => (await run.admin.xLen(recordsKey)) === 2 * 20);
+  const afterClose = await exitsByItself(run, closing!, 'close');
+  await waitFor(() => finishing!.consumer.owned().size === 4, { timeoutMs: 5000 });
+  const afterDone = await exitsByItself(run, finishing!, 'done');
+  expect(await run.admin.hLen(keysFor(run.service).positions)).toBe(0);
+  console.log(`[chaos] leaks (run): close() child exited ${afterClose} ms after stopping, done() child ${afterDone} ms after stopping`);
+});
