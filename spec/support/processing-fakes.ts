@@ -2,6 +2,7 @@
  * Stand-ins for unit specs of lib/processing: real StreamWork over real leases (a LeaseRegistry with no processing
  * attached), entries made up by number, and the steps the processor and the iterator take, recorded in one log.
  */
+import { afterEach, beforeEach, vi } from 'vitest';
 import { LeaseRegistry } from '../../lib/leases.js';
 import type { ReadEntry } from '../../lib/processing/entry.js';
 import type { IteratorDeps } from '../../lib/processing/lease-entries.js';
@@ -103,3 +104,20 @@ export class FakeSteps implements ProcessorDeps, IteratorDeps {
     return this.processedIds.filter((entry) => entry.stream === stream).map((entry) => entry.id);
   }
 }
+
+/** Fake timers for every test of the spec file (registers its hooks). */
+export function useFakeTimersPerTest(): void {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+}
+
+/** Lets what is due now run (immediates, replies, and the promise chains after them), with no fake time passing. */
+export async function settle(): Promise<void> {
+  await vi.advanceTimersByTimeAsync(0);
+}
+

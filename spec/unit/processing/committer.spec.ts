@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { sessionKey } from '../../../lib/keys.js';
 import { Committer } from '../../../lib/processing/committer.js';
 import { parseEntriesOptions } from '../../../lib/processing/run-options.js';
 import type { StreamWork } from '../../../lib/processing/stream-work.js';
-import { Streams } from '../../support/processing-fakes.js';
+import { Streams, settle, useFakeTimersPerTest } from '../../support/processing-fakes.js';
 import { deferred, FakeScriptRunner, FakeSession, isSettled, unitContext, type Deferred } from '../../support/unit-fakes.js';
 
 /** One position as a commit-positions call carries it. */
@@ -74,18 +74,8 @@ function setUp(commitIntervalMs = 100) {
   return { runner, script, context, session, events, committer, streams, processed };
 }
 
-/** Lets the promise chains under way run, with no fake time passing. */
-const settle = async (): Promise<void> => {
-  await vi.advanceTimersByTimeAsync(0);
-};
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersPerTest();
 
 describe('Committer: what a commit carries', () => {
   it('commits the positions of many streams in one call, fenced by each lease token and the session nonce', async () => {

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ReadEntry, StreamEntry } from '../../../lib/processing/entry.js';
 import { leaseEntries } from '../../../lib/processing/lease-entries.js';
 import { parseEntriesOptions, type EntriesOptions } from '../../../lib/processing/run-options.js';
 import type { StreamWork } from '../../../lib/processing/stream-work.js';
-import { FakeSteps, readEntries, Streams } from '../../support/processing-fakes.js';
+import { FakeSteps, readEntries, settle, Streams, useFakeTimersPerTest } from '../../support/processing-fakes.js';
 import { isSettled } from '../../support/unit-fakes.js';
 
 function setUp(options: EntriesOptions = {}, entries: readonly ReadEntry[] = []) {
@@ -28,18 +28,8 @@ function wake(work: StreamWork): void {
 
 const idOf = (result: IteratorResult<StreamEntry>): string | undefined => (result.done ? undefined : result.value.id);
 
-/** Lets the promise chains under way run, with no fake time passing. */
-const settle = async (): Promise<void> => {
-  await vi.advanceTimersByTimeAsync(0);
-};
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersPerTest();
 
 describe('lease.entries(): order', () => {
   it('yields the entries in order, each with its stream, id, fields, the lease token and attempt 1', async () => {

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { StreamLease } from '../../../lib/events.js';
 import type { EachBatch, EachEntry, StreamBatch, StreamEntry } from '../../../lib/processing/entry.js';
 import { Processor } from '../../../lib/processing/processor.js';
 import { parseRunOptions, type RunOptions } from '../../../lib/processing/run-options.js';
-import { FakeSteps, readEntries, Streams } from '../../support/processing-fakes.js';
+import { FakeSteps, readEntries, settle, Streams, useFakeTimersPerTest } from '../../support/processing-fakes.js';
 import { deferred, isSettled, type Deferred } from '../../support/unit-fakes.js';
 
 // lib/ imports setTimeout from node:timers/promises by name, which vi.useFakeTimers() does not reach: sleep on the
@@ -55,10 +55,6 @@ class Handler<T> {
 const entryIds = (handler: Handler<StreamEntry>, stream?: string): string[] =>
   handler.calls.filter((call) => stream === undefined || call.input.stream === stream).map((call) => call.input.id);
 
-/** Lets the promise chains under way run, with no fake time passing. */
-const settle = async (): Promise<void> => {
-  await vi.advanceTimersByTimeAsync(0);
-};
 
 /** A processor over the streams of consumer `me`, with `run()`'s options and handler. */
 function setUp(options: Omit<RunOptions, 'eachEntry' | 'eachBatch'>, handler: { eachEntry: EachEntry } | { eachBatch: EachBatch }) {
@@ -69,13 +65,7 @@ function setUp(options: Omit<RunOptions, 'eachEntry' | 'eachBatch'>, handler: { 
   return { settings, steps, streams, processor };
 }
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeTimersPerTest();
 
 describe('Processor: order', () => {
   it('hands the entries of one stream one at a time, in order, each once processed before the next', async () => {

@@ -1,11 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { DataNodes } from '../../../lib/processing/data-nodes.js';
 import { parseEntriesOptions } from '../../../lib/processing/run-options.js';
 import { compareIds } from '../../../lib/processing/stream-id.js';
 import { StreamReads } from '../../../lib/processing/stream-reads.js';
 import type { StreamWork } from '../../../lib/processing/stream-work.js';
 import type { Duplicable } from '../../../lib/redis.js';
-import { Streams } from '../../support/processing-fakes.js';
+import { Streams, settle, useFakeTimersPerTest } from '../../support/processing-fakes.js';
 import { deferred, type Deferred } from '../../support/unit-fakes.js';
 
 // Between two reads lib/ yields to the event loop with setImmediate from node:timers/promises, which
@@ -132,19 +132,8 @@ function expectGaps(xreads: readonly Xread[], delays: readonly number[]): void {
   }
 }
 
-/** Lets what is due now run: immediates, replies, and the promise chains after them, with no fake time passing. */
-const settle = async (): Promise<void> => {
-  await vi.advanceTimersByTimeAsync(0);
-};
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+useFakeTimersPerTest();
 
 describe('StreamReads: which streams', () => {
   it('reads only the woken streams, in one XREAD after each one\'s cursor, and hands their entries over', async () => {
