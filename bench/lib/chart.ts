@@ -27,6 +27,8 @@ export interface EcdfChartOptions {
   /** One line each. */
   subtitle: string[];
   xLabel: string;
+  /** The vertical axis (default: streams owned again). */
+  yLabel?: string;
   panels: ChartPanel[];
   /** Axis range (ms); derived from the data when absent. */
   xMin?: number;
@@ -53,10 +55,16 @@ function timeLabel(ms: number): string {
 }
 
 export function ecdfChart(options: EcdfChartOptions): string {
-  const all = options.panels.flatMap((panel) => panel.series.flatMap((series) => series.values));
-  const markers = options.panels.flatMap((panel) => panel.markers.map((marker) => marker.x));
-  const low = Math.min(...all.filter((value) => value > 0), ...markers);
-  const high = Math.max(...all, ...markers);
+  // A loop, not Math.min(...values): a series may hold hundreds of thousands of values.
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (const panel of options.panels) {
+    for (const value of [...panel.markers.map((marker) => marker.x), ...panel.series.map((series) => series.values).flatMap((values) => [values[0], values.at(-1)])]) {
+      if (value === undefined) continue;
+      if (value > 0) low = Math.min(low, value);
+      high = Math.max(high, value);
+    }
+  }
   const xMin = options.xMin ?? 10 ** Math.floor(Math.log10(Number.isFinite(low) ? low : 100));
   const xMax = options.xMax ?? 10 ** Math.ceil(Math.log10(Number.isFinite(high) ? high : 1000));
   const lMin = Math.log10(xMin);
@@ -138,7 +146,7 @@ export function ecdfChart(options: EcdfChartOptions): string {
     out.push(`</g>`);
   });
   out.push(
-    `<text transform="translate(16 ${top + PANEL_HEIGHT / 2}) rotate(-90)" text-anchor="middle" fill="#333">streams owned again</text>`,
+    `<text transform="translate(16 ${top + PANEL_HEIGHT / 2}) rotate(-90)" text-anchor="middle" fill="#333">${escape(options.yLabel ?? 'streams owned again')}</text>`,
   );
   notes.forEach((note, i) => {
     out.push(`<text x="${MARGIN.left}" y="${top + PANEL_HEIGHT + MARGIN.bottom + i * 16}" fill="#555" font-size="11">${escape(note)}</text>`);
