@@ -24,9 +24,10 @@ export class Worker {
     forked.onReport((event) => this.receive(event));
   }
 
-  /** Forks a worker and resolves once it serves requests. */
+  /** Forks a worker and resolves once it serves requests. With BENCH_CPU_PROF=<dir>, each worker writes a CPU
+   * profile there when it exits (not when killed). */
   static async spawn({ gc = false }: { gc?: boolean } = {}): Promise<Worker> {
-    const forked = forkTs<WorkerEvent, Request>(WORKER_FILE, [], { gc });
+    const forked = forkTs<WorkerEvent, Request>(WORKER_FILE, [], { gc, cpuProfileDir: process.env.BENCH_CPU_PROF || undefined });
     const worker = new Worker(forked);
     await forked.ready((event) => event.type === 'up', START_TIMEOUT_MS);
     return worker;
