@@ -13,6 +13,8 @@ export interface ChartSeries {
   total: number;
   /** Where waiting stopped (ms): marked with a dot when the line ends below 100%. */
   capMs?: number;
+  /** The dot's label (default: "<share>% at <capMs>"). */
+  capLabel?: string;
 }
 
 export interface ChartPanel {
@@ -20,6 +22,9 @@ export interface ChartPanel {
   series: ChartSeries[];
   /** Vertical reference lines (ms), e.g. a target. */
   markers: Array<{ x: number; label: string }>;
+  /** This panel's axis range (ms), when it differs from the chart's. */
+  xMin?: number;
+  xMax?: number;
 }
 
 export interface EcdfChartOptions {
@@ -65,10 +70,8 @@ export function ecdfChart(options: EcdfChartOptions): string {
       high = Math.max(high, value);
     }
   }
-  const xMin = options.xMin ?? 10 ** Math.floor(Math.log10(Number.isFinite(low) ? low : 100));
-  const xMax = options.xMax ?? 10 ** Math.ceil(Math.log10(Number.isFinite(high) ? high : 1000));
-  const lMin = Math.log10(xMin);
-  const lMax = Math.log10(xMax);
+  const chartMin = options.xMin ?? 10 ** Math.floor(Math.log10(Number.isFinite(low) ? low : 100));
+  const chartMax = options.xMax ?? 10 ** Math.ceil(Math.log10(Number.isFinite(high) ? high : 1000));
   const legend = legendEntries(options.panels);
   const legendRows = Math.ceil(legend.length / 2);
   const top = MARGIN.top + legendRows * 18 + (options.subtitle.length - 1) * 16;
@@ -94,6 +97,10 @@ export function ecdfChart(options: EcdfChartOptions): string {
   options.panels.forEach((panel, index) => {
     const x0 = MARGIN.left + index * (PANEL_WIDTH + MARGIN.gap);
     const y0 = top;
+    const xMin = panel.xMin ?? chartMin;
+    const xMax = panel.xMax ?? chartMax;
+    const lMin = Math.log10(xMin);
+    const lMax = Math.log10(xMax);
     const sx = (ms: number): number => x0 + ((Math.log10(Math.min(Math.max(ms, xMin), xMax)) - lMin) / (lMax - lMin)) * PANEL_WIDTH;
     const sy = (fraction: number): number => y0 + PANEL_HEIGHT - fraction * PANEL_HEIGHT;
     out.push(`<g>`, `<text x="${x0}" y="${y0 - 10}" font-weight="600" fill="#111">${escape(panel.title)}</text>`);
@@ -136,9 +143,12 @@ export function ecdfChart(options: EcdfChartOptions): string {
       if (missing > 0 && series.values.length < series.total) {
         const y = round(sy(series.values.length / series.total));
         const x = round(sx(series.capMs ?? xMax));
+        const label = series.capLabel ?? `${(100 - (missing / series.total) * 100).toFixed(0)}% at ${timeLabel(series.capMs ?? xMax)}`;
+        // Near the right edge the label goes to the left of the dot, inside the panel.
+        const left = Number(x) > x0 + PANEL_WIDTH - 90;
         out.push(
           `<circle cx="${x}" cy="${y}" r="3.5" fill="${series.color}"/>`,
-          `<text x="${Number(x) + 6}" y="${Number(y) + 4}" fill="${series.color}" font-size="10">${(100 - (missing / series.total) * 100).toFixed(0)}% at ${timeLabel(series.capMs ?? xMax)}</text>`,
+          `<text x="${Number(x) + (left ? -6 : 6)}" y="${Number(y) + (left ? 14 : 4)}"${left ? ' text-anchor="end"' : ''} fill="${series.color}" font-size="10">${escape(label)}</text>`,
         );
       }
     }
