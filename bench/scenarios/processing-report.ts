@@ -15,6 +15,12 @@ export function quantileOf(values: readonly number[], total: number, q: number):
 
 const MB = 2 ** 20;
 
+function phasesText(phases: ReadonlyArray<{ claimed: number; openSent: number; opened: number }>): string {
+  if (phases.length === 0) return '–';
+  const median = (values: number[]): string => fmt(summarize(values).p50);
+  return `${median(phases.map((p) => p.claimed))} / ${median(phases.map((p) => p.openSent))} / ${median(phases.map((p) => p.opened))}`;
+}
+
 function topCommands(calls: Record<string, number>, per: number, scale: number): string {
   return Object.entries(calls)
     .sort((a, b) => b[1] - a[1])
@@ -106,6 +112,7 @@ function resumeTable(data: ProcessingData): string {
       `${fmt(owned.p50)} / ${fmt(owned.p99)}`,
       `${fmt(started.p50)} / ${fmt(quantileOf(run.firstStarted, run.streams, 0.99))} / ${fmt(started.max)}`,
       `${fmt(opening.p50)} / ${fmt(opening.p99)}`,
+      phasesText(run.phases),
       fmt(run.notResumed),
       `${fmt(run.duplicates)} (${fmt(run.maxDuplicatesPerStream)})`,
       `${fmt(run.bound)} (${fmt(run.maxBoundPerStream)})`,
@@ -122,14 +129,17 @@ function resumeTable(data: ProcessingData): string {
     `until ${first ? fmt(first.afterKillMs / 1000) : ''} s after); ${first ? first.survivors : ''} idle survivors; run()'s commitIntervalMs ` +
     `${first ? fmt(first.commitIntervalMs) : ''}. Every handler start is journaled to a file (synchronous write), so the victim's survives the kill. ` +
     '"first entry started": per victim stream, the first handler start by a survivor; "owned again → first entry started": the same per stream, from ' +
-    'its streamAdded in the survivor (the time the processing takes to open the stream and read it). "processed twice": starts beyond the first per entry ' +
+    'its streamAdded in the survivor (the time the processing takes to open the stream and read it). "survivors: claimed / positions asked / loaded": ' +
+    'medians over the survivors, ms after the kill, of their last claim.lua reply, their first open-positions.lua call and their last ' +
+    'open-positions.lua reply (timed in the survivor processes; then come XINFO STREAM per stream, the SUBSCRIBE, the first XREAD). ' +
+    '"processed twice": starts beyond the first per entry ' +
     '(most on one stream); "bound": entries the victim started after its position committed at the kill (ours: the positions hash; by hand: ' +
     'each stream\'s checkpoint), i.e. processed or in flight and not committed — a new owner starts after the committed position, so these ' +
     'are processed again; "beyond bound": duplicates outside it (none expected). "commitIntervalMs worth": entries per stream per commit interval ' +
     'at this rate. "lost": entries written and never started.';
   const headers = [
     'implementation', 'streams', 'heartbeatMs', 'session expiry after kill ms', 'kill → owned again p50 / p99 ms', 'kill → first entry started p50 / p99 / max ms',
-    'owned again → first entry started p50 / p99 ms', 'not resumed', 'processed twice (per stream max)', 'bound (per stream max)', 'beyond bound', 'commitIntervalMs worth per stream', 'lost', 'produced',
+    'owned again → first entry started p50 / p99 ms', 'survivors: claimed / positions asked / loaded ms', 'not resumed', 'processed twice (per stream max)', 'bound (per stream max)', 'beyond bound', 'commitIntervalMs worth per stream', 'lost', 'produced',
   ];
   return `${caption}\n\n${table(headers, rows)}`;
 }

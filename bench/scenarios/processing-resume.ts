@@ -54,6 +54,10 @@ export interface ResumeRun extends ResumeParams {
   maxBoundPerStream: number;
   /** Entries written and never started. */
   lost: number;
+  /** Per survivor, from its script calls (sent -> reply, timed in its process), ms after the kill: its last claim.lua
+   * reply (streams owned again), and its first open-positions.lua call sent and last reply (taken-over streams'
+   * positions loaded; then each stream's XINFO, the subscription, the first read). */
+  phases: Array<{ claimed: number; openSent: number; opened: number }>;
   errors: string[];
 }
 
@@ -83,6 +87,7 @@ export async function runResume(context: Context, reading: Reading, params: Resu
         startFleet(context, [worker], { ...fleet, report: 'each', processing: { latencies: false, commitIntervalMs: params.commitIntervalMs, journal: journal(`survivor-${i}`) } }),
       ),
     );
+    await Promise.all(survivors.map((worker) => worker.counters(true)));
     const beforeKillMs = params.beforeKillMs + Math.random() * params.heartbeatMs;
     const production = producer.produce({ url: context.bench.url, streams: names, rate: params.rate, durationMs: beforeKillMs + params.afterKillMs });
     await sleep(beforeKillMs);
@@ -102,6 +107,18 @@ export async function runResume(context: Context, reading: Reading, params: Resu
       owed += position === undefined ? ids.length : ids.filter((id) => compareIds(id, position) > 0).length;
     }
     await awaitProcessed(survivors, owed, 60_000, 10_000);
+    const phases = (await Promise.all(survivors.map((worker) => worker.counters()))).flatMap((counters) => {
+      const claimed = counters.scripts.claim?.lastAt;
+      const opens = counters.log.filter(([name]) => name === 'open-positions');
+      if (claimed === undefined || opens.length === 0) return [];
+      return [
+        {
+          claimed: claimed - killAt,
+          openSent: Math.min(...opens.map(([, sentAt]) => sentAt)) - killAt,
+          opened: Math.max(...opens.map(([, sentAt, ms]) => sentAt + ms)) - killAt,
+        },
+      ];
+    });
 
     const starts = new Map<string, Map<string, Start[]>>();
     const record = (text: string, survivor: boolean): void => {
@@ -168,6 +185,7 @@ export async function runResume(context: Context, reading: Reading, params: Resu
       bound,
       maxBoundPerStream,
       lost,
+      phases,
       errors: survivors.flatMap((worker) => worker.errors),
     };
     const s = summarize(run.firstStarted);

@@ -9,7 +9,7 @@
  *   d. heap per owned idle stream.
  */
 import { fmt, summarize } from '../lib/util.js';
-import { partWanted, wanted, type Check, type Context, type ScenarioResult } from './context.js';
+import { partWanted, runsFor, wanted, type Check, type Context, type ScenarioResult } from './context.js';
 import { READINGS, type Reading } from './processing-fleet.js';
 import { heapPerStream, runProcessingMemory, type MemoryMode, type ProcessingMemoryRun } from './processing-memory.js';
 import { offeredRate, runManyStreams, type ManyStreamsParams, type ManyStreamsRun } from './processing-many-streams.js';
@@ -66,7 +66,9 @@ export async function processing(context: Context): Promise<ScenarioResult> {
   for (const streams of partWanted(context, 'load') ? (context.sizes ?? [sizes.many.streams]) : []) {
     for (const reading of readings) data.manyStreams.push(await runManyStreams(context, reading, { ...sizes.many, streams }));
   }
-  for (const reading of partWanted(context, 'resume') ? readings : []) data.resume.push(await runResume(context, reading, sizes.resume));
+  for (let run = 0; run < (partWanted(context, 'resume') ? runsFor(context, 1) : 0); run++) {
+    for (const reading of readings) data.resume.push(await runResume(context, reading, sizes.resume));
+  }
   const modes: MemoryMode[] = !partWanted(context, 'memory')
     ? []
     : [...(wanted(context, 'ours') ? (['leases', 'run'] as const) : []), ...(wanted(context, 'xread') ? (['xread'] as const) : [])];
