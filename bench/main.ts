@@ -1,12 +1,13 @@
 /**
  * Runs the scenarios of the performance issue, prints a table per scenario, writes the raw figures to
- * bench/results/<time>-<full|smoke>.json (and the tables to a .md beside it) and draws the takeover latency chart
- * (docs/img/takeover-latency.svg in a full run; bench/results/ in a smoke run).
+ * bench/results/<time>-<full|smoke>.json (and the tables to a .md beside it) and draws the charts
+ * (docs/img/takeover-latency.svg and docs/img/processing-latency.svg in a full run; bench/results/ otherwise).
  *
- * Options: --smoke, --only=takeover,heartbeat,assignment,claim-storm,handoff,memory, --runs=N,
+ * Options: --smoke, --only=takeover,heartbeat,assignment,claim-storm,handoff,memory,processing, --runs=N,
  *          --sizes=1000,10000 (K, N or stream counts instead of the scenario's own),
- *          --variants=ours,ours-auto,ours-manual,locks,polling (implementations to run),
- *          --chart=bench/results/<file>.json (redraw the chart from a results file, run nothing).
+ *          --variants=ours,ours-auto,ours-manual,locks,polling,xread (implementations to run),
+ *          --parts=drain,load,resume,memory (parts of a scenario made of several: processing),
+ *          --chart=bench/results/<file>.json (redraw the charts from a results file, run nothing).
  * REDIS_URL=redis://... uses that server instead of starting a private one (statistics then include other traffic).
  */
 import { execFileSync } from 'node:child_process';
@@ -24,11 +25,19 @@ import type { Check, Context, ScenarioResult } from './scenarios/context.js';
 import { handoff } from './scenarios/handoff.js';
 import { heartbeatCost } from './scenarios/heartbeat.js';
 import { memory } from './scenarios/memory.js';
+import { processing, type ProcessingData } from './scenarios/processing.js';
+import { processingChart } from './scenarios/processing-report.js';
 import { takeoverChart, takeoverLatency, type TakeoverData } from './scenarios/takeover.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = path.join(ROOT, 'bench', 'results');
-const CHART = path.join(ROOT, 'docs', 'img', 'takeover-latency.svg');
+const IMAGES = path.join(ROOT, 'docs', 'img');
+
+/** The charts of docs/performance.md: drawn from a scenario's data. */
+const CHARTS: Array<{ scenario: string; file: string; draw: (data: unknown, meta: { date: string; machine: string }) => string }> = [
+  { scenario: 'takeover', file: 'takeover-latency.svg', draw: (data, meta) => takeoverChart(data as TakeoverData, meta) },
+  { scenario: 'processing', file: 'processing-latency.svg', draw: (data, meta) => processingChart(data as ProcessingData, meta) },
+];
 
 const SCENARIOS: Array<{ name: string; run: (context: Context) => Promise<ScenarioResult> }> = [
   { name: 'takeover', run: takeoverLatency },
@@ -37,6 +46,7 @@ const SCENARIOS: Array<{ name: string; run: (context: Context) => Promise<Scenar
   { name: 'claim-storm', run: claimStorm },
   { name: 'handoff', run: handoff },
   { name: 'memory', run: memory },
+  { name: 'processing', run: processing },
 ];
 
 /** The whole run is bounded: past this, every process it started is killed. */
@@ -145,7 +155,8 @@ export async function main(args: string[]): Promise<number> {
   );
   const sizes = option(args, 'sizes')?.split(',').map(Number);
   const variants = option(args, 'variants')?.split(',');
-  const context: Context = { bench, pool, smoke, runs: runsOption ? Number(runsOption) : undefined, sizes, variants, log };
+  const parts = option(args, 'parts')?.split(',');
+  const context: Context = { bench, pool, smoke, runs: runsOption ? Number(runsOption) : undefined, sizes, variants, parts, log };
   const results: ScenarioResult[] = [];
   const failures: string[] = [];
   try {
@@ -187,13 +198,14 @@ export async function main(args: string[]): Promise<number> {
   const base = path.join(RESULTS, `${stamp}-${meta.mode}`);
   await writeFile(`${base}.json`, `${JSON.stringify({ meta, checks, failures, results }, null, 1)}\n`);
   await writeFile(`${base}.md`, markdown(meta, results, checks, checksTable));
-  const takeover = results.find((result) => result.name === 'takeover');
-  if (takeover) {
-    // Only a full, unfiltered run replaces the chart of docs/performance.md.
-    const partial = Boolean(context.sizes || context.variants || context.runs);
-    const chartPath = smoke || partial ? `${base}-takeover-latency.svg` : CHART;
+  for (const chart of CHARTS) {
+    const result = results.find((candidate) => candidate.name === chart.scenario);
+    if (!result) continue;
+    // Only a full, unfiltered run replaces a chart of docs/performance.md.
+    const partial = Boolean(context.sizes || context.variants || context.runs || context.parts);
+    const chartPath = smoke || partial ? `${base}-${chart.file}` : path.join(IMAGES, chart.file);
     await mkdir(path.dirname(chartPath), { recursive: true });
-    await writeFile(chartPath, takeoverChart(takeover.data as TakeoverData, { date: meta.date.slice(0, 10), machine: machine(meta) }));
+    await writeFile(chartPath, chart.draw(result.data, { date: meta.date.slice(0, 10), machine: machine(meta) }));
     log(`chart: ${path.relative(ROOT, chartPath)}`);
   }
   log(`raw figures: ${path.relative(ROOT, base)}.json, tables: ${path.relative(ROOT, base)}.md`);
@@ -222,13 +234,19 @@ function markdown(meta: Meta, results: readonly ScenarioResult[], checks: readon
 
 async function redrawChart(file: string): Promise<number> {
   const saved = JSON.parse(await readFile(file, 'utf8')) as { meta: Meta; results: ScenarioResult[] };
-  const takeover = saved.results.find((result) => result.name === 'takeover');
-  if (!takeover) {
-    console.error(`${file} has no takeover results`);
+  let drawn = 0;
+  for (const chart of CHARTS) {
+    const result = saved.results.find((candidate) => candidate.name === chart.scenario);
+    if (!result) continue;
+    const chartPath = path.join(IMAGES, chart.file);
+    await mkdir(IMAGES, { recursive: true });
+    await writeFile(chartPath, chart.draw(result.data, { date: saved.meta.date.slice(0, 10), machine: machine(saved.meta) }));
+    console.log(`chart: ${path.relative(ROOT, chartPath)}`);
+    drawn++;
+  }
+  if (drawn === 0) {
+    console.error(`${file} has no results to chart (${CHARTS.map((chart) => chart.scenario).join(', ')})`);
     return 1;
   }
-  await mkdir(path.dirname(CHART), { recursive: true });
-  await writeFile(CHART, takeoverChart(takeover.data as TakeoverData, { date: saved.meta.date.slice(0, 10), machine: machine(saved.meta) }));
-  console.log(`chart: ${path.relative(ROOT, CHART)}`);
   return 0;
 }

@@ -1,16 +1,29 @@
 /**
  * A consumer process of the benchmarks. The bench process forks it (bench/lib/workers.ts) and drives it over
- * IPC: start a consumer (RedisStreamClient or a baseline), report what it owns, hand off, stop, measure memory.
- * Every call its Redis clients send is counted here, by command and by script.
+ * IPC: start a consumer (RedisStreamClient or a baseline), report what it owns and what it processed, hand off,
+ * stop, measure memory; or produce entries at a steady rate. Every call its Redis clients send is counted here, by
+ * command and by script. Every connection of a consumer carries its id as client name (CLIENT LIST).
  */
 import { createClient } from 'redis';
 import { AlreadyClaimedError, RedisStreamClient } from '../lib/index.js';
 import { luaScripts } from '../lib/scripts/generated.js';
 import { report, serveRequests, type Replying } from '../spec/support/forked.js';
 import { PerStreamLocksConsumer, EXTEND_SHA } from './baselines/per-stream-locks.js';
+import { PerStreamXreadConsumer } from './baselines/per-stream-xread.js';
 import { PollingConsumer } from './baselines/polling.js';
 import type { BaselineEvents, NodeRedis } from './baselines/common.js';
-import { wallNow, type Counters, type Request, type StartConfig, type WorkerEvent } from './lib/protocol.js';
+import { EntryRecorder } from './lib/entry-recorder.js';
+import { producePaced } from './lib/paced-producer.js';
+import {
+  wallNow,
+  type Counters,
+  type ProcessedSnapshot,
+  type ProduceRequest,
+  type ProduceResult,
+  type Request,
+  type StartConfig,
+  type WorkerEvent,
+} from './lib/protocol.js';
 
 const FLUSH_MS = 20;
 /** Script calls logged one by one after a counters reset. */
@@ -92,8 +105,15 @@ class Recorder {
   private timer: NodeJS.Timeout | undefined;
   private errors = 0;
   active = true;
+  /** Handler calls so far, when the consumer processes entries. */
+  processed: () => number = () => 0;
 
   constructor(private readonly config: StartConfig) {}
+
+  /** The handler was called: the count goes out with the next report. */
+  onProcessed(): void {
+    this.changed();
+  }
 
   onAdded(stream: string, recovered: boolean): void {
     const at = wallNow();
@@ -127,7 +147,7 @@ class Recorder {
     if (this.disowned.length > 0) send({ type: 'disowned', session, items: this.disowned });
     this.added = [];
     this.disowned = [];
-    send({ type: 'count', session, owned: this.owned, added: this.total, lastAt: this.lastAt });
+    send({ type: 'count', session, owned: this.owned, added: this.total, lastAt: this.lastAt, processed: this.processed() });
   }
 
   private changed(): void {
@@ -146,6 +166,10 @@ interface Running {
   stop(): Promise<void>;
   /** Baselines: durations of the upkeep passes since the last call. */
   upkeep?: () => number[];
+  /** The handler's record, when the consumer processes entries. */
+  entries?: EntryRecorder;
+  /** xread: its reading connections. */
+  readers?: () => { open: number; failed: number };
 }
 
 let running: Running | undefined;
@@ -154,7 +178,9 @@ async function start(config: StartConfig): Promise<string> {
   if (running) await stop();
   counters = emptyCounters();
   const recorder = new Recorder(config);
-  const redis = counted(createClient({ url: config.url }));
+  const consumerId = `${config.impl}-${process.pid}-${config.session}`;
+  // The name goes to every duplicate() too: the library's connections and the baselines' are all named for CLIENT LIST.
+  const redis = counted(createClient({ url: config.url, name: consumerId }));
   redis.on('error', (error: unknown) => recorder.onError(error));
   await redis.connect();
   const events: BaselineEvents = {
@@ -162,7 +188,9 @@ async function start(config: StartConfig): Promise<string> {
     onDisowned: (stream) => recorder.onDisowned(stream),
     onError: (error) => recorder.onError(error),
   };
-  const consumerId = `${config.impl}-${process.pid}-${config.session}`;
+  const processing = config.processing;
+  const entries = processing ? new EntryRecorder(processing.latencies, processing.journal, () => recorder.onProcessed()) : undefined;
+  if (entries) recorder.processed = () => entries.calls;
   if (config.impl === 'ours') {
     const client = new RedisStreamClient(redis, {
       serviceName: config.serviceName,
@@ -188,8 +216,16 @@ async function start(config: StartConfig): Promise<string> {
         );
       });
     }
+    if (entries) client.run({ eachEntry: entries.handle, ...(processing?.commitIntervalMs ? { commitIntervalMs: processing.commitIntervalMs } : {}) });
     await client.init();
-    running = { config, recorder, redis, close: () => client.close(), stop: () => client.close() };
+    running = { config, recorder, redis, close: () => client.close(), stop: () => client.close(), entries };
+  } else if (config.impl === 'xread') {
+    if (!entries) throw new Error('the xread baseline processes entries: start it with `processing`');
+    const options = { serviceName: config.serviceName, heartbeatMs: config.heartbeatMs, consumerId, maxReaders: processing?.maxReaders };
+    const consumer = new PerStreamXreadConsumer(redis, options, events, entries.handle);
+    await consumer.init();
+    const readers = (): { open: number; failed: number } => consumer.connections();
+    running = { config, recorder, redis, close: () => consumer.stop(), stop: () => consumer.stop(), entries, readers };
   } else {
     const options = { serviceName: config.serviceName, heartbeatMs: config.heartbeatMs, consumerId };
     const database = Number(/\bdb=(\d+)/.exec(String(await redis.sendCommand(['CLIENT', 'INFO'])))?.[1] ?? 0);
@@ -208,6 +244,7 @@ async function stop(): Promise<void> {
   if (!current) return;
   current.recorder.active = false;
   await withTimeout(current.stop(), 10_000).catch(() => undefined);
+  current.entries?.close();
   await current.redis.disconnect().catch(() => undefined);
 }
 
@@ -220,6 +257,7 @@ async function close(): Promise<{ startedAt: number; endedAt: number }> {
   const endedAt = wallNow();
   current.recorder.active = false;
   running = undefined;
+  current.entries?.close();
   await current.redis.disconnect().catch(() => undefined);
   return { startedAt, endedAt };
 }
@@ -231,6 +269,25 @@ async function memory(): Promise<NodeJS.MemoryUsage> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return process.memoryUsage();
+}
+
+function processed(reset: boolean): ProcessedSnapshot {
+  running?.recorder.flush();
+  const snapshot = running?.entries?.snapshot(reset) ?? { count: 0, firstAt: 0, lastAt: 0, latencies: [] };
+  const readers = running?.readers?.() ?? { open: 0, failed: 0 };
+  return { ...snapshot, readersOpen: readers.open, readersFailed: readers.failed };
+}
+
+/** Produces on a connection of its own, apart from any consumer of this process. */
+async function produce(request: ProduceRequest): Promise<ProduceResult> {
+  const producer = createClient({ url: request.url, name: `producer-${process.pid}` });
+  producer.on('error', () => undefined);
+  await producer.connect();
+  try {
+    return await producePaced(producer, request.streams, request.rate, request.durationMs);
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -257,6 +314,10 @@ async function handle(request: Request, replying: Replying): Promise<unknown> {
       if (request.reset) counters = emptyCounters();
       return snapshot;
     }
+    case 'processed':
+      return processed(request.reset);
+    case 'produce':
+      return produce(request.request);
     case 'exit':
       await stop();
       replying.afterReply(() => process.exit(0));

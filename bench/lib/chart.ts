@@ -13,6 +13,8 @@ export interface ChartSeries {
   total: number;
   /** Where waiting stopped (ms): marked with a dot when the line ends below 100%. */
   capMs?: number;
+  /** The dot's label (default: "<share>% at <capMs>"). */
+  capLabel?: string;
 }
 
 export interface ChartPanel {
@@ -20,6 +22,9 @@ export interface ChartPanel {
   series: ChartSeries[];
   /** Vertical reference lines (ms), e.g. a target. */
   markers: Array<{ x: number; label: string }>;
+  /** This panel's axis range (ms), when it differs from the chart's. */
+  xMin?: number;
+  xMax?: number;
 }
 
 export interface EcdfChartOptions {
@@ -27,6 +32,8 @@ export interface EcdfChartOptions {
   /** One line each. */
   subtitle: string[];
   xLabel: string;
+  /** The vertical axis (default: streams owned again). */
+  yLabel?: string;
   panels: ChartPanel[];
   /** Axis range (ms); derived from the data when absent. */
   xMin?: number;
@@ -53,14 +60,18 @@ function timeLabel(ms: number): string {
 }
 
 export function ecdfChart(options: EcdfChartOptions): string {
-  const all = options.panels.flatMap((panel) => panel.series.flatMap((series) => series.values));
-  const markers = options.panels.flatMap((panel) => panel.markers.map((marker) => marker.x));
-  const low = Math.min(...all.filter((value) => value > 0), ...markers);
-  const high = Math.max(...all, ...markers);
-  const xMin = options.xMin ?? 10 ** Math.floor(Math.log10(Number.isFinite(low) ? low : 100));
-  const xMax = options.xMax ?? 10 ** Math.ceil(Math.log10(Number.isFinite(high) ? high : 1000));
-  const lMin = Math.log10(xMin);
-  const lMax = Math.log10(xMax);
+  // A loop, not Math.min(...values): a series may hold hundreds of thousands of values.
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
+  for (const panel of options.panels) {
+    for (const value of [...panel.markers.map((marker) => marker.x), ...panel.series.map((series) => series.values).flatMap((values) => [values[0], values.at(-1)])]) {
+      if (value === undefined) continue;
+      if (value > 0) low = Math.min(low, value);
+      high = Math.max(high, value);
+    }
+  }
+  const chartMin = options.xMin ?? 10 ** Math.floor(Math.log10(Number.isFinite(low) ? low : 100));
+  const chartMax = options.xMax ?? 10 ** Math.ceil(Math.log10(Number.isFinite(high) ? high : 1000));
   const legend = legendEntries(options.panels);
   const legendRows = Math.ceil(legend.length / 2);
   const top = MARGIN.top + legendRows * 18 + (options.subtitle.length - 1) * 16;
@@ -86,6 +97,10 @@ export function ecdfChart(options: EcdfChartOptions): string {
   options.panels.forEach((panel, index) => {
     const x0 = MARGIN.left + index * (PANEL_WIDTH + MARGIN.gap);
     const y0 = top;
+    const xMin = panel.xMin ?? chartMin;
+    const xMax = panel.xMax ?? chartMax;
+    const lMin = Math.log10(xMin);
+    const lMax = Math.log10(xMax);
     const sx = (ms: number): number => x0 + ((Math.log10(Math.min(Math.max(ms, xMin), xMax)) - lMin) / (lMax - lMin)) * PANEL_WIDTH;
     const sy = (fraction: number): number => y0 + PANEL_HEIGHT - fraction * PANEL_HEIGHT;
     out.push(`<g>`, `<text x="${x0}" y="${y0 - 10}" font-weight="600" fill="#111">${escape(panel.title)}</text>`);
@@ -128,9 +143,12 @@ export function ecdfChart(options: EcdfChartOptions): string {
       if (missing > 0 && series.values.length < series.total) {
         const y = round(sy(series.values.length / series.total));
         const x = round(sx(series.capMs ?? xMax));
+        const label = series.capLabel ?? `${(100 - (missing / series.total) * 100).toFixed(0)}% at ${timeLabel(series.capMs ?? xMax)}`;
+        // Near the right edge the label goes to the left of the dot, inside the panel.
+        const left = Number(x) > x0 + PANEL_WIDTH - 90;
         out.push(
           `<circle cx="${x}" cy="${y}" r="3.5" fill="${series.color}"/>`,
-          `<text x="${Number(x) + 6}" y="${Number(y) + 4}" fill="${series.color}" font-size="10">${(100 - (missing / series.total) * 100).toFixed(0)}% at ${timeLabel(series.capMs ?? xMax)}</text>`,
+          `<text x="${Number(x) + (left ? -6 : 6)}" y="${Number(y) + (left ? 14 : 4)}"${left ? ' text-anchor="end"' : ''} fill="${series.color}" font-size="10">${escape(label)}</text>`,
         );
       }
     }
@@ -138,7 +156,7 @@ export function ecdfChart(options: EcdfChartOptions): string {
     out.push(`</g>`);
   });
   out.push(
-    `<text transform="translate(16 ${top + PANEL_HEIGHT / 2}) rotate(-90)" text-anchor="middle" fill="#333">streams owned again</text>`,
+    `<text transform="translate(16 ${top + PANEL_HEIGHT / 2}) rotate(-90)" text-anchor="middle" fill="#333">${escape(options.yLabel ?? 'streams owned again')}</text>`,
   );
   notes.forEach((note, i) => {
     out.push(`<text x="${MARGIN.left}" y="${top + PANEL_HEIGHT + MARGIN.bottom + i * 16}" fill="#555" font-size="11">${escape(note)}</text>`);

@@ -4,8 +4,26 @@
 /** ours = RedisStreamClient; locks = per-stream locks (redis-stream-client-go's protocol); polling = XAUTOCLAIM. */
 export type Impl = 'ours' | 'locks' | 'polling';
 
+/** What a worker can run: an implementation of ownership, or xread = RedisStreamClient for ownership with each owned
+ * stream read by hand (a connection and a blocking XREAD per stream, a fenced checkpoint per entry). */
+export type WorkerImpl = Impl | 'xread';
+
+/** Processing of the owned streams' entries (ours: run({ eachEntry }); xread: its per-stream loops). The handler does
+ * nothing but record the call. */
+export interface ProcessingConfig {
+  /** ours: run()'s commitIntervalMs (its default when absent). */
+  commitIntervalMs?: number;
+  /** Keep every append -> handler start latency (ms, from the entry id's time). */
+  latencies: boolean;
+  /** Append `<stream> <id> <wall-clock ms>` to this file, synchronously, at every handler start: what a process
+   * started survives its SIGKILL. */
+  journal?: string;
+  /** xread: the most reading connections (streams read) of this consumer; further streams stay owned and unread. */
+  maxReaders?: number;
+}
+
 export interface StartConfig {
-  impl: Impl;
+  impl: WorkerImpl;
   url: string;
   serviceName: string;
   heartbeatMs: number;
@@ -16,6 +34,37 @@ export interface StartConfig {
   report: 'each' | 'count';
   /** Tags every event, so that late events of an earlier start are told apart. */
   session: number;
+  /** Process the entries of the owned streams (required by xread). */
+  processing?: ProcessingConfig;
+}
+
+/** What the handler saw since the last reset. */
+export interface ProcessedSnapshot {
+  /** Handler calls. */
+  count: number;
+  /** Wall-clock ms of the first and last handler start (0 when none). */
+  firstAt: number;
+  lastAt: number;
+  /** Append -> handler start (ms) of every call, in order, when asked for. */
+  latencies: number[];
+  /** xread: reading connections open now, and those that could not be opened (their streams stay unread). */
+  readersOpen: number;
+  readersFailed: number;
+}
+
+/** A paced producer: XADD to `streams` in turn at `rate` entries/s for `durationMs`, pipelined. */
+export interface ProduceRequest {
+  url: string;
+  streams: string[];
+  rate: number;
+  durationMs: number;
+}
+
+export interface ProduceResult {
+  sent: number;
+  /** Wall-clock ms of the first and the last XADD sent. */
+  startedAt: number;
+  endedAt: number;
 }
 
 /** Calls the worker's clients sent, by command; script calls by script name, with claim entries. */
@@ -65,6 +114,8 @@ export type Request =
   | { type: 'stop' }
   | { type: 'memory' }
   | { type: 'counters'; reset: boolean }
+  | { type: 'processed'; reset: boolean }
+  | { type: 'produce'; request: ProduceRequest }
   | { type: 'exit' };
 
 export type WorkerEvent =
@@ -73,8 +124,8 @@ export type WorkerEvent =
   /** Streams this consumer owns now: [stream, wall-clock ms, recovered]. */
   | { type: 'added'; session: number; items: Array<[string, number, boolean]> }
   | { type: 'disowned'; session: number; items: Array<[string, number]> }
-  /** report: count. */
-  | { type: 'count'; session: number; owned: number; added: number; lastAt: number }
+  /** report: count; processed = handler calls since the last reset of the processed figures. */
+  | { type: 'count'; session: number; owned: number; added: number; lastAt: number; processed: number }
   | { type: 'error'; session: number; message: string };
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */

@@ -1,7 +1,7 @@
 /** The bench process's side of the consumer workers: forking, requests over IPC, what each one reported. */
 import { fileURLToPath } from 'node:url';
 import { forkTs, type Exit, type Forked } from '../../spec/support/forked.js';
-import type { Counters, MemorySample, Request, StartConfig, WorkerEvent } from './protocol.js';
+import type { Counters, MemorySample, ProcessedSnapshot, ProduceRequest, ProduceResult, Request, StartConfig, WorkerEvent } from './protocol.js';
 
 const WORKER_FILE = fileURLToPath(new URL('../worker.ts', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
@@ -16,6 +16,8 @@ export class Worker {
   owned = 0;
   totalAdded = 0;
   lastAt = 0;
+  /** Handler calls since the last reset of the processed figures (reported with the counts). */
+  processed = 0;
   errors: string[] = [];
   consumerId = '';
   private session = 0;
@@ -24,9 +26,10 @@ export class Worker {
     forked.onReport((event) => this.receive(event));
   }
 
-  /** Forks a worker and resolves once it serves requests. */
+  /** Forks a worker and resolves once it serves requests. With BENCH_CPU_PROF=<dir>, each worker writes a CPU
+   * profile there when it exits (not when killed). */
   static async spawn({ gc = false }: { gc?: boolean } = {}): Promise<Worker> {
-    const forked = forkTs<WorkerEvent, Request>(WORKER_FILE, [], { gc });
+    const forked = forkTs<WorkerEvent, Request>(WORKER_FILE, [], { gc, cpuProfileDir: process.env.BENCH_CPU_PROF || undefined });
     const worker = new Worker(forked);
     await forked.ready((event) => event.type === 'up', START_TIMEOUT_MS);
     return worker;
@@ -51,6 +54,7 @@ export class Worker {
     this.owned = 0;
     this.totalAdded = 0;
     this.lastAt = 0;
+    this.processed = 0;
     this.errors = [];
     this.consumerId = String(await this.request({ type: 'start', config: { ...config, session: this.session } }));
     return this.consumerId;
@@ -73,6 +77,18 @@ export class Worker {
 
   counters(reset = false): Promise<Counters> {
     return this.request({ type: 'counters', reset });
+  }
+
+  /** What the handler saw; `reset` starts the figures (and the live count) again from zero. */
+  async processedSnapshot(reset = false): Promise<ProcessedSnapshot> {
+    const snapshot = await this.request<ProcessedSnapshot>({ type: 'processed', reset });
+    if (reset) this.processed = 0;
+    return snapshot;
+  }
+
+  /** Produces entries at a steady rate from this worker's process (no consumer needed). */
+  produce(request: ProduceRequest): Promise<ProduceResult> {
+    return this.request({ type: 'produce', request });
   }
 
   kill(): void {
@@ -107,6 +123,7 @@ export class Worker {
         this.owned = event.owned;
         this.totalAdded = event.added;
         this.lastAt = event.lastAt;
+        this.processed = event.processed;
         break;
       case 'error':
         this.errors.push(event.message);

@@ -9,8 +9,10 @@ export interface Context {
   runs: number | undefined;
   /** Sizes (K or N) to run instead of the scenario's own (--sizes). */
   sizes: number[] | undefined;
-  /** Implementations to run (--variants): ours, ours-auto, ours-manual, locks, polling. */
+  /** Implementations to run (--variants): ours, ours-auto, ours-manual, locks, polling, xread. */
   variants: string[] | undefined;
+  /** Parts of a scenario made of several (--parts), e.g. processing's drain, load, resume, memory. */
+  parts?: string[] | undefined;
   log(message: string): void;
 }
 
@@ -45,4 +47,9 @@ export function sizesFor(context: Context, full: number[], smoke: number[]): num
 export function wanted(context: Context, variant: string): boolean {
   const filter = context.variants;
   return !filter || filter.includes(variant) || filter.includes(variant.split('-')[0]!);
+}
+
+/** Whether a part of a scenario made of several was asked for (all are, without --parts). */
+export function partWanted(context: Context, part: string): boolean {
+  return !context.parts || context.parts.includes(part);
 }

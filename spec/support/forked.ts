@@ -15,6 +15,8 @@ import path from 'node:path';
 export interface ForkOptions {
   /** Runs the child with --expose-gc, for one that measures its own memory. */
   gc?: boolean;
+  /** Writes a CPU profile (.cpuprofile) of the child to this directory when it exits (node --cpu-prof). */
+  cpuProfileDir?: string;
 }
 
 export interface RequestOptions {
@@ -79,9 +81,10 @@ export function killForkedChildren(): void {
 }
 
 /** Forks `file` (TypeScript, run through tsx) with `args`; its stdout and stderr go to this process's. */
-export function forkTs<Report, Command>(file: string, args: readonly string[] = [], { gc = false }: ForkOptions = {}): Forked<Report, Command> {
+export function forkTs<Report, Command>(file: string, args: readonly string[] = [], { gc = false, cpuProfileDir }: ForkOptions = {}): Forked<Report, Command> {
+  const profile = cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [];
   const child = fork(file, args, {
-    execArgv: [...(gc ? ['--expose-gc'] : []), '--import', 'tsx'],
+    execArgv: [...(gc ? ['--expose-gc'] : []), ...profile, '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Forked<Report, Command>(child, path.basename(file));
