@@ -3,7 +3,7 @@ import { ecdfChart } from '../lib/chart.js';
 import { fmt, summarize, table } from '../lib/util.js';
 import type { ProcessingData } from './processing.js';
 import { readingName, type Reading } from './processing-fleet.js';
-import { heapPerStream, memoryModeName } from './processing-memory.js';
+import { heapPerStream, heapWithFixedCosts, memoryModeName } from './processing-memory.js';
 import { offeredRate } from './processing-many-streams.js';
 import { achievedRate, entriesPerSecond, whileProducingRate } from './processing-throughput.js';
 
@@ -149,15 +149,20 @@ function memoryTable(data: ProcessingData): string {
     memoryModeName(run.mode),
     fmt(run.streams),
     fmt(run.before.heapUsed / MB, 1),
+    fmt(run.half.heapUsed / MB, 1),
     fmt(run.after.heapUsed / MB, 1),
     fmt(heapPerStream(run)),
+    fmt(heapWithFixedCosts(run)),
     fmt((run.after.rss - run.before.rss) / run.streams),
     String(run.connections),
   ]);
   const caption =
     'd. Memory per owned idle stream: one consumer in a child process with --expose-gc, gc() four times before each sample; "before" after init() ' +
-    'with nothing owned, "after" once it owned the streams (one entry each, processed; then 1.5 s idle). "connections": CLIENT LIST, with the streams owned.';
-  return `${caption}\n\n${table(['consumer', 'streams', 'heap before MB', 'heap after MB', 'heap B/stream', 'RSS B/stream', 'connections'], rows)}`;
+    'with nothing owned, "half" once it owned half the streams, "after" once it owned them all (one entry each, processed; then 1.5 s idle each ' +
+    'time). "heap B/stream": (after - half) / (streams / 2), what each more stream costs; "with fixed costs": (after - before) / streams, with ' +
+    "what does not grow with the streams (the processing's connections and their buffers). \"connections\": CLIENT LIST, with the streams owned.";
+  const headers = ['consumer', 'streams', 'heap before MB', 'heap half MB', 'heap after MB', 'heap B/stream', 'with fixed costs B/stream', 'RSS B/stream', 'connections'];
+  return `${caption}\n\n${table(headers, rows)}`;
 }
 
 export function processingTables(data: ProcessingData): string[] {

@@ -11,6 +11,8 @@ import { withTimeout } from '../timeout.js';
  * only name keys of one slot.
  */
 export interface DataNodes {
+  /** True on a single Redis: every stream is on the one node, and stays there. */
+  readonly single: boolean;
   /** Runs a command about `key` on the node that holds it. */
   send(key: string, args: string[]): Promise<unknown>;
   /** Splits keys into groups that one multi-key command may name together. */
@@ -24,6 +26,7 @@ export interface DataNodes {
 export function singleNode(commands: RedisCommander, node: Duplicable): DataNodes {
   const only = { name: '', node };
   return {
+    single: true,
     send: (_key, args) => commands.sendCommand(args),
     group: (keys) => [[...keys]],
     nodeOf: () => only,
@@ -42,6 +45,7 @@ const SEND_TIMEOUT_MS = 5000;
  * to a node that is no longer a master is closed.
  */
 export class ClusterNodes implements DataNodes {
+  readonly single = false;
   private readonly topology: ClusterTopology;
   private readonly open = new Map<string, Promise<RedisConnection>>();
   private timer: NodeJS.Timeout | undefined;

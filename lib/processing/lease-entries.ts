@@ -44,7 +44,7 @@ export function leaseEntries(work: StreamWork, deps: IteratorDeps): AsyncIterabl
       if (finished || work.closed || work.lease.ended) return finish();
       const head = work.buffer[0];
       if (head && work.open && deps.mayStart(work)) {
-        work.buffer.shift();
+        work.take(1);
         deps.taken(work, 1);
         if (work.settings.isEnd?.(toEntry(work, head, 1))) {
           await deps.reachedEnd(work);

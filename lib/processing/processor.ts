@@ -103,7 +103,7 @@ export class Processor {
     const { isEnd } = work.settings;
     const head = work.buffer[0]!;
     if (!isEnd?.(toEntry(work, head, 1))) return false;
-    work.buffer.shift();
+    work.take(1);
     this.deps.taken(work, 1);
     await this.deps.reachedEnd(work);
     return true;
@@ -144,7 +144,7 @@ export class Processor {
    */
   private async attempts(work: StreamWork, entries: readonly ReadEntry[], call: (attempt: number) => unknown): Promise<'done' | 'stopped'> {
     if (!this.deps.mayStart(work)) return 'stopped';
-    work.buffer.splice(0, entries.length);
+    work.take(entries.length);
     this.deps.taken(work, entries.length);
     work.current = entries[0];
     for (let attempt = 1; ; attempt += 1) {

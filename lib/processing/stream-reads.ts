@@ -62,9 +62,7 @@ export class StreamReads {
   forget(work: StreamWork): void {
     this.woken.delete(work);
     work.readDeferred = false;
-    const dropped = work.buffer.length;
-    work.buffer.length = 0;
-    this.buffered -= dropped;
+    this.buffered -= work.take().length;
     // The room made may be what other streams wait for.
     if (this.woken.size > 0) this.schedule();
   }
@@ -144,7 +142,7 @@ export class StreamReads {
       if (!entries || entries.length === 0 || work.closed) continue;
       // The position may have been set again meanwhile (setPosition): then this reply is from the old place.
       if (work.cursor !== cursors[i]) continue;
-      work.buffer.push(...entries);
+      work.add(entries);
       this.buffered += entries.length;
       work.cursor = entries[entries.length - 1]!.id;
       // A full reply: more may be waiting.

@@ -23,8 +23,6 @@ export interface WakeupEvents {
 interface NodeListener {
   connection: Promise<RedisConnection>;
   state: StreamEventsState;
-  /** The streams listened for on this node. */
-  readonly streams: Set<string>;
 }
 
 /**
@@ -35,7 +33,7 @@ interface NodeListener {
  */
 export class StreamWakeups {
   private readonly listeners = new Map<string, NodeListener>();
-  /** Which node each stream is listened for on. */
+  /** On a cluster, which node each stream is listened for on (on a single Redis, the one node: nothing is kept). */
   private readonly watchedOn = new Map<string, string>();
   private readonly prefix: string;
   private timer: NodeJS.Timeout | undefined;
@@ -59,10 +57,7 @@ export class StreamWakeups {
   async watch(streams: readonly string[]): Promise<void> {
     for (const [name, keys] of this.byNode(streams)) {
       const listener = this.listenerOn(name, keys[0]!);
-      for (const key of keys) {
-        listener.streams.add(key);
-        this.watchedOn.set(key, name);
-      }
+      if (!this.nodes.single) for (const key of keys) this.watchedOn.set(key, name);
       try {
         const connection = await listener.connection;
         if (this.stopped) return;
@@ -81,7 +76,7 @@ export class StreamWakeups {
   unwatch(streams: readonly string[]): void {
     const byNode = new Map<string, string[]>();
     for (const stream of streams) {
-      const name = this.watchedOn.get(stream);
+      const name = this.nodes.single ? '' : this.watchedOn.get(stream);
       if (name === undefined) continue;
       this.watchedOn.delete(stream);
       const group = byNode.get(name);
@@ -91,7 +86,6 @@ export class StreamWakeups {
     for (const [name, keys] of byNode) {
       const listener = this.listeners.get(name);
       if (!listener) continue;
-      for (const key of keys) listener.streams.delete(key);
       void listener.connection
         .then((connection) => connection.unsubscribe(keys.map((key) => this.prefix + key)))
         .catch((error: unknown) => this.stopped || this.events.onError(error));
@@ -101,7 +95,8 @@ export class StreamWakeups {
   /** Checks the flags again on every node (a restarted Redis forgot them), then asks for a sweep. */
   async resync(): Promise<void> {
     for (const [name, listener] of this.listeners) {
-      const [key] = listener.streams;
+      // A key on the node, for the command to be routed there (any on a single Redis).
+      const key = this.nodes.single ? '' : [...this.watchedOn].find(([, node]) => node === name)?.[0];
       if (key !== undefined) listener.state = await this.flagsOn(name, key);
     }
     this.schedule();
@@ -125,7 +120,7 @@ export class StreamWakeups {
     let listener = this.listeners.get(name);
     if (listener) return listener;
     const { node } = this.nodes.nodeOf(key);
-    const created: NodeListener = { state: 'unknown', connection: Promise.resolve(undefined as never), streams: new Set() };
+    const created: NodeListener = { state: 'unknown', connection: Promise.resolve(undefined as never) };
     created.connection = (async () => {
       created.state = await this.flagsOn(name, key);
       this.schedule();

@@ -26,7 +26,7 @@ export class Streams {
     const lease = this.registry.add({ stream, lbsId: '1-0', info: {}, token: 7 }, false)!;
     const work = new StreamWork(lease, settings);
     work.open = true;
-    work.buffer.push(...entries);
+    work.add([...entries]);
     return work;
   }
 

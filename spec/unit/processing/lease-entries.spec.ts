@@ -16,7 +16,7 @@ function setUp(options: EntriesOptions = {}, entries: readonly ReadEntry[] = [])
 
 /** Entries were read, as the processing hands them over: into the buffer, then the waiting iterator is woken. */
 function deliver(work: StreamWork, entries: readonly ReadEntry[]): void {
-  work.buffer.push(...entries);
+  work.add([...entries]);
   wake(work);
 }
 

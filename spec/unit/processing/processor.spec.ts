@@ -120,7 +120,7 @@ describe('Processor: order', () => {
     const work = streams.open('s', readEntries(1));
     processor.offer(work);
     await settle();
-    work.buffer.push(...readEntries(2, 2));
+    work.add(readEntries(2, 2));
     processor.offer(work); // a read while busy: no second turn at the same time
     await settle();
     expect(handler.calls).toHaveLength(1);

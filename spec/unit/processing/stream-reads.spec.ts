@@ -45,6 +45,10 @@ class FakeDataNodes implements DataNodes {
   readonly held: Array<Deferred<void>> = [];
   clustered = false;
 
+  get single(): boolean {
+    return !this.clustered;
+  }
+
   stop(): void {}
 
   add(stream: string, count: number, from = 1): void {
@@ -113,7 +117,7 @@ function setUp({ maxBuffered = 1_000_000, batchSize = 100 } = {}) {
 
 /** What a processor does with entries: takes them from the buffer and says so. */
 function take(reads: StreamReads, work: StreamWork, count = work.buffer.length): void {
-  const taken = work.buffer.splice(0, count);
+  const taken = work.take(count);
   reads.taken(work, taken.length);
 }
 
