@@ -1,5 +1,5 @@
 import type { ReadEntry, StreamEntry } from './entry.js';
-import { toEntry } from './processor.js';
+import { isEndMarker, toEntry } from './processor.js';
 import type { StreamWork } from './stream-work.js';
 
 /** What the iterator needs from the rest of the processing. */
@@ -10,6 +10,7 @@ export interface IteratorDeps {
   reachedEnd(work: StreamWork): Promise<void>;
   /** The loop was left: the stream is not read any more (its lease stays owned). */
   left(work: StreamWork): void;
+  report(error: unknown): void;
 }
 
 const DONE: IteratorResult<StreamEntry> = { done: true, value: undefined };
@@ -46,7 +47,7 @@ export function leaseEntries(work: StreamWork, deps: IteratorDeps): AsyncIterabl
       if (head && work.open && deps.mayStart(work)) {
         work.take(1);
         deps.taken(work, 1);
-        if (work.settings.isEnd?.(toEntry(work, head, 1))) {
+        if (isEndMarker(work, head, deps.report)) {
           await deps.reachedEnd(work);
           return finish();
         }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { StreamProcessingError } from '../errors.js';
 import type { ReadEntry, StreamEntry } from './entry.js';
 import type { RunSettings } from './run-options.js';
 import type { StreamWork } from './stream-work.js';
@@ -84,7 +85,9 @@ export class Processor {
         handled += step;
       }
     } catch (error) {
+      // Not expected (the steps report their own failures): look again later rather than at once.
       this.deps.report(error);
+      held = work.live;
     } finally {
       work.busy = false;
       work.current = undefined;
@@ -100,9 +103,7 @@ export class Processor {
 
   /** Takes the end marker off the buffer, if it comes first, and finishes the stream. */
   private async atEnd(work: StreamWork): Promise<boolean> {
-    const { isEnd } = work.settings;
-    const head = work.buffer[0]!;
-    if (!isEnd?.(toEntry(work, head, 1))) return false;
+    if (!this.isEnd(work, work.buffer[0]!)) return false;
     work.take(1);
     this.deps.taken(work, 1);
     await this.deps.reachedEnd(work);
@@ -122,9 +123,8 @@ export class Processor {
 
   private async oneBatch(work: StreamWork): Promise<number> {
     if (await this.atEnd(work)) return 0;
-    const { isEnd, batchSize } = work.settings;
     let size = 1;
-    while (size < Math.min(batchSize, work.buffer.length) && !isEnd?.(toEntry(work, work.buffer[size]!, 1))) size += 1;
+    while (size < Math.min(work.settings.batchSize, work.buffer.length) && !this.isEnd(work, work.buffer[size]!)) size += 1;
     const entries = work.buffer.slice(0, size);
     const epoch = work.epoch;
     const call = this.settings.handler.call as (batch: unknown, lease: StreamWork['lease']) => unknown;
@@ -134,6 +134,10 @@ export class Processor {
     if (outcome === 'stopped') return 0;
     this.deps.processed(work, entries[entries.length - 1]!.id, epoch);
     return entries.length;
+  }
+
+  private isEnd(work: StreamWork, entry: ReadEntry): boolean {
+    return isEndMarker(work, entry, (error) => this.deps.report(error));
   }
 
   /**
@@ -187,6 +191,18 @@ export class Processor {
       if (await ready()) return true;
       await sleep(Math.min(5000, HELD_RETRY_MS * 2 ** Math.min(waited, 6)));
     }
+  }
+}
+
+/** Whether `entry` is the stream's end marker (`isEnd`); an isEnd that throws is reported, and the entry is not. */
+export function isEndMarker(work: StreamWork, entry: ReadEntry, report: (error: unknown) => void): boolean {
+  const { isEnd } = work.settings;
+  if (!isEnd) return false;
+  try {
+    return Boolean(isEnd(toEntry(work, entry, 1)));
+  } catch (error) {
+    report(new StreamProcessingError(work.stream, `isEnd threw for entry ${entry.id} of stream "${work.stream}": it is taken as no end marker`, { cause: error }));
+    return false;
   }
 }
 

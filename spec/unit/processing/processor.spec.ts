@@ -1,3 +1,4 @@
+import { StreamProcessingError } from '../../../lib/errors.js';
 import { describe, expect, it, vi } from 'vitest';
 import type { StreamLease } from '../../../lib/events.js';
 import type { EachBatch, EachEntry, StreamBatch, StreamEntry } from '../../../lib/processing/entry.js';
@@ -411,6 +412,25 @@ describe('Processor: end marker (isEnd)', () => {
     expect(handler.calls).toEqual([]);
     expect(steps.log).toEqual(['end s']);
     expect(steps.takenCount).toBe(1);
+  });
+
+  it('an isEnd that throws is reported, the entry taken as no marker and processed: the stream goes on', async () => {
+    const handler = new Handler<StreamEntry>('succeed');
+    let calls = 0;
+    const throwing = (entry: StreamEntry): boolean => {
+      calls += 1;
+      if (entry.id === '1-0') throw new Error('isEnd broke');
+      return false;
+    };
+    const { steps, streams, processor } = setUp({ isEnd: throwing }, { eachEntry: handler.call });
+    processor.offer(streams.open('s', readEntries(2)));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(entryIds(handler)).toEqual(['1-0', '2-0']);
+    expect(steps.processedOf('s')).toEqual(['1-0', '2-0']);
+    expect(steps.reports).toHaveLength(1);
+    expect(steps.reports[0]).toBeInstanceOf(StreamProcessingError);
+    // Asked once per entry, not again and again.
+    expect(calls).toBe(2);
   });
 
   it('cuts a batch before the marker: the batch is processed, then the end reached', async () => {
