@@ -1,5 +1,5 @@
-import { StreamProcessingError } from '../../../lib/errors.js';
 import { describe, expect, it, vi } from 'vitest';
+import { StreamProcessingError } from '../../../lib/errors.js';
 import type { StreamLease } from '../../../lib/events.js';
 import type { EachBatch, EachEntry, StreamBatch, StreamEntry } from '../../../lib/processing/entry.js';
 import { Processor } from '../../../lib/processing/processor.js';
