@@ -256,11 +256,17 @@ export class Processing implements LeaseHost {
     if (this.works.get(work.stream) === work) this.works.delete(work.stream);
     void this.io?.then((io) => {
       io.reads.forget(work);
-      if (work.open) io.wakeups.unwatch([work.stream]);
+      if (work.open) io.wakeups.unwatch(this.unheeded([work]));
     }, () => undefined);
     const wake = work.wake;
     work.wake = undefined;
     wake?.();
+  }
+
+  /** The streams of these (ended) works that no other work reads now: a new lease of the same stream may be
+   * listening already. */
+  private unheeded(works: readonly StreamWork[]): string[] {
+    return works.filter((work) => !this.works.has(work.stream)).map((work) => work.stream);
   }
 
   private scheduleOpen(delayMs = 0): void {
@@ -281,6 +287,9 @@ export class Processing implements LeaseHost {
     let unopened: StreamWork[] = batch;
     try {
       const io = await this.ioStarted();
+      // Listening starts while the positions load (a write from then on is heard); streams not opened stop it.
+      const listening = io.wakeups.watch(batch.map((work) => work.stream));
+      listening.catch(() => undefined);
       const outcomes: OpenOutcome[] = [];
       for (let i = 0; i < batch.length; i += OPEN_BATCH) {
         const slice = batch.slice(i, i + OPEN_BATCH).map((work) => ({ stream: work.stream, token: work.lease.token }));
@@ -302,14 +311,16 @@ export class Processing implements LeaseHost {
         }
       }
       unopened = [...failed, ...started];
+      await listening;
+      const kept = new Set([...started, ...failed]);
+      io.wakeups.unwatch(this.unheeded(batch.filter((work) => !kept.has(work))));
       await this.storeNewStarts(fresh);
-      await io.wakeups.watch(started.map((work) => work.stream));
       unopened = failed;
       if (failed.length === 0) this.openBackoff.reset();
       for (const work of started) {
         work.open = true;
         // Ended while it was being opened: untrack() did not know it was listened for.
-        if (work.closed) io.wakeups.unwatch([work.stream]);
+        if (work.closed) io.wakeups.unwatch(this.unheeded([work]));
         else io.reads.wake(work);
         work.wake?.();
       }
