@@ -54,6 +54,6 @@ it('lets a process that processes streams with run() exit by itself after close(
   const afterClose = await exitsByItself(run, closing!, 'close');
   await waitFor(() => finishing!.consumer.owned().size === 4, { timeoutMs: 5000 });
   const afterDone = await exitsByItself(run, finishing!, 'done');
-  expect(await run.admin.hLen(keysFor(run.service).positions)).toBe(0);
+  expect(await run.admin.xLen(keysFor(run.service).lbs)).toBe(0);
   console.log(`[chaos] leaks (run): close() child exited ${afterClose} ms after stopping, done() child ${afterDone} ms after stopping`);
 });

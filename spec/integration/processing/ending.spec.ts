@@ -132,3 +132,22 @@ it('a stream whose key holds another type is dead-lettered and keeps no position
   expect(log.errors.map((error) => error.name).sort()).toEqual(['DeadLetterError', 'StreamProcessingError']);
   expect(await redis.admin.hGetAll(keys.positionTokens)).toEqual({});
 });
+
+it('leaves no position behind when a consumer that took streams over from a closed one calls done()', async () => {
+  const service = serviceName();
+  const streams = upTo(6).map((i) => `${service}:shared-${i}`);
+  for (const stream of streams) await append(redis.admin, stream, 5);
+  const seen = new Seen();
+  const a = await redis.fleet.consumer({ serviceName: service, autoClaim: true, heartbeatMs: 1000 });
+  const b = await redis.fleet.consumer({ serviceName: service, autoClaim: true, heartbeatMs: 1000 });
+  for (const { client } of [a, b]) client.run({ eachEntry: seen.record, commitIntervalMs: 50 });
+  for (const stream of streams) await addStream(redis.admin, service, stream);
+  await waitFor(() => seen.count === 30);
+  await a.client.close();
+  await waitFor(() => b.client.owned().length === 6);
+  await b.client.done();
+  const keys = keysFor(service);
+  expect(await redis.admin.xLen(keys.lbs)).toBe(0);
+  expect(await redis.admin.hGetAll(keys.positions)).toEqual({});
+  expect(await redis.admin.hGetAll(keys.positionTokens)).toEqual({});
+});
