@@ -58,7 +58,7 @@ export class Committer {
     this.due.clear();
     for (let i = 0; i < works.length; i += COMMIT_BATCH) {
       const slice = works.slice(i, i + COMMIT_BATCH);
-      const positions = slice.map((work) => ({ stream: work.stream, id: work.processed!, token: work.lease.token }));
+      const positions = slice.map((work) => ({ stream: work.stream, id: work.processed!, token: work.lease.token, lbsId: work.lease.lbsId }));
       let result;
       try {
         result = await commitPositions(this.context.scripts, this.context, { nonce: this.session.incarnation().nonce, positions });

@@ -292,7 +292,7 @@ export class Processing implements LeaseHost {
       listening.catch(() => undefined);
       const outcomes: OpenOutcome[] = [];
       for (let i = 0; i < batch.length; i += OPEN_BATCH) {
-        const slice = batch.slice(i, i + OPEN_BATCH).map((work) => ({ stream: work.stream, token: work.lease.token }));
+        const slice = batch.slice(i, i + OPEN_BATCH).map(({ stream, lease }) => ({ stream, token: lease.token, lbsId: lease.lbsId }));
         outcomes.push(...(await openPositions(this.context.scripts, this.context, slice)));
       }
       const starts = await Promise.allSettled(batch.map((work, i) => this.startOf(work, outcomes[i]!, io.nodes)));
@@ -372,7 +372,7 @@ export class Processing implements LeaseHost {
    * then starts there too, and skips nothing written since. */
   private async storeNewStarts(works: readonly StreamWork[]): Promise<void> {
     if (works.length === 0) return;
-    const positions = works.map((work) => ({ stream: work.stream, id: work.cursor, token: work.lease.token }));
+    const positions = works.map(({ stream, cursor, lease }) => ({ stream, id: cursor, token: lease.token, lbsId: lease.lbsId }));
     const result = await commitPositions(this.context.scripts, this.context, { nonce: this.session.incarnation().nonce, positions });
     if (result.lost) throw new RedisStreamClientError('The session ended while positions were opened');
   }

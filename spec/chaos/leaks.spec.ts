@@ -54,6 +54,9 @@ it('lets a process that processes streams with run() exit by itself after close(
   const afterClose = await exitsByItself(run, closing!, 'close');
   await waitFor(() => finishing!.consumer.owned().size === 4, { timeoutMs: 5000 });
   const afterDone = await exitsByItself(run, finishing!, 'done');
+  // Every stream finished, and nothing of them left: a commit sent before done() finished them must not write a
+  // position back after it (as a commit resent with EVAL after NOSCRIPT once did).
   expect(await run.admin.xLen(keysFor(run.service).lbs)).toBe(0);
+  expect(await run.admin.hGetAll(keysFor(run.service).positions)).toEqual({});
   console.log(`[chaos] leaks (run): close() child exited ${afterClose} ms after stopping, done() child ${afterDone} ms after stopping`);
 });

@@ -6,17 +6,17 @@ import type { StreamWork } from '../../../lib/processing/stream-work.js';
 import { Streams, settle, useFakeTimersPerTest } from '../../support/processing-fakes.js';
 import { deferred, FakeScriptRunner, FakeSession, isSettled, unitContext, type Deferred } from '../../support/unit-fakes.js';
 
-/** One position as a commit-positions call carries it. */
+/** One position as a commit-positions call carries it (and the lease's LBS entry id, left out here). */
 interface Sent {
   readonly stream: string;
   readonly id: string;
   readonly token: string | number;
 }
 
-/** The positions of a commit-positions call: ARGV is the nonce, then triples. */
+/** The positions of a commit-positions call: ARGV is the nonce, the group and the consumer, then quadruples. */
 function sentOf(args: ReadonlyArray<string | number>): Sent[] {
   const sent: Sent[] = [];
-  for (let i = 1; i < args.length; i += 3) sent.push({ stream: String(args[i]), id: String(args[i + 1]), token: args[i + 2]! });
+  for (let i = 3; i < args.length; i += 4) sent.push({ stream: String(args[i]), id: String(args[i + 1]), token: args[i + 2]! });
   return sent;
 }
 
@@ -88,8 +88,8 @@ describe('Committer: what a commit carries', () => {
       { stream: 'c', id: '1700000000000-0', token: 7 },
     ]]);
     const [call] = runner.callsOf('commit-positions');
-    expect(call!.keys).toEqual([context.keys.positions, context.keys.positionTokens, sessionKey(context.keys, 'me')]);
-    expect(call!.args[0]).toBe(session.nonce);
+    expect(call!.keys).toEqual([context.keys.positions, context.keys.positionTokens, sessionKey(context.keys, 'me'), context.keys.lbs]);
+    expect(call!.args.slice(0, 3)).toEqual([session.nonce, context.keys.group, 'me']);
     expect(events.committed).toEqual(['a 3-0', 'b 7-1', 'c 1700000000000-0']);
     // Committed: nothing is left to commit.
     for (const work of works) expect(work.processed).toBeUndefined();
