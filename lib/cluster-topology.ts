@@ -16,6 +16,8 @@ export class ClusterTopology {
   private readonly known: Set<string>;
   private owners: Array<string | undefined> = [];
   private masterSet = new Set<string>();
+  /** Goes up each time an answer changes which master serves some slot. */
+  private changes = 0;
 
   constructor(private readonly cluster: RedisClusterLike) {
     this.known = new Set(knownNodes(cluster));
@@ -24,6 +26,11 @@ export class ClusterTopology {
   /** The masters, as of the last answer. */
   get masters(): ReadonlySet<string> {
     return this.masterSet;
+  }
+
+  /** How many answers so far changed which master serves some slot. */
+  get version(): number {
+    return this.changes;
   }
 
   /** The master of `slot` as of the last answer. */
@@ -53,6 +60,7 @@ export class ClusterTopology {
       masters.add(address);
       owners.fill(address, from, to + 1);
     }
+    if (owners.some((owner, slot) => owner !== this.owners[slot])) this.changes += 1;
     this.owners = owners;
     this.masterSet = masters;
     return true;

@@ -19,6 +19,8 @@ export interface DataNodes {
   group(keys: readonly string[]): string[][];
   /** The node that holds `key` ('' on a single Redis), and something to open a connection to it with. */
   nodeOf(key: string): { readonly name: string; readonly node: Duplicable };
+  /** Calls `listener` when streams may have moved to other nodes (a cluster's slots changed masters). */
+  onMoves(listener: () => void): void;
   stop(): void;
 }
 
@@ -30,6 +32,7 @@ export function singleNode(commands: RedisCommander, node: Duplicable): DataNode
     send: (_key, args) => commands.sendCommand(args),
     group: (keys) => [[...keys]],
     nodeOf: () => only,
+    onMoves: () => undefined,
     stop: () => undefined,
   };
 }
@@ -51,6 +54,7 @@ export class ClusterNodes implements DataNodes {
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private stopped = false;
+  private movesListener: () => void = () => undefined;
 
   constructor(
     private readonly cluster: RedisClusterLike,
@@ -68,8 +72,10 @@ export class ClusterNodes implements DataNodes {
 
   async send(key: string, args: string[]): Promise<unknown> {
     try {
-      const connection = await this.connectionTo(this.masterOf(key));
-      return await withTimeout(connection.sendCommand(args), SEND_TIMEOUT_MS, `A command to the master of "${key}"`);
+      const address = this.masterOf(key);
+      // Connecting counts too: a connection to a node that died is retried by node-redis for ever.
+      const call = this.connectionTo(address).then((connection) => connection.sendCommand(args));
+      return await withTimeout(call, SEND_TIMEOUT_MS, `A command to the master of "${key}" (${address})`);
     } catch (error) {
       this.refreshSoon();
       throw error;
@@ -90,6 +96,10 @@ export class ClusterNodes implements DataNodes {
   nodeOf(key: string): { readonly name: string; readonly node: Duplicable } {
     const name = this.masterOf(key);
     return { name, node: clusterNode(this.cluster, name) };
+  }
+
+  onMoves(listener: () => void): void {
+    this.movesListener = listener;
   }
 
   stop(): void {
@@ -132,7 +142,9 @@ export class ClusterNodes implements DataNodes {
   }
 
   private async refresh(): Promise<void> {
+    const version = this.topology.version;
     if (!(await this.topology.refresh())) return;
+    if (this.topology.version !== version) this.movesListener();
     for (const address of [...this.open.keys()]) {
       if (this.topology.masters.has(address)) continue;
       this.open.delete(address);

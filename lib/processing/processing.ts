@@ -427,6 +427,12 @@ export class Processing implements LeaseHost {
         onError: (error) => this.host.report(error),
         onPolling: (node, why) => this.context.log.warn(POLLING_WARNINGS[why], { node }),
       });
+      // Streams whose slot moved: listened for on their new master, and read at once (writes meanwhile were not
+      // announced where they are now).
+      nodes.onMoves(() => {
+        wakeups.followMoves().catch((error: unknown) => this.host.report(error));
+        for (const work of this.works.values()) reads.wake(work);
+      });
       return { nodes, reads, wakeups };
     });
     this.io.catch(() => {

@@ -104,7 +104,7 @@ export class StreamWakeups {
   }
 
   /** On a cluster, a stream whose slot moved to another master (a failover, a migration) is listened for there. */
-  private async followMoves(): Promise<void> {
+  async followMoves(): Promise<void> {
     const moved = [...this.watchedOn].filter(([stream, name]) => this.nodes.nodeOf(stream).name !== name).map(([stream]) => stream);
     if (moved.length === 0) return;
     this.unwatch(moved);

@@ -49,6 +49,8 @@ class FakeDataNodes implements DataNodes {
     return !this.clustered;
   }
 
+  onMoves(): void {}
+
   stop(): void {}
 
   add(stream: string, count: number, from = 1): void {
