@@ -256,7 +256,8 @@ export class Processing implements LeaseHost {
     if (this.works.get(work.stream) === work) this.works.delete(work.stream);
     void this.io?.then((io) => {
       io.reads.forget(work);
-      if (work.open) io.wakeups.unwatch(this.unheeded([work]));
+      // Listened for since its opening began (or not at all: unsubscribing then changes nothing).
+      io.wakeups.unwatch(this.unheeded([work]));
     }, () => undefined);
     const wake = work.wake;
     work.wake = undefined;
@@ -287,7 +288,7 @@ export class Processing implements LeaseHost {
     let unopened: StreamWork[] = batch;
     try {
       const io = await this.ioStarted();
-      // Listening starts while the positions load (a write from then on is heard); streams not opened stop it.
+      // Listening starts while the positions load (a write from then on is heard); untrack() stops it.
       const listening = io.wakeups.watch(batch.map((work) => work.stream));
       listening.catch(() => undefined);
       const outcomes: OpenOutcome[] = [];
@@ -312,16 +313,12 @@ export class Processing implements LeaseHost {
       }
       unopened = [...failed, ...started];
       await listening;
-      const kept = new Set([...started, ...failed]);
-      io.wakeups.unwatch(this.unheeded(batch.filter((work) => !kept.has(work))));
       await this.storeNewStarts(fresh);
       unopened = failed;
       if (failed.length === 0) this.openBackoff.reset();
       for (const work of started) {
         work.open = true;
-        // Ended while it was being opened: untrack() did not know it was listened for.
-        if (work.closed) io.wakeups.unwatch(this.unheeded([work]));
-        else io.reads.wake(work);
+        io.reads.wake(work);
         work.wake?.();
       }
     } catch (error) {
