@@ -103,7 +103,8 @@ export class StreamWakeups {
     this.events.onSweep();
   }
 
-  /** On a cluster, a stream whose slot moved to another master (a failover, a migration) is listened for there. */
+  /** On a cluster, a stream whose slot moved to another master (a failover, a migration) is listened for there.
+   * Called when the slot map changes (DataNodes.onMoves). */
   async followMoves(): Promise<void> {
     const moved = [...this.watchedOn].filter(([stream, name]) => this.nodes.nodeOf(stream).name !== name).map(([stream]) => stream);
     if (moved.length === 0) return;
@@ -164,7 +165,6 @@ export class StreamWakeups {
     const polling = [...this.listeners.values()].some((listener) => listener.state !== 'announced');
     this.timer = setTimeout(() => {
       this.events.onSweep();
-      this.followMoves().catch((error: unknown) => this.events.onError(error));
       this.schedule();
     }, polling ? POLL_MS : SWEEP_MS);
     this.timer.unref();
