@@ -2,8 +2,9 @@ import { EventEmitter } from 'eventemitter3';
 import { z } from 'zod';
 import { ClientLog } from './client-log.js';
 import type { ClientContext } from './context.js';
-import { AlreadyClaimedError, NotOwnerError, NotRunningError, RedisStreamClientError, SessionLostError } from './errors.js';
+import { AlreadyClaimedError, ConfigError, NotOwnerError, NotRunningError, RedisStreamClientError, SessionLostError } from './errors.js';
 import type { ExpiredStream, RedisStreamClientEvents, StreamLease } from './events.js';
+import type { HandOverResult } from './hand-over.js';
 import { decodeInfo } from './scripts/outcomes.js';
 import { FailureDetector } from './failure-detector.js';
 import { Connections } from './connections.js';
@@ -27,6 +28,13 @@ import { isStreamId } from './processing/stream-id.js';
 import type { OwnedLease } from './leases.js';
 import { Takeover } from './takeover.js';
 import { untilAborted, withTimeout } from './timeout.js';
+import { HandOver } from './hand-over.js';
+import { Inbox } from './inbox.js';
+import { Rebalancer } from './rebalancer.js';
+import { sessionKey } from './keys.js';
+import type { MemberRecord } from './scripts/register.js';
+import { updateMember } from './scripts/update-member.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The largest part of a stream id: each of its two parts is a 64-bit unsigned number. */
 const MAX_ID_PART = 2n ** 64n - 1n;
@@ -47,11 +55,34 @@ const TOKEN_FAILOVER_MARGIN = 2 ** 30;
 const INIT_TIMEOUT_MS = 10_000;
 /** How long close() and done() wait for Redis, by default: an unreachable Redis must not hold a shutdown up. */
 const STOP_TIMEOUT_MS = 5_000;
+/** How long drain() tries to hand every stream over, by default. */
+const DRAIN_TIMEOUT_MS = 30_000;
+/** While draining with nobody to receive, how often to look again for room among the others. */
+const DRAIN_POLL_MS = 250;
 
 /** Options of `init()`. */
 export interface InitOptions {
   /** How long init() may take in all before it gives up and rejects (ms). Default 10,000. */
   timeoutMs?: number;
+}
+
+/** Options of `drain()`. */
+export interface DrainOptions {
+  /** How long to try to hand every stream over (ms). Default 30,000. */
+  timeoutMs?: number;
+}
+
+/** What `drain()` did: how many streams went to other consumers, and the leases still owned when it gave up. */
+export type DrainResult = HandOverResult;
+
+/** Options of `close()`. */
+export interface CloseOptions extends StopOptions {
+  /**
+   * Keep this consumer's streams for its next process under the same `consumerId` (a restart, a rolling deploy) for
+   * `restartGraceMs`: nobody else takes them meanwhile, and the next process takes them back (`origin: 'restart'`).
+   * If none comes back in time, the others take them over. Needs an explicit `consumerId` (ConfigError otherwise).
+   */
+  restart?: boolean;
 }
 
 /** Options of `close()` and `done()`. */
@@ -79,6 +110,11 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private readonly streams: OwnedStreams;
   private readonly takeover: Takeover;
   private readonly processing: Processing;
+  private readonly handOver: HandOver;
+  private readonly inbox: Inbox;
+  private readonly rebalancer: Rebalancer;
+  /** drain() was called and resume() not since: no new streams, takeovers or shares. */
+  private draining = false;
   /** The database number the client really uses (known once started). */
   private database = 0;
   private subscriber: KeyspaceSubscriber | undefined;
@@ -113,10 +149,17 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     const commander = this.link.commander;
     this.context = { redis: commander, scripts: new ScriptRunner(commander), keys, consumerId: this.options.consumerId, options: this.options, log };
     this.detector = new FailureDetector(this.context, {
-      onPeerDead: (consumerId) => this.takeover.handle(consumerId),
+      // A draining consumer takes nothing over; resume() looks for dead peers again.
+      onPeerDead: (consumerId) => {
+        if (!this.draining) this.takeover.handle(consumerId);
+      },
       onOwnSessionExpired: () => this.session.heartbeatSoon(),
     });
     this.session = new Session(this.context, sessionScripts(commander, this.context), this.detector, {
+      onHeartbeat: (result) => {
+        if (result.inbox > 0) this.inbox.check();
+        this.rebalancer.heartbeat(result.membership, result.excess);
+      },
       onLost: () => {
         const count = this.streams.size;
         this.streams.disownAll();
@@ -128,7 +171,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       },
       onRenewed: () => void this.streams.recover(false).catch((error: unknown) => this.handleError(error)),
       onError: (error) => this.handleError(error),
-    });
+    }, () => this.memberRecord());
     this.streams = new OwnedStreams(this.context, this.session, this.notifier);
     this.processing = new Processing(this.context, this.session, this.connections, () => this.dataAccess(), {
       disown: (lease, reason) => this.streams.disown(lease, reason),
@@ -140,7 +183,28 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.takeover = new Takeover(this.context, this.session, {
       onExpired: (expired) => this.notifier.notify('streamExpired', expired),
       onClaimFailed: () => this.streams.checkForStraysSoon(),
-      onClaimed: (grant) => this.streams.add(grant, true),
+      onClaimed: (grant) => this.streams.add(grant),
+      onError: (error) => this.handleError(error),
+    });
+    this.handOver = new HandOver(this.context, this.session, {
+      streams: this.streams,
+      notifier: this.notifier,
+      release: (leases, timeoutMs) => this.processing.release(leases, timeoutMs),
+      database: () => this.database,
+    });
+    this.inbox = new Inbox(this.context, this.session, {
+      onHanded: (grant) => this.streams.add(grant),
+      onOffered: (expired) => {
+        this.streams.expectClaim(expired.lbsId);
+        this.takeover.offered(expired);
+      },
+      onError: (error) => this.handleError(error),
+    });
+    this.rebalancer = new Rebalancer(this.context, {
+      handOver: this.handOver,
+      owned: () => this.streams.all(),
+      takingOver: () => this.takeover.busy,
+      draining: () => this.draining,
       onError: (error) => this.handleError(error),
     });
   }
@@ -256,7 +320,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       throw new SessionLostError('This consumer lost its session while claiming');
     }
     const info = outcome.raw === '' ? expired.info : decodeInfo(outcome.raw, { lbsId, stream }, (error) => this.handleError(error));
-    return this.streams.add({ stream, lbsId, info, token: outcome.token }, true, false);
+    return this.streams.add({ stream, lbsId, info, token: outcome.token, origin: outcome.origin }, false);
   }
 
   /** Marks a stream's work finished: its LBS entry is acknowledged and deleted. Rejects with NotOwnerError when
@@ -288,16 +352,85 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   }
 
   /**
-   * Shuts down handing unfinished streams to the other consumers at once (no `streamDisowned`; every lease's
-   * signal is aborted). Waits for Redis at most `timeoutMs` (default 5 s): past that, the session simply expires
-   * and the peers take over then.
+   * Shuts down handing unfinished streams to the other consumers at once: each goes to the consumer furthest below its
+   * fair share (`streamReleased` with reason 'close'; every lease's signal is aborted); with nobody to receive them,
+   * they are left for the others to take over once this consumer's session has ended, which it does at once. Waits
+   * for Redis at most `timeoutMs` (default 5 s): past that, the session simply expires and the peers take over then.
    */
-  async close(options: StopOptions = {}): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (options.restart && !this.options.consumerIdGiven) {
+      throw new ConfigError(
+        'close({ restart: true }) needs an explicit `consumerId`: the default one changes with every process, so no restart could come back to its streams',
+        'consumerId',
+      );
+    }
     await this.stop(options, false, async () => {
       await this.processing.commit();
-      this.streams.giveUpAll(new RedisStreamClientError('The client was closed'));
+      await this.rebalancer.settled();
+      if (options.restart) {
+        this.releaseAll('close');
+        if (this.session.isValid()) await this.session.suspend(this.options.restartGraceMs);
+        return;
+      }
+      await this.handOver.give(this.streams.all(), 'close');
+      this.releaseAll('close');
       if (this.session.isValid()) await this.session.release();
     });
+  }
+
+  /** Ends every lease still held, announcing each as released. */
+  private releaseAll(reason: 'close'): void {
+    for (const lease of this.streams.giveUpAll(new RedisStreamClientError('The client was closed'))) {
+      this.notifier.notify('streamReleased', { lease, reason });
+    }
+  }
+
+  /**
+   * Hands every owned stream over to the other consumers (reason 'drain') and takes no new streams, takeovers or
+   * shares until resume(); the fleet sees this consumer as draining. Resolves when everything is handed over, or
+   * after `timeoutMs` (default 30 s) with the streams nobody could receive (no other consumer alive, or all of them
+   * full) still owned, as `kept`. The client keeps running: call close() next, or resume().
+   */
+  async drain(options: DrainOptions = {}): Promise<DrainResult> {
+    const timeoutMs = parseTimeout(options.timeoutMs, DRAIN_TIMEOUT_MS);
+    this.assertRunning('drain');
+    const deadline = performance.now() + timeoutMs;
+    await this.setDraining(true);
+    await this.rebalancer.settled();
+    let handedOver = 0;
+    while (this.state === 'running' && this.draining && this.streams.size > 0) {
+      const room = await this.handOver.room('drain');
+      if (room > 0) {
+        handedOver += (await this.handOver.give(this.streams.all().slice(0, room), 'drain')).handedOver;
+        continue;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await sleep(Math.min(DRAIN_POLL_MS, left));
+    }
+    return { handedOver, kept: this.streams.all() };
+  }
+
+  /** Ends drain(): this consumer takes new streams, takeovers and its share again. */
+  async resume(): Promise<void> {
+    this.assertRunning('resume');
+    if (!this.draining) return;
+    await this.setDraining(false);
+    await this.detector.reconcile();
+  }
+
+  /** Tells the fleet whether this consumer drains (a change of membership: shares are computed again). */
+  private async setDraining(draining: boolean): Promise<void> {
+    this.draining = draining;
+    const incarnation = this.session.incarnation();
+    // Not current: the next incarnation registers the record as it is then.
+    if (incarnation.isCurrent()) await updateMember(this.context.scripts, this.context, incarnation.nonce, this.memberRecord());
+  }
+
+  /** What the fleet knows of this consumer: how its share is computed and how streams are handed to it. */
+  private memberRecord(): MemberRecord {
+    const { weight, maxStreams, autoClaim } = this.options;
+    return { weight, ...(maxStreams < Number.MAX_SAFE_INTEGER ? { max: maxStreams } : {}), auto: autoClaim, draining: this.draining };
   }
 
   /** Stops reading, waits for the handlers under way, then `leave`s the fleet; every part is shut down either way. */
@@ -342,14 +475,16 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   /** Starts every part; each step first checks that init() has not given up meanwhile. */
   private async start(signal: AbortSignal): Promise<void> {
     this.takeover.start();
+    this.inbox.start();
     this.connections.reopen();
     const node = await this.link.connect();
     signal.throwIfAborted();
     const database = await currentDatabase(node);
     this.database = database;
     signal.throwIfAborted();
-    this.subscriber = new KeyspaceSubscriber(this.context.keys, database, {
+    this.subscriber = new KeyspaceSubscriber(this.context.keys, sessionKey(this.context.keys, this.context.consumerId), database, {
       onSessionExpired: (consumerId) => this.detector.expired(consumerId),
+      onHandoff: () => this.inbox.check(),
       onResubscribed: () => void this.resync().catch((error: unknown) => this.handleError(error)),
       onError: (error) => this.handleError(error),
     });
@@ -366,10 +501,10 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.streams.startSelfCheck();
     await this.detector.reconcile();
     this.reader = new LbsReader(this.context, this.session, await this.connections.open('reader', node), {
-      onOutcomes: (outcomes) => this.streams.admit(outcomes, false),
+      onOutcomes: (outcomes) => this.streams.admit(outcomes, 'new'),
       onStrays: (ids) => this.streams.takeBack(ids),
       onError: (error) => this.handleError(error),
-      capacity: () => this.options.maxStreams - this.streams.size,
+      capacity: () => (this.draining ? 0 : this.options.maxStreams - this.streams.size),
       interrupt: () => this.connections.close('reader'),
     });
     signal.throwIfAborted();
@@ -409,6 +544,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (this.state !== 'running') return;
     await this.listenOn(this.link.node, 'if-changed');
     this.session.heartbeatSoon();
+    this.inbox.check();
     await this.detector.reconcile();
     await this.processing.resync();
   }
@@ -447,6 +583,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
    */
   private async shutDown(waitMs: number): Promise<void> {
     this.session.stop();
+    this.inbox.stop();
     this.streams.stop();
     this.processing.stop();
     const quiet = Promise.allSettled([this.reader?.stop(), this.takeover.stop()]);

@@ -1,4 +1,4 @@
-export { RedisStreamClient, type InitOptions, type StopOptions } from './client.js';
+export { RedisStreamClient, type CloseOptions, type DrainOptions, type DrainResult, type InitOptions, type StopOptions } from './client.js';
 export { addStream, encodeEntry } from './producer.js';
 export { keysFor, type ServiceKeys } from './keys.js';
 export {
@@ -15,7 +15,7 @@ export {
   StreamProcessingError,
   type ClaimRefusal,
 } from './errors.js';
-export type { ExpiredStream, RedisStreamClientEvents, StreamInfo, StreamLease } from './events.js';
+export type { ExpiredStream, LeaseOrigin, RedisStreamClientEvents, ReleaseReason, ReleasedStream, StreamInfo, StreamLease } from './events.js';
 export type { RedisStreamClientOptions } from './options.js';
 export type { EachBatch, EachEntry, StreamBatch, StreamEntry } from './processing/entry.js';
 export type { EntriesOptions, RunOptions } from './processing/run-options.js';

@@ -40,7 +40,26 @@ export interface ServiceKeys {
   /** Data stream entries whose handler failed `maxAttempts` times: fields `stream`, `id`, `attempts`, `error` and
    * `fields` (the entry's fields as a JSON object). */
   readonly entryDeadLetter: string;
+  /** The protocol version of the consumers that last registered (see PROTOCOL_VERSION): a consumer refuses to start
+   * when it finds a later one it does not understand. */
+  readonly protocol: string;
+  /** Hash: consumer id -> JSON `{ "weight": number, "max"?: number, "auto": boolean, "draining": boolean }`, what the
+   * fleet needs to know of each consumer to compute fair shares and hand streams over. */
+  readonly members: string;
+  /** Counter, raised on every change of membership (a join, a leave, a death, a drain, a resume): a stream moves by
+   * rebalancing at most once per value. */
+  readonly membership: string;
+  /** Prefix of inboxes: `inboxPrefix + consumerId` is a list of the streams handed over to that consumer and not
+   * yet accepted (JSON items written by handoff.lua). */
+  readonly inboxPrefix: string;
+  /** Hash: LBS entry id -> id of the consumer that offered it to a manual-mode receiver, until the receiver claims it. */
+  readonly offers: string;
 }
+
+/** Version of the protocol between consumers (the keys and what the scripts do with them). 2: fair shares by
+ * weight, hand-off through inboxes, draining. A consumer refuses to start in a service whose recorded version is
+ * higher. */
+export const PROTOCOL_VERSION = 2;
 
 /** Stream names starting with this are the library's own keys: a producer-named stream there is refused. */
 export const RESERVED_PREFIX = 'rsc:';
@@ -73,9 +92,18 @@ export function keysFor(serviceName: string): ServiceKeys {
     positions: `${base}positions`,
     positionTokens: `${base}position-tokens`,
     entryDeadLetter: `${base}entry-dead-letter`,
+    protocol: `${base}protocol`,
+    members: `${base}members`,
+    membership: `${base}membership`,
+    inboxPrefix: `${base}inbox:`,
+    offers: `${base}offers`,
   };
 }
 
 export function sessionKey(keys: ServiceKeys, consumerId: string): string {
   return keys.sessionPrefix + consumerId;
+}
+
+export function inboxKey(keys: ServiceKeys, consumerId: string): string {
+  return keys.inboxPrefix + consumerId;
 }

@@ -13,6 +13,8 @@ const PROBE_WAIT_MS = 1000;
 export interface SubscriberEvents {
   /** A session key expired: `consumerId`'s session has ended. */
   onSessionExpired(consumerId: string): void;
+  /** Another consumer handed streams over to this one (handoff.lua's message on this consumer's session key). */
+  onHandoff(): void;
   /** The connection came back after a loss: events sent meanwhile are gone. */
   onResubscribed(): void;
   onError(error: unknown): void;
@@ -25,8 +27,9 @@ function globEscape(text: string): string {
 
 /**
  * Listens, on a connection given to it for this alone, for the expiry of this service's session keys, in the
- * database the client really uses. node-redis resubscribes by itself after a reconnect; the owner reconciles on
- * `onResubscribed`. To change node or channel, the owner starts it again on a new connection.
+ * database the client really uses, and for hand-offs to this consumer (a `handoff` message on its own session key's
+ * keyspace channel). node-redis resubscribes by itself after a reconnect; the owner reconciles on `onResubscribed`.
+ * To change node or channel, the owner starts it again on a new connection.
  */
 export class KeyspaceSubscriber {
   private connection: RedisConnection | undefined;
@@ -37,6 +40,8 @@ export class KeyspaceSubscriber {
 
   constructor(
     private readonly keys: ServiceKeys,
+    /** This consumer's own session key: hand-offs to it are announced on its channel. */
+    private readonly ownSessionKey: string,
     private readonly database: number,
     private readonly events: SubscriberEvents,
   ) {
@@ -54,7 +59,14 @@ export class KeyspaceSubscriber {
     const keyspacePrefix = `__keyspace@${this.database}__:`;
     if (channels.includes('keyspace')) {
       await connection.pSubscribe(`${keyspacePrefix}${globEscape(this.keys.sessionPrefix)}*`, (event, channel) => {
-        if (event === 'expired') this.expired(channel.slice(keyspacePrefix.length));
+        const key = channel.slice(keyspacePrefix.length);
+        if (event === 'expired') this.expired(key);
+        else if (event === 'handoff' && key === this.ownSessionKey) this.events.onHandoff();
+      });
+    } else {
+      // The pattern above hears hand-offs too; without it, this consumer's own channel is listened to by name.
+      await connection.subscribe(`${keyspacePrefix}${this.ownSessionKey}`, (event) => {
+        if (event === 'handoff') this.events.onHandoff();
       });
     }
     if (channels.includes('keyevent')) {

@@ -26,10 +26,6 @@ const blockingReadReply = z.array(z.tuple([z.string(), z.array(z.tuple([z.string
 export const BLOCK_MS = 5000;
 /** Most entries one take call grants. */
 const TAKE_BATCH = 100;
-/** How far above the least loaded reading peer a consumer may go: this many streams, or this share of that
- * peer's load when larger. Shares stay within about 1.2x of each other, in batches large enough for speed. */
-const FAIR_SLACK = 10;
-const FAIR_SLACK_SHARE = 0.2;
 /** While above its fair share, look again this often, and take anyway after HOLD_LIMIT_MS (peers may be slow). */
 const HOLD_POLL_MS = 10;
 const HOLD_LIMIT_MS = 250;
@@ -37,7 +33,7 @@ const HOLD_LIMIT_MS = 250;
 const IDLE_POLL_MS = 50;
 
 /**
- * Reads the load balancer stream. New entries are taken by take.lua, which keeps shares even across the fleet and
+ * Reads the load balancer stream. New entries are taken by take.lua, which keeps shares fair across the fleet and
  * grants each entry atomically; when none are left, a blocking XREADGROUP on this reader's own connection waits
  * for the next one, which the following take call then admits.
  */
@@ -117,7 +113,7 @@ export class LbsReader {
     const { status, outcomes } = await take(
       this.context.scripts,
       this.context,
-      { nonce: incarnation.nonce, capacity, force, adopt, slack: FAIR_SLACK, slackShare: FAIR_SLACK_SHARE, readingWindowMs: BLOCK_MS + 1000 },
+      { nonce: incarnation.nonce, capacity, force, adopt },
       (error) => this.events.onError(error),
     );
     // Entries granted to an incarnation that has ended meanwhile are taken back by the next one (recover.lua).

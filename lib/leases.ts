@@ -1,4 +1,4 @@
-import type { StreamInfo, StreamLease } from './events.js';
+import type { LeaseOrigin, StreamInfo, StreamLease } from './events.js';
 import type { StreamEntry } from './processing/entry.js';
 import type { EntriesOptions } from './processing/run-options.js';
 
@@ -27,6 +27,10 @@ export interface LeaseGrant {
   readonly lbsId: string;
   readonly info: StreamInfo;
   readonly token: number;
+  readonly origin: LeaseOrigin;
+  /** The membership counter when the stream was handed over to this consumer: rebalancing does not move it on
+   * before the membership changes again. */
+  readonly handedAt?: number;
 }
 
 /**
@@ -43,9 +47,15 @@ export class OwnedLease implements StreamLease {
     readonly info: StreamInfo,
     readonly token: number,
     readonly consumerId: string,
-    readonly recovered: boolean,
+    readonly origin: LeaseOrigin,
+    /** See LeaseGrant. */
+    readonly handedAt: number | undefined,
     private readonly host: LeaseHost,
   ) {}
+
+  get recovered(): boolean {
+    return this.origin !== 'new';
+  }
 
   /** Whether the lease has ended (lost, given up or replaced), without making its signal. */
   get ended(): boolean {
@@ -99,11 +109,11 @@ export class LeaseRegistry {
    * the lease held (a lower token: its reply came late, after the entry was taken back with a new token) is stale:
    * nothing changes, and undefined is returned.
    */
-  add(grant: LeaseGrant, recovered: boolean): OwnedLease | undefined {
+  add(grant: LeaseGrant): OwnedLease | undefined {
     const held = this.leases.get(grant.stream);
     if (held && held.token > grant.token) return undefined;
     if (held) this.endOne(held, new Error(`Stream "${grant.stream}" was granted again`));
-    const lease = new OwnedLease(grant.stream, grant.lbsId, grant.info, grant.token, this.consumerId, recovered, this.host);
+    const lease = new OwnedLease(grant.stream, grant.lbsId, grant.info, grant.token, this.consumerId, grant.origin, grant.handedAt, this.host);
     this.leases.set(grant.stream, lease);
     this.host.added(lease);
     return lease;

@@ -5,7 +5,7 @@ import { ListenerError, RedisStreamClientError } from './errors.js';
 import type { RedisStreamClientEvents } from './events.js';
 import { listenerRecords, type ListenerRecord } from './listener-records.js';
 
-type StreamEvent = 'streamAdded' | 'streamExpired' | 'streamDisowned';
+type StreamEvent = 'streamAdded' | 'streamExpired' | 'streamDisowned' | 'streamReleased';
 
 /**
  * Delivers the client's events so that no listener can break the client: each listener is called on its own, and

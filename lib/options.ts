@@ -38,14 +38,33 @@ const optionsSchema = z.strictObject({
   configureKeyspaceEvents: z.boolean().default(true),
   /** Where the client logs; silent by default except for errors nobody listens to. */
   logger: loggerSchema.default(defaultLogger),
+  /** Move streams between live consumers until each holds its fair share (when consumers join, leave, drain or
+   * resume). Off, this consumer never gives streams away to even out shares; it still receives them, and close()
+   * and drain() still hand streams over. */
+  rebalance: z.boolean().default(true),
+  /** This consumer's part of the fleet's streams relative to the others' weights (default 1 each). */
+  weight: z.number().positive().max(1_000_000).default(1),
+  /** How far above its fair share a consumer may go before streams move: max(1 stream, this share of the fair share). */
+  rebalanceTolerance: z.number().min(0).max(10).default(0.1),
+  /** How long a hand-off waits for the handlers under way on the streams it gives (ms). Default heartbeatMs. */
+  releaseTimeoutMs: z.number().int().min(0).max(3_600_000).optional(),
+  /** How long close({ restart: true }) keeps this consumer's streams for its next process under the same
+   * consumerId (ms), before the others take them over. */
+  restartGraceMs: z.number().int().min(1).max(3_600_000).default(30_000),
 });
 
 export type RedisStreamClientOptions = z.input<typeof optionsSchema>;
-export type ResolvedOptions = z.output<typeof optionsSchema>;
+export type ResolvedOptions = Omit<z.output<typeof optionsSchema>, 'releaseTimeoutMs'> & {
+  readonly releaseTimeoutMs: number;
+  /** Whether `consumerId` was given (the default changes with every process: no restart can come back to it). */
+  readonly consumerIdGiven: boolean;
+};
 
 /** Validates options; the error names the option and says what was expected and what was given. */
 export function parseOptions(input: unknown): ResolvedOptions {
-  return parseAgainst(optionsSchema, input);
+  const options = parseAgainst(optionsSchema, input);
+  const consumerIdGiven = (input as { consumerId?: unknown }).consumerId !== undefined;
+  return { ...options, releaseTimeoutMs: options.releaseTimeoutMs ?? options.heartbeatMs, consumerIdGiven };
 }
 
 /** Validates `input` against an options schema; a ConfigError names the (first) option that is wrong. */

@@ -34,6 +34,9 @@ export class OwnedStreams {
   private readonly reportDecoding = (error: unknown): void => this.notifier.report(error);
   /** Where the next self-check round starts in the entries pending under this consumer. */
   private selfCheckFrom = '-';
+  /** Entries offered to this consumer (manual mode) and not claimed yet: pending under it with no lease, and no
+   * strays. */
+  private readonly offered = new Set<string>();
 
   constructor(
     private readonly context: ClientContext,
@@ -80,20 +83,31 @@ export class OwnedStreams {
 
   /** Records a grant and returns its lease, announcing it as `streamAdded` unless `announce` is false. A stale grant
    * (older than the lease held for the stream) changes nothing: the lease held is returned. */
-  add(grant: LeaseGrant, recovered: boolean, announce = true): StreamLease {
-    const lease = this.leases.add(grant, recovered);
+  add(grant: LeaseGrant, announce = true): StreamLease {
+    this.offered.delete(grant.lbsId);
+    const lease = this.leases.add(grant);
     if (!lease) return this.leases.get(grant.stream)!;
-    this.context.log.debug('Stream admitted', { stream: lease.stream, lbsId: lease.lbsId, token: lease.token, recovered });
+    this.context.log.debug('Stream admitted', { stream: lease.stream, lbsId: lease.lbsId, token: lease.token, origin: lease.origin });
     if (announce) this.notifier.notify('streamAdded', lease);
     return lease;
   }
 
+  /** An entry was offered to this consumer, to be claimed by the user's code (manual mode): not a stray. */
+  expectClaim(lbsId: string): void {
+    this.offered.add(lbsId);
+  }
+
+  /** Ends a lease this consumer gives up (a hand-off): its signal is aborted, no event yet. */
+  giveUp(lease: OwnedLease, reason: Error): void {
+    if (this.leases.get(lease.stream) === lease) this.leases.end(lease.stream, reason);
+  }
+
   /** Applies what take.lua or recover.lua did with LBS entries. */
-  admit(outcomes: readonly EntryOutcome[], recovered: boolean): void {
+  admit(outcomes: readonly EntryOutcome[], origin: 'new' | 'restart'): void {
     for (const outcome of outcomes) {
       if (outcome.kind === 'granted') {
         const { kind: _, ...grant } = outcome;
-        this.add(grant, recovered);
+        this.add({ ...grant, origin });
       } else if (outcome.kind === 'dead') {
         this.notifier.report(new DeadLetterError(outcome.lbsId, outcome.reason));
       } else {
@@ -168,9 +182,9 @@ export class OwnedStreams {
     for (const lease of lost) this.notifier.notify('streamDisowned', lease);
   }
 
-  /** Every lease is given up (close): signals aborted, no event. */
-  giveUpAll(reason: Error): void {
-    this.leases.endAll(reason);
+  /** Every lease is given up (close): signals aborted, no event. Returns the leases given up. */
+  giveUpAll(reason: Error): OwnedLease[] {
+    return this.leases.endAll(reason);
   }
 
   private serially(work: () => Promise<void>): Promise<void> {
@@ -201,7 +215,7 @@ export class OwnedStreams {
     const page = pendingReply.parse(
       await this.context.redis.sendCommand(['XPENDING', keys.lbs, keys.group, start, '+', String(count), consumerId]),
     );
-    const held = new Set(this.leases.all().map((lease) => lease.lbsId));
+    const held = this.heldIds();
     const strays = page.filter(([id, , idleMs]) => !held.has(id) && idleMs >= STRAY_IDLE_MS).map(([id]) => id);
     const young = page.some(([id, , idleMs]) => !held.has(id) && idleMs < STRAY_IDLE_MS);
     await this.recoverIds(strays);
@@ -210,7 +224,7 @@ export class OwnedStreams {
 
   /** Takes back the given entries that are pending under this consumer and have no lease here. */
   private async recoverIds(ids: readonly string[]): Promise<void> {
-    const held = new Set(this.leases.all().map((lease) => lease.lbsId));
+    const held = this.heldIds();
     const strays = ids.filter((id) => !held.has(id));
     for (let i = 0; i < strays.length; i += RECOVER_PAGE) {
       const incarnation = this.session.incarnation();
@@ -218,8 +232,15 @@ export class OwnedStreams {
       const result = await takeBack(this.context.scripts, this.context, { nonce: incarnation.nonce, ids }, this.reportDecoding);
       // Taken back for an incarnation that ended meanwhile: the next one takes them back again (recover.lua).
       if (result.lost || !incarnation.isCurrent()) return;
-      this.admit(result.outcomes, true);
+      this.admit(result.outcomes, 'restart');
     }
+  }
+
+  /** The entries this consumer holds a lease for, or was offered. */
+  private heldIds(): Set<string> {
+    const held = new Set(this.offered);
+    for (const lease of this.leases.all()) held.add(lease.lbsId);
+    return held;
   }
 
   /** One page of recover.lua; returns where the next page starts ('' when done). */
@@ -228,7 +249,7 @@ export class OwnedStreams {
     const request = { nonce: incarnation.nonce, after, pageSize: RECOVER_PAGE, counts };
     const result = await recover(this.context.scripts, this.context, request, this.reportDecoding);
     if (result.lost || !incarnation.isCurrent()) return '';
-    this.admit(result.outcomes, true);
+    this.admit(result.outcomes, 'restart');
     return result.next;
   }
 

@@ -3,12 +3,13 @@ import type { ClientContext } from './context.js';
 import { ConfigError, NotRunningError } from './errors.js';
 import type { Sweep } from './failure-detector.js';
 import type { EventChannel } from './keyspace-config.js';
-import { sessionKey } from './keys.js';
+import { PROTOCOL_VERSION, sessionKey } from './keys.js';
 import type { RedisCommander } from './redis.js';
 import { heartbeat, type HeartbeatRequest, type HeartbeatResult } from './scripts/heartbeat.js';
-import { register, type RegisterRequest, type RegisterResult } from './scripts/register.js';
+import { register, type MemberRecord, type RegisterRequest, type RegisterResult } from './scripts/register.js';
 import { release } from './scripts/release.js';
 import { retire } from './scripts/retire.js';
+import { suspend } from './scripts/suspend.js';
 import { ScriptRunner, type ScriptScope } from './scripts/runner.js';
 import { ValidityWindow } from './validity.js';
 
@@ -17,6 +18,8 @@ export interface SessionEvents {
   onLost(): void;
   /** A new incarnation was registered after a loss: what the old one still holds can be taken back. */
   onRenewed(): void;
+  /** A heartbeat extended the session: what it found besides (membership, inbox, excess over the fair share). */
+  onHeartbeat(result: HeartbeatResult): void;
   onError(error: unknown): void;
 }
 
@@ -31,6 +34,7 @@ export interface SessionScripts {
   register(request: RegisterRequest): Promise<RegisterResult>;
   heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult>;
   release(nonce: string): Promise<boolean>;
+  suspend(nonce: string, graceMs: number, member: MemberRecord): Promise<boolean>;
   retire(nonce: string): Promise<boolean>;
   /** Whether the session key still exists (touching it makes Redis expire it once it is due). */
   exists(): Promise<boolean>;
@@ -44,6 +48,7 @@ export function sessionScripts(connection: RedisCommander, scope: ScriptScope): 
     register: (request) => register(runner, scope, request),
     heartbeat: (request) => heartbeat(runner, scope, request),
     release: (nonce) => release(runner, scope, nonce),
+    suspend: (nonce, graceMs, member) => suspend(runner, scope, { nonce, graceMs, member }),
     retire: (nonce) => retire(runner, scope, nonce),
     exists: async () => Number(await connection.sendCommand(['EXISTS', key])) === 1,
   };
@@ -61,6 +66,14 @@ export interface Incarnation {
   readonly nonce: string;
   /** Still this consumer's live incarnation, within its validity window: a reply made for it may be acted on. */
   isCurrent(): boolean;
+}
+
+/** The service runs a protocol this consumer does not understand. */
+function protocolError(version: number): ConfigError {
+  return new ConfigError(
+    `This service's consumers run protocol version ${version}, later than this redis-stream-client's (${PROTOCOL_VERSION}): upgrade it (see docs/operations.md, "Upgrading a fleet")`,
+    'protocol',
+  );
 }
 
 /** Reporting an unclaimed stream of a dead peer again after this many heartbeats. */
@@ -106,6 +119,8 @@ export class Session {
     private scripts: SessionScripts,
     private readonly sweeps: SweepSink,
     private readonly events: SessionEvents,
+    /** What the fleet is told of this consumer when an incarnation registers. */
+    private readonly member: () => MemberRecord,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.heartbeatMs = context.options.heartbeatMs;
@@ -159,6 +174,10 @@ export class Session {
         this.become('live');
         return { previousFailed: result.previousFailed };
       }
+      if ('protocol' in result) {
+        this.become('stopped');
+        throw protocolError(result.protocol);
+      }
       if (this.now() + result.holderLeftMs > giveUpAt) {
         this.become('stopped');
         throw new ConfigError(
@@ -203,6 +222,14 @@ export class Session {
     await this.inFlight;
     // The key now expires in 1 ms; touching it after that makes Redis expire it and publish the event now.
     if (await this.scripts.release(this.nonce)) await this.touchAfterExpiry();
+  }
+
+  /** Ends the session keeping this consumer's streams reserved for its next process under the same id for
+   * `graceMs` (close({ restart: true })). */
+  async suspend(graceMs: number): Promise<void> {
+    this.stop();
+    await this.inFlight;
+    await this.scripts.suspend(this.nonce, graceMs, this.member());
   }
 
   /** Removes this consumer from the fleet; returns false when streams were still pending under it (its session
@@ -301,6 +328,7 @@ export class Session {
     if (result.extended) {
       this.validity.extended(sentAt);
       this.armValidityTimer();
+      this.events.onHeartbeat(result);
     } else {
       this.become('lost');
     }
@@ -319,7 +347,9 @@ export class Session {
       if (!this.conflictReported) {
         this.conflictReported = true;
         this.events.onError(
-          new ConfigError(`consumerId "${this.context.consumerId}" was taken over by another live consumer; retrying`, 'consumerId'),
+          'protocol' in result
+            ? protocolError(result.protocol)
+            : new ConfigError(`consumerId "${this.context.consumerId}" was taken over by another live consumer; retrying`, 'consumerId'),
         );
       }
       return;
@@ -330,7 +360,7 @@ export class Session {
   }
 
   private async register(): Promise<RegisterResult> {
-    const result = await this.scripts.register({ nonce: this.nonce, replaces: this.replacedNonce });
+    const result = await this.scripts.register({ nonce: this.nonce, replaces: this.replacedNonce, member: this.member() });
     if (result.registered) {
       this.registered = true;
       this.replacedNonce = '';

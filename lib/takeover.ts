@@ -74,6 +74,18 @@ export class Takeover {
     this.inFlight.add(takeover);
   }
 
+  /** Whether takeovers are under way (rebalancing waits for them). */
+  get busy(): boolean {
+    return this.running.size > 0;
+  }
+
+  /** Announces a stream a live consumer offered to this one (manual mode), as a dead peer's would be: claim() of
+   * this very payload need not read its entry back. */
+  offered(expired: ExpiredStream): void {
+    this.reported.add(expired);
+    this.events.onExpired(expired);
+  }
+
   /** Allows takeovers again after stop() (init() tried again). */
   start(): void {
     this.stopped = false;
@@ -140,7 +152,6 @@ export class Takeover {
       throw error;
     }
     if (result.status === 'lost') throw new SessionLostError('This consumer has lost its session; it cannot claim');
-    if (result.status === 'alive') return entries.map(() => 'owner-alive');
     return result.outcomes;
   }
 
@@ -204,7 +215,7 @@ export class Takeover {
       const lbsId = ids[i]!;
       if (typeof outcome !== 'string') {
         const info = decodeInfo(outcome.raw, { lbsId, stream: outcome.stream }, (error) => this.events.onError(error));
-        this.events.onClaimed({ stream: outcome.stream, lbsId, info, token: outcome.token });
+        this.events.onClaimed({ stream: outcome.stream, lbsId, info, token: outcome.token, origin: 'takeover' });
       } else if (outcome === 'poison' || outcome === 'malformed') {
         const why = outcome === 'poison' ? `its owners died ${this.context.options.maxDeliveries} times (maxDeliveries)` : 'malformed';
         this.events.onError(new DeadLetterError(lbsId, why));

@@ -54,7 +54,7 @@ async function claimAll(named: boolean): Promise<number> {
   const ids = await orphanedEntries();
   await redis.sendCommand(['SCRIPT', 'LOAD', luaScripts.claim.source]);
   const runner = new ScriptRunner(redis);
-  const scope = { keys, consumerId: 'me', options: { maxEntryBytes: 65_536, maxDeliveries: 10, heartbeatMs: 2000 } };
+  const scope = { keys, consumerId: 'me', options: { maxEntryBytes: 65_536, maxDeliveries: 10, rebalanceTolerance: 0.1, heartbeatMs: 2000 } };
   return perEntry('evalsha', async () => {
     for (let i = 0; i < ids.length; i += BATCH) {
       // Named: a manual claim of a stream this consumer was told of (the entry is known, not read back).

@@ -11,6 +11,8 @@ export interface IteratorDeps {
   /** The loop was left: the stream is not read any more (its lease stays owned). */
   left(work: StreamWork): void;
   report(error: unknown): void;
+  /** No entry yielded waits to be marked processed any more (for a hand-off waiting on it). */
+  settled(work: StreamWork): void;
 }
 
 const DONE: IteratorResult<StreamEntry> = { done: true, value: undefined };
@@ -30,6 +32,7 @@ export function leaseEntries(work: StreamWork, deps: IteratorDeps): AsyncIterabl
     if (!finished) {
       finished = true;
       work.current = undefined;
+      deps.settled(work);
       deps.left(work);
     }
     return DONE;
@@ -40,6 +43,7 @@ export function leaseEntries(work: StreamWork, deps: IteratorDeps): AsyncIterabl
       deps.processed(work, yielded.entry.id, yielded.epoch);
       yielded = undefined;
       work.current = undefined;
+      deps.settled(work);
     }
     for (;;) {
       if (finished || work.closed || work.lease.ended) return finish();

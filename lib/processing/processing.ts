@@ -63,6 +63,8 @@ interface Io {
 export class Processing implements LeaseHost {
   private readonly works = new Map<string, StreamWork>();
   private readonly iterated = new WeakSet<OwnedLease>();
+  /** Streams a hand-off waits on, until their handler or loop body is done (release()). */
+  private readonly settling = new Map<StreamWork, () => void>();
   private readonly committer: Committer;
   private settings: RunSettings | undefined;
   private processor: Processor | undefined;
@@ -179,6 +181,38 @@ export class Processing implements LeaseHost {
     await withTimeout(this.processor?.drain() ?? Promise.resolve(), timeoutMs).catch(() => undefined);
   }
 
+  /**
+   * Stops processing these leases' streams before they are handed over: nothing more is read or handed out, the
+   * handler (or the iterator's loop body) under way on each is waited for up to `timeoutMs`, and what was processed
+   * is committed, so that the next owner goes on from there. The leases themselves stay on.
+   */
+  async release(leases: readonly OwnedLease[], timeoutMs: number): Promise<void> {
+    const works = leases.map((lease) => this.works.get(lease.stream)).filter((work, i): work is StreamWork => work?.lease === leases[i]);
+    if (works.length === 0) return;
+    const io = await this.io?.catch(() => undefined);
+    for (const work of works) {
+      work.closed = true;
+      io?.reads.forget(work);
+      const wake = work.wake;
+      work.wake = undefined;
+      wake?.();
+    }
+    await withTimeout(Promise.all(works.map((work) => this.settled(work))), timeoutMs).catch(() => undefined);
+    await this.committer.flush();
+  }
+
+  /** Resolves once no handler works on the stream and no yielded entry waits to be marked processed. */
+  private settled(work: StreamWork): Promise<void> {
+    if (!work.busy && work.current === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const previous = this.settling.get(work);
+      this.settling.set(work, () => {
+        previous?.();
+        resolve();
+      });
+    });
+  }
+
   /** Commits what was processed (a hand-off). */
   commit(): Promise<void> {
     return this.committer.flush();
@@ -219,6 +253,12 @@ export class Processing implements LeaseHost {
     deadLetter: (work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void> =>
       this.deadLetter(work, entry, attempts, error),
     report: (error: unknown): void => this.host.report(error),
+    settled: (work: StreamWork): void => {
+      if (work.busy || work.current !== undefined) return;
+      const resolve = this.settling.get(work);
+      this.settling.delete(work);
+      resolve?.();
+    },
   };
 
   /** The end marker was reached: the stream is finished. A finish that fails for a Redis error is tried again until
@@ -253,6 +293,8 @@ export class Processing implements LeaseHost {
 
   private untrack(work: StreamWork): void {
     work.closed = true;
+    this.settling.get(work)?.();
+    this.settling.delete(work);
     if (this.works.get(work.stream) === work) this.works.delete(work.stream);
     void this.io?.then((io) => {
       io.reads.forget(work);

@@ -26,6 +26,8 @@ export interface ProcessorDeps {
    * write failed. */
   deadLetter(work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void>;
   report(error: unknown): void;
+  /** No handler works on the stream any more (for a hand-off waiting on it). */
+  settled(work: StreamWork): void;
 }
 
 /**
@@ -91,6 +93,7 @@ export class Processor {
     } finally {
       work.busy = false;
       work.current = undefined;
+      this.deps.settled(work);
       this.active -= 1;
       if (this.draining && this.active === 0) for (const resolve of this.idle.splice(0)) resolve();
       // Held back with its lease still on (the session's validity window ended; the session is about to be found

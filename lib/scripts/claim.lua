@@ -14,6 +14,7 @@ KEYS[8] dead-letter stream
 KEYS[9] consumers sorted set
 KEYS[10] started hash
 KEYS[11] ended hash
+KEYS[12] offers hash: entry id -> the consumer that offered it to a manual-mode receiver (handoff.lua)
 ARGV[1] consumer group
 ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
@@ -24,9 +25,13 @@ ARGV[7] session key prefix (session key = prefix .. consumer id)
 ARGV[8..] triples of entry id, stream name ('' to claim whatever stream the entry names), and 1 when the caller
   knows the entry (it was reported to it: no need to read it back), 0 when the entry must be read
 
-Returns { 'lost' } (this consumer's session is gone), { 'alive' } (the previous owner's session exists), or
-{ 'ok', outcome... } with one outcome per triple: { fencing token, stream name, raw lbs-input } when claimed (raw
-lbs-input '' when the caller knows the entry), or 'taken' (no longer pending
+An entry the previous owner offered to this consumer (handoff.lua, to a receiver in manual mode) is claimed while the
+previous owner lives: it is pending under this consumer already, and counted in its load.
+
+Returns { 'lost' } (this consumer's session is gone) or { 'ok', outcome... } with one outcome per triple:
+{ fencing token, stream name, raw lbs-input, 'takeover' or 'handoff' (offered) } when claimed (raw lbs-input ''
+when the caller knows the entry), or
+'alive' (the previous owner's session exists and the entry was not offered), 'taken' (no longer pending
 under the previous owner), 'mismatch' (the entry does not name that stream), 'duplicate' (the stream is
 held through another entry; this one was dropped), 'poison' (its owners died maxDeliveries times: the entry was
 dead-lettered), 'malformed' (the entry is malformed: it was dead-lettered).
@@ -40,14 +45,15 @@ The previous owner's end counts as a delivery only when it failed alone (failure
 local lbs, session, previous_session, owners, loads, token_key, released, dead_letter_key =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local fleet = { consumers = KEYS[9], started = KEYS[10], ended = KEYS[11] }
+local offers = KEYS[12]
 local group, me, nonce, previous = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local max_bytes, max_deliveries, prefix = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
-if redis.call('EXISTS', previous_session) == 1 then return { 'alive' } end
+local alive = redis.call('EXISTS', previous_session) == 1
 
 -- A hand-off by close() keeps the delivery count; an owner that failed alone adds one.
-local counts = redis.call('SISMEMBER', released, previous) == 0
+local counts = not alive and redis.call('SISMEMBER', released, previous) == 0
   and failed_alone(fleet, prefix, previous, server_time_ms())
 local result = { 'ok' }
 -- loads are updated once at the end: entries moved to this consumer, entries the previous owner no longer holds.
@@ -63,7 +69,8 @@ local function grant(id, deliveries, name, raw)
     return 'taken'
   end
   moved = moved + 1
-  return { next_token(token_key), name, raw }
+  redis.call('HDEL', offers, id) -- offered to the previous owner, which died before claiming it
+  return { next_token(token_key), name, raw, 'takeover' }
 end
 
 -- Checks an entry against what it names, reading and decoding it.
@@ -98,10 +105,29 @@ local function claim_checked(id, stream, deliveries)
   return grant(id, deliveries, name, detail)
 end
 
+-- An entry offered by `previous` (alive or not) and pending under this consumer: granted, nothing else changes.
+local function claim_offer(id, stream, known)
+  if pending_owner(lbs, group, id) ~= me then return 'taken' end
+  if stream == '' or redis.call('HGET', owners, stream) ~= id then return 'mismatch' end
+  redis.call('HDEL', offers, id)
+  local raw = ''
+  if not known then
+    local fields = read_entry(lbs, id) or {}
+    for j = 1, #fields, 2 do
+      if fields[j] == 'lbs-input' then raw = fields[j + 1] end
+    end
+  end
+  return { next_token(token_key), stream, raw, 'handoff' }
+end
+
 for i = 8, #ARGV, 3 do
   local id, stream, known = ARGV[i], ARGV[i + 1], ARGV[i + 2] == '1'
   local owner, deliveries = pending_owner(lbs, group, id)
-  if owner ~= previous then
+  if redis.call('HGET', offers, id) == previous then
+    result[#result + 1] = claim_offer(id, stream, known)
+  elseif alive then
+    result[#result + 1] = 'alive'
+  elseif owner ~= previous then
     result[#result + 1] = 'taken'
   elseif known and stream ~= '' and (not counts or deliveries < max_deliveries) and redis.call('HGET', owners, stream) == id then
     -- Admitted under this very name and held through this entry: nothing to read, the caller knows the entry.

@@ -11,26 +11,26 @@ export interface ClaimEntry {
   readonly known: boolean;
 }
 
-/** What happened to one entry: granted (token, the entry's stream and its raw `lbs-input`, '' when the entry was
- * known), or why not. */
-export type ClaimOutcome = { readonly token: number; readonly stream: string; readonly raw: string } | Exclude<ClaimRefusal, 'owner-alive'>;
+/** What happened to one entry: granted (token, the entry's stream, its raw `lbs-input` ('' when the entry was known)
+ * and whether it was offered by a live owner), or why not. */
+export type ClaimOutcome =
+  | { readonly token: number; readonly stream: string; readonly raw: string; readonly origin: 'takeover' | 'handoff' }
+  | ClaimRefusal;
 
 export type ClaimResult =
   /** This consumer's session is gone. */
   | { readonly status: 'lost' }
-  /** The previous owner's session exists: it still owns its streams. */
-  | { readonly status: 'alive' }
   | { readonly status: 'ok'; readonly outcomes: ClaimOutcome[] };
 
 const reply = z.union([
-  z.tuple([z.enum(['lost', 'alive'])]),
+  z.tuple([z.literal('lost')]),
   z
     .tuple([z.literal('ok')])
-    .rest(z.union([z.tuple([z.number(), z.string(), z.string()]), z.enum(['taken', 'mismatch', 'duplicate', 'poison', 'malformed'])])),
+    .rest(z.union([z.tuple([z.number(), z.string(), z.string(), z.enum(['takeover', 'handoff'])]), z.enum(['alive', 'taken', 'mismatch', 'duplicate', 'poison', 'malformed'])])),
 ]);
 
-/** claim.lua: moves entries of a dead consumer to this one, each with a new fencing token; exactly one of several
- * concurrent claimers wins each entry. */
+/** claim.lua: moves entries of a dead consumer (or offered by a live one) to this one, each with a new fencing token;
+ * exactly one of several concurrent claimers wins each entry. */
 export async function claim(
   runner: ScriptRunner,
   { keys, consumerId, options }: ScriptScope,
@@ -51,6 +51,7 @@ export async function claim(
         keys.consumers,
         keys.started,
         keys.ended,
+        keys.offers,
       ],
       [
         keys.group,
@@ -68,6 +69,9 @@ export async function claim(
   const [, ...items] = parsed;
   return {
     status: 'ok',
-    outcomes: items.map((item) => (typeof item === 'string' ? item : { token: item[0], stream: item[1], raw: item[2] })),
+    outcomes: items.map((item) => {
+      if (item === 'alive') return 'owner-alive';
+      return typeof item === 'string' ? item : { token: item[0], stream: item[1], raw: item[2], origin: item[3] };
+    }),
   };
 }

@@ -12,6 +12,9 @@ KEYS[5] readers hash
 KEYS[6] released set
 KEYS[7] started hash: consumer id -> server ms its live incarnation registered
 KEYS[8] ended hash: consumer id -> deadline of its last session, as the sweep found it
+KEYS[9] members hash
+KEYS[10] membership counter
+KEYS[11] this consumer's inbox
 ARGV[1] nonce of this incarnation
 ARGV[2] session ttl (ms)
 ARGV[3] consumer id
@@ -21,22 +24,30 @@ ARGV[6] how long to wait before reporting a dead peer's unclaimed streams again 
 ARGV[7] most overdue peers to inspect in one call
 ARGV[8] channel to announce dead peers on: 'keyspace', 'keyevent' or '' (none)
 ARGV[9] database number, for the channel name
+ARGV[10] tolerance of fair shares
+ARGV[11] inbox key prefix
 
-Returns { extended (1) or lost (0), server now (ms), next peer deadline (ms, -1 if none), dead peer ids... }
-A dead peer is reported while it still has pending entries; one with none is forgotten.
+Returns { extended (1) or lost (0), server now (ms), next peer deadline (ms, -1 if none), membership counter,
+  entries waiting in this consumer's inbox, streams to give away now (shares.lua's excess_of; 0 while a takeover is
+  due), dead peer ids... }
+A dead peer is reported while it still has pending entries; one with none is forgotten. The first sweep that finds
+a peer dead counts it as a change of membership.
 ]]
 --@include clock
 --@include entry
 --@include forget
+--@include shares
 
 local session, consumers, lbs, loads, readers, released, started, ended =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local fleet = { consumers = consumers, loads = loads, readers = readers, released = released, started = started, ended = ended, lbs = lbs }
+local members, membership, inbox = KEYS[9], KEYS[10], KEYS[11]
 local nonce, ttl, me, prefix, group = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local recheck, limit, channel, db = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9]
+local recheck, limit, channel, db, tolerance = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10])
+local fleet = { consumers = consumers, loads = loads, readers = readers, released = released, started = started, ended = ended,
+  lbs = lbs, members = members, membership = membership, inbox_prefix = ARGV[11] }
 
 local now = server_time_ms()
-if redis.call('GET', session) ~= nonce then return { 0, now, -1 } end
+if redis.call('GET', session) ~= nonce then return { 0, now, -1, 0, 0, 0 } end
 redis.call('PEXPIRE', session, ttl)
 redis.call('ZADD', consumers, now + ttl, me)
 
@@ -48,14 +59,17 @@ local function announce(peer)
   end
 end
 
-local result = { 1, now, -1 }
+local result = { 1, now, -1, 0, 0, 0 }
 local overdue = redis.call('ZRANGEBYSCORE', consumers, '-inf', '(' .. now, 'WITHSCORES', 'LIMIT', 0, limit)
 for i = 1, #overdue, 2 do
   local peer = overdue[i]
   if redis.call('EXISTS', prefix .. peer) == 0 then
     if has_pending(lbs, group, peer) then
       -- The deadline is about to be replaced by the time of the next report: keep when the session ended.
-      if not redis.call('HGET', ended, peer) then redis.call('HSET', ended, peer, overdue[i + 1]) end
+      if not redis.call('HGET', ended, peer) then
+        redis.call('HSET', ended, peer, overdue[i + 1])
+        redis.call('INCR', membership)
+      end
       redis.call('ZADD', consumers, now + recheck, peer)
       announce(peer)
       result[#result + 1] = peer
@@ -72,4 +86,9 @@ for i = 1, #first, 2 do
     break
   end
 end
+
+result[4] = tonumber(redis.call('GET', membership) or '0')
+result[5] = redis.call('LLEN', inbox)
+local shares = fleet_shares(fleet, prefix, tolerance, me, false)
+if not shares.orphans then result[6] = excess_of(shares, me, tonumber(redis.call('HGET', loads, me) or '0')) end
 return result

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventChannel } from '../keyspace-config.js';
-import { sessionKey } from '../keys.js';
+import { inboxKey, sessionKey } from '../keys.js';
 import type { ScriptRunner, ScriptScope } from './runner.js';
 
 export interface HeartbeatRequest {
@@ -20,18 +20,36 @@ export interface HeartbeatResult {
   readonly serverNow: number;
   /** The earliest session deadline of any other consumer (server ms), or undefined when there is none. */
   readonly nextPeerDeadline: number | undefined;
+  /** The membership counter: it changes with every join, leave, death, drain and resume. */
+  readonly membership: number;
+  /** Hand-offs waiting in this consumer's inbox. */
+  readonly inbox: number;
+  /** Streams this consumer should give away now to bring the fleet within its fair shares (everything, draining). */
+  readonly excess: number;
   /** Peers whose sessions have ended and who still hold entries. */
   readonly deadPeers: string[];
 }
 
-const reply = z.tuple([z.number(), z.number(), z.number()]).rest(z.string());
+const reply = z.tuple([z.number(), z.number(), z.number(), z.number(), z.number(), z.number()]).rest(z.string());
 
 /** heartbeat.lua: extends this consumer's session and sweeps peers past their deadline. */
 export async function heartbeat(runner: ScriptRunner, { keys, consumerId, options }: ScriptScope, request: HeartbeatRequest): Promise<HeartbeatResult> {
-  const [extended, serverNow, peerDeadline, ...deadPeers] = reply.parse(
+  const [extended, serverNow, peerDeadline, membership, inbox, excess, ...deadPeers] = reply.parse(
     await runner.run(
       'heartbeat',
-      [sessionKey(keys, consumerId), keys.consumers, keys.lbs, keys.loads, keys.readers, keys.released, keys.started, keys.ended],
+      [
+        sessionKey(keys, consumerId),
+        keys.consumers,
+        keys.lbs,
+        keys.loads,
+        keys.readers,
+        keys.released,
+        keys.started,
+        keys.ended,
+        keys.members,
+        keys.membership,
+        inboxKey(keys, consumerId),
+      ],
       [
         request.nonce,
         options.heartbeatMs,
@@ -42,8 +60,18 @@ export async function heartbeat(runner: ScriptRunner, { keys, consumerId, option
         request.sweepLimit,
         request.announceOn,
         request.database,
+        options.rebalanceTolerance,
+        keys.inboxPrefix,
       ],
     ),
   );
-  return { extended: extended === 1, serverNow, nextPeerDeadline: peerDeadline < 0 ? undefined : peerDeadline, deadPeers };
+  return {
+    extended: extended === 1,
+    serverNow,
+    nextPeerDeadline: peerDeadline < 0 ? undefined : peerDeadline,
+    membership,
+    inbox,
+    excess,
+    deadPeers,
+  };
 }

@@ -9,6 +9,7 @@ KEYS[3] owners hash
 KEYS[4] loads hash
 KEYS[5] fencing token counter
 KEYS[6] dead-letter stream
+KEYS[7] offers hash
 ARGV[1] consumer group
 ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
@@ -22,7 +23,7 @@ Returns { 'lost' } or { 'ok', last id listed or '' when done, items... } with th
 ]]
 --@include take-back
 
-local k = { lbs = KEYS[1], owners = KEYS[3], loads = KEYS[4], token = KEYS[5], dead_letter = KEYS[6] }
+local k = { lbs = KEYS[1], owners = KEYS[3], loads = KEYS[4], token = KEYS[5], dead_letter = KEYS[6], offers = KEYS[7] }
 local session = KEYS[2]
 local group, me, nonce, after, count, max_bytes, max_deliveries, counts =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8] == '1'

@@ -23,7 +23,7 @@ export async function recover(runner: ScriptRunner, { keys, consumerId, options 
   const parsed = reply.parse(
     await runner.run(
       'recover',
-      [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter],
+      [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter, keys.offers],
       [keys.group, consumerId, request.nonce, request.after, request.pageSize, options.maxEntryBytes, options.maxDeliveries, request.counts ? 1 : 0],
     ),
   );

@@ -7,6 +7,6 @@ import type { ScriptRunner, ScriptScope } from './runner.js';
 export async function release(runner: ScriptRunner, { keys, consumerId }: ScriptScope, nonce: string): Promise<boolean> {
   const released = z
     .number()
-    .parse(await runner.run('release', [sessionKey(keys, consumerId), keys.consumers, keys.readers, keys.released], [nonce, consumerId]));
+    .parse(await runner.run('release', [sessionKey(keys, consumerId), keys.consumers, keys.readers, keys.released, keys.membership], [nonce, consumerId]));
   return released === 1;
 }

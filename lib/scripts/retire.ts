@@ -10,8 +10,8 @@ export async function retire(runner: ScriptRunner, { keys, consumerId }: ScriptS
     .parse(
       await runner.run(
         'retire',
-        [sessionKey(keys, consumerId), keys.consumers, keys.loads, keys.readers, keys.lbs, keys.released, keys.started, keys.ended],
-        [nonce, consumerId, keys.group],
+        [sessionKey(keys, consumerId), keys.consumers, keys.loads, keys.readers, keys.lbs, keys.released, keys.started, keys.ended, keys.members, keys.membership],
+        [nonce, consumerId, keys.group, keys.inboxPrefix],
       ),
     );
   return retired === 1;

@@ -29,5 +29,5 @@ export class ScriptRunner {
 export interface ScriptScope {
   readonly keys: ServiceKeys;
   readonly consumerId: string;
-  readonly options: Pick<ResolvedOptions, 'maxEntryBytes' | 'maxDeliveries' | 'heartbeatMs'>;
+  readonly options: Pick<ResolvedOptions, 'maxEntryBytes' | 'maxDeliveries' | 'heartbeatMs' | 'rebalanceTolerance'>;
 }

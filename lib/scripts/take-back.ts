@@ -17,7 +17,7 @@ export async function takeBack(
   const parsed = reply.parse(
     await runner.run(
       'take-back',
-      [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter],
+      [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.token, keys.deadLetter, keys.offers],
       [keys.group, consumerId, request.nonce, options.maxEntryBytes, ...request.ids],
     ),
   );

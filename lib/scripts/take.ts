@@ -11,12 +11,6 @@ export interface TakeRequest {
   readonly force: boolean;
   /** Id of an entry a blocking read already delivered to this consumer, or ''. */
   readonly adopt: string;
-  /** How many streams above the least loaded reading peer this consumer may own, at the least. */
-  readonly slack: number;
-  /** The same as a share of that peer's load, when larger. */
-  readonly slackShare: number;
-  /** How long a peer counts as reading after its last take (ms). */
-  readonly readingWindowMs: number;
 }
 
 /** 'more': maybe more entries; 'empty': none left; 'hold': above the fair share; 'lost': the session is gone. */
@@ -29,24 +23,27 @@ export interface TakeResult {
 
 const reply = z.tuple([z.enum(['more', 'empty', 'hold', 'lost'])]).rest(z.unknown());
 
-/** take.lua: takes new LBS entries for this consumer within its fair share, granting each atomically. */
-export async function take(runner: ScriptRunner, { keys, consumerId, options }: ScriptScope, request: TakeRequest, report: DecodeReport): Promise<TakeResult> {
+/** take.lua: takes new LBS entries for this consumer within its fair share (shares.lua), granting each atomically. */
+export async function take(
+  runner: ScriptRunner,
+  { keys, consumerId, options }: ScriptScope,
+  request: TakeRequest,
+  report: DecodeReport,
+): Promise<TakeResult> {
   const [status, ...items] = reply.parse(
     await runner.run(
       'take',
-      [keys.lbs, sessionKey(keys, consumerId), keys.consumers, keys.loads, keys.readers, keys.owners, keys.token, keys.deadLetter],
+      [keys.lbs, sessionKey(keys, consumerId), keys.loads, keys.members, keys.owners, keys.token, keys.deadLetter],
       [
         keys.group,
         consumerId,
         request.nonce,
         options.maxEntryBytes,
         request.capacity,
-        request.slack,
+        options.rebalanceTolerance,
         request.force ? 1 : 0,
-        request.readingWindowMs,
         request.adopt,
         keys.sessionPrefix,
-        request.slackShare,
       ],
     ),
   );

@@ -40,7 +40,7 @@ it('logs as (fields, message): service and consumerId on every line, the error u
   expect((deadLetter.fields.err as Error).stack).toContain('DeadLetterError');
 
   const admitted = await waitFor(() => lines.find((line) => line.level === 'debug' && line.fields.stream === 'orders-1'));
-  expect(admitted.fields).toMatchObject({ service, consumerId: 'worker-1', recovered: false, token: expect.any(Number) });
+  expect(admitted.fields).toMatchObject({ service, consumerId: 'worker-1', origin: 'new', token: expect.any(Number) });
   for (const line of lines) {
     expect(line.fields).toMatchObject({ service, consumerId: 'worker-1' });
     expect(typeof line.message).toBe('string');

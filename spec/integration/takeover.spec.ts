@@ -29,11 +29,11 @@ async function addStreams(service: string, count: number): Promise<string[]> {
 describe('claim', () => {
   it('has exactly one winner among concurrent claimers, with a higher fencing token', async () => {
     const service = serviceName();
-    const owner = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
-    await addStreams(service, 1);
-    const [lease] = await waitFor(() => owner.log.added.length === 1 && owner.log.added);
+    const owner = await redis.spawnConsumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+    const [stream] = await addStreams(service, 1);
+    const lease = await waitFor(() => owner.owned().get(stream!));
     const claimers = await Promise.all([1, 2, 3, 4].map(() => redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS })));
-    await owner.client.close();
+    owner.kill('SIGKILL');
     await waitFor(() => claimers.every(({ log }) => log.expired.length > 0), { timeoutMs: 5000 });
 
     const results = await Promise.allSettled(claimers.map(({ client, log }) => client.claim(log.expired[0]!)));
@@ -191,8 +191,11 @@ describe('a consumer that dies', () => {
 
   it('loses its streams within heartbeatMs + 500 ms of a SIGKILL, despite 20,000 other TTL keys', async () => {
     const service = serviceName();
-    const victim = await redis.spawnConsumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
-    const survivors = await Promise.all([1, 2].map(() => redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true })));
+    // Without rebalancing: what the victim holds at the kill is what it took.
+    const victim = await redis.spawnConsumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, rebalance: false });
+    const survivors = await Promise.all(
+      [1, 2].map(() => redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: true, rebalance: false })),
+    );
     const names = await addStreams(service, 30);
     const owned = () => new Set(survivors.flatMap(({ client }) => client.owned().map((lease) => lease.stream)));
     await waitFor(() => victim.owned().size + owned().size === names.length);
@@ -202,7 +205,7 @@ describe('a consumer that dies', () => {
     const killedAt = Date.now();
     victim.kill('SIGKILL');
     await waitFor(() => owned().size === names.length, { timeoutMs: 10_000 });
-    const recovered = survivors.flatMap(({ log }) => log.added.filter((lease) => lease.recovered));
+    const recovered = survivors.flatMap(({ log }) => log.added.filter((lease) => lease.origin === 'takeover'));
     expect(recovered.map((lease) => lease.stream).sort()).toEqual(victims.sort());
     expect(Date.now() - killedAt).toBeLessThanOrEqual(HEARTBEAT_MS + 500);
   });

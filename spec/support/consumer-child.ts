@@ -7,7 +7,15 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createClient, createCluster } from 'redis';
-import { AlreadyClaimedError, NotOwnerError, RedisStreamClient, type RedisStreamClientOptions } from '../../lib/index.js';
+import {
+  AlreadyClaimedError,
+  NotOwnerError,
+  RedisStreamClient,
+  type LeaseOrigin,
+  type RedisStreamClientOptions,
+  type ReleaseReason,
+  type StreamLease,
+} from '../../lib/index.js';
 import { forkTs, leaveParent, report, serveRequests, type Exit, type Forked, type Replying } from './forked.js';
 import { recordingHandler, type RecordingSettings } from './handler-records.js';
 
@@ -16,9 +24,10 @@ export type StopHow = 'close' | 'done';
 /** What a child reports; `at` is its wall clock (Date.now()) when it saw the event. */
 export type ConsumerReport =
   | { event: 'ready'; id: string; pid: number; at: number }
-  | { event: 'streamAdded'; stream: string; lbsId: string; token: number; recovered: boolean; at: number }
+  | { event: 'streamAdded'; stream: string; lbsId: string; token: number; recovered: boolean; origin: LeaseOrigin; at: number }
   | { event: 'streamExpired'; stream: string; previousOwner: string; at: number }
   | { event: 'streamDisowned'; stream: string; token: number; aborted: boolean; at: number }
+  | { event: 'streamReleased'; stream: string; token: number; reason: ReleaseReason; aborted: boolean; at: number }
   /** claimExpired: a claim() of an expired stream was refused (AlreadyClaimedError's reason) or failed. */
   | { event: 'claimRefused'; stream: string; reason: string; at: number }
   | { event: 'error'; name: string; message: string; at: number }
@@ -96,7 +105,7 @@ export class ConsumerChild {
     const owned = new Map<string, { lbsId: string; token: number }>();
     for (const report of this.reports.slice(0, upTo)) {
       if (report.event === 'streamAdded') owned.set(report.stream, { lbsId: report.lbsId, token: report.token });
-      else if (report.event === 'streamDisowned') owned.delete(report.stream);
+      else if (report.event === 'streamDisowned' || report.event === 'streamReleased') owned.delete(report.stream);
       // doneStream answered: finished, or not this consumer's (any more); only a lost reply leaves it owned.
       else if (report.event === 'finished' && report.outcome !== 'failed') owned.delete(report.stream);
       else if (report.event === 'stopped') owned.clear();
@@ -165,16 +174,13 @@ async function runChild({ url, options, claimExpired, clientName, processing }: 
   const recorder = processing && !Array.isArray(url) ? createClient({ url }) : undefined;
   recorder?.on('error', () => undefined);
   if (recorder && processing) client.run({ ...processing.run, eachEntry: recordingHandler(recorder, client.id(), processing) });
-  client.on('streamAdded', (lease) =>
-    void send({ event: 'streamAdded', stream: lease.stream, lbsId: lease.lbsId, token: lease.token, recovered: lease.recovered, at: Date.now() }),
-  );
+  const added = (lease: StreamLease): void =>
+    void send({ event: 'streamAdded', stream: lease.stream, lbsId: lease.lbsId, token: lease.token, recovered: lease.recovered, origin: lease.origin, at: Date.now() });
+  client.on('streamAdded', added);
   client.on('streamExpired', (expired) => {
     void send({ event: 'streamExpired', stream: expired.stream, previousOwner: expired.previousOwner, at: Date.now() });
     if (!claimExpired) return;
-    client.claim(expired).then(
-      (lease) =>
-        void send({ event: 'streamAdded', stream: lease.stream, lbsId: lease.lbsId, token: lease.token, recovered: lease.recovered, at: Date.now() }),
-      (error: unknown) =>
+    client.claim(expired).then(added, (error: unknown) =>
         void send({
           event: 'claimRefused',
           stream: expired.stream,
@@ -185,6 +191,9 @@ async function runChild({ url, options, claimExpired, clientName, processing }: 
   });
   client.on('streamDisowned', (lease) =>
     void send({ event: 'streamDisowned', stream: lease.stream, token: lease.token, aborted: lease.signal.aborted, at: Date.now() }),
+  );
+  client.on('streamReleased', ({ lease, reason }) =>
+    void send({ event: 'streamReleased', stream: lease.stream, token: lease.token, reason, aborted: lease.signal.aborted, at: Date.now() }),
   );
   client.on('error', (error) => void send({ event: 'error', name: error.name, message: error.message, at: Date.now() }));
 

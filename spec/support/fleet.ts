@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
-import { RedisStreamClient, type RedisStreamClientOptions, type StreamLease, type ExpiredStream } from '../../lib/index.js';
+import { RedisStreamClient, type RedisStreamClientOptions, type StreamLease, type ExpiredStream, type ReleasedStream } from '../../lib/index.js';
 import type { RedisStreamClientError } from '../../lib/errors.js';
 
 export type NodeRedis = ReturnType<typeof createClient>;
@@ -10,6 +10,7 @@ export interface EventLog {
   added: StreamLease[];
   expired: ExpiredStream[];
   disowned: StreamLease[];
+  released: ReleasedStream[];
   errors: RedisStreamClientError[];
 }
 
@@ -55,10 +56,11 @@ export class Fleet {
     { start = true }: { start?: boolean } = {},
   ): Promise<{ client: RedisStreamClient; log: EventLog }> {
     const client = new RedisStreamClient(redis, options);
-    const log: EventLog = { added: [], expired: [], disowned: [], errors: [] };
+    const log: EventLog = { added: [], expired: [], disowned: [], released: [], errors: [] };
     client.on('streamAdded', (lease) => log.added.push(lease));
     client.on('streamExpired', (expired) => log.expired.push(expired));
     client.on('streamDisowned', (lease) => log.disowned.push(lease));
+    client.on('streamReleased', (released) => log.released.push(released));
     client.on('error', (error) => log.errors.push(error));
     this.clients.push(client);
     if (start) await client.init();

@@ -23,7 +23,7 @@ export class Streams {
 
   /** An owned stream (lease token 7) whose buffer holds `entries`, ready to be processed. */
   open(stream: string, entries: readonly ReadEntry[] = [], settings: ReadingSettings = this.settings): StreamWork {
-    const lease = this.registry.add({ stream, lbsId: '1-0', info: {}, token: 7 }, false)!;
+    const lease = this.registry.add({ stream, lbsId: '1-0', info: {}, token: 7, origin: 'new' })!;
     const work = new StreamWork(lease, settings);
     work.open = true;
     work.add([...entries]);
@@ -66,6 +66,8 @@ export class FakeSteps implements ProcessorDeps, IteratorDeps {
     this.mayStartCalls += 1;
     return work.live && this.sessionValid;
   };
+
+  readonly settled = (): void => undefined;
 
   readonly taken = (_work: StreamWork, count: number): void => {
     this.takenCount += count;

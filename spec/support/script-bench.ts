@@ -13,7 +13,7 @@ import { startRedis, type StartRedisOptions } from './redis-server.js';
 export const SESSION_MS = 60_000;
 
 type ScopeOptions = ScriptScope['options'];
-const DEFAULT_OPTIONS: ScopeOptions = { heartbeatMs: SESSION_MS, maxEntryBytes: 65_536, maxDeliveries: 10 };
+const DEFAULT_OPTIONS: ScopeOptions = { heartbeatMs: SESSION_MS, maxEntryBytes: 65_536, maxDeliveries: 10, rebalanceTolerance: 0.1 };
 
 /** An entry of the LBS consumer group's pending entries list. */
 export interface Pending {

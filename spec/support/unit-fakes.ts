@@ -137,6 +137,7 @@ export function fakeLease(stream: string): StreamLease {
     token: 1,
     consumerId: 'c1',
     signal: new AbortController().signal,
+    origin: 'new',
     recovered: false,
     entries: () => {
       throw new Error('A fake lease has no entries');

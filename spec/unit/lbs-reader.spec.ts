@@ -45,7 +45,7 @@ class FakeReaderConnection {
 
 /** The arguments of a take call that the reader decides, by name. */
 function takeOf(call: ScriptCall) {
-  return { nonce: call.args[2], capacity: call.args[4], force: call.args[6], adopt: call.args[8], at: call.at };
+  return { nonce: call.args[2], capacity: call.args[4], force: call.args[6], adopt: call.args[7], at: call.at };
 }
 
 function setUp(statuses: (call: number) => unknown[] = () => ['empty']) {

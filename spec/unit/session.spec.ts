@@ -18,7 +18,15 @@ const LOST_AT = WINDOW_MS + 1;
 const NEXT_TURN_MS = 1;
 
 const REGISTERED: RegisterResult = { registered: true, serverNow: 1_700_000_000_000, previousFailed: false };
-const EXTENDED: HeartbeatResult = { extended: true, serverNow: 1_700_000_000_000, nextPeerDeadline: undefined, deadPeers: [] };
+const EXTENDED: HeartbeatResult = {
+  extended: true,
+  serverNow: 1_700_000_000_000,
+  nextPeerDeadline: undefined,
+  membership: 1,
+  inbox: 0,
+  excess: 0,
+  deadPeers: [],
+};
 const NOT_EXTENDED: HeartbeatResult = { ...EXTENDED, extended: false };
 
 const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
@@ -66,6 +74,11 @@ class FakeSessionScripts implements SessionScripts {
     return this.onRetire();
   }
 
+  suspend(nonce: string): Promise<boolean> {
+    this.calls.push({ script: 'suspend', nonce, at: this.clock() });
+    return Promise.resolve(true);
+  }
+
   exists(): Promise<boolean> {
     this.calls.push({ script: 'exists', nonce: '', at: this.clock() });
     return this.onExists();
@@ -106,8 +119,10 @@ function setUp() {
     {
       onLost: () => void story.push(`lost@${elapsed()}`),
       onRenewed: () => void story.push(`renewed@${elapsed()}`),
+      onHeartbeat: () => undefined,
       onError: (error) => void errors.push(error),
     },
+    () => ({ weight: 1, auto: false, draining: false }),
     () => performance.now() + stalledMs,
   );
   function elapsed(): number {
@@ -315,7 +330,7 @@ describe('Session heartbeats', () => {
 
   it('hand each sweep to the SweepSink with the times the call went out and its reply came, by the session clock', async () => {
     const { session, scripts, sweeps, advanceTo } = setUp();
-    const reply: HeartbeatResult = { extended: true, serverNow: 1_700_000_000_500, nextPeerDeadline: 1_700_000_000_900, deadPeers: ['peer-b'] };
+    const reply: HeartbeatResult = { ...EXTENDED, serverNow: 1_700_000_000_500, nextPeerDeadline: 1_700_000_000_900, deadPeers: ['peer-b'] };
     scripts.onHeartbeat = () => after(200, reply);
     await session.start();
     const sentAt = performance.now();

@@ -65,14 +65,14 @@ class DeadPeer {
   }
 
   claim(claimer: string, ids: string[]): unknown {
-    if (this.alive) return ['alive'];
+    if (this.alive) return ['ok', ...ids.map(() => 'alive')];
     const items = ids.map((lbsId) => {
       if (!this.pending.includes(lbsId)) return 'taken';
       this.drop(lbsId);
       const poisoned = this.poisoned.get(lbsId);
       if (poisoned) return poisoned;
       this.claimedBy.set(lbsId, claimer);
-      return [this.token++, streamOf(lbsId), rawOf(lbsId)];
+      return [this.token++, streamOf(lbsId), rawOf(lbsId), 'takeover'];
     });
     return ['ok', ...items];
   }
@@ -296,8 +296,8 @@ describe('Takeover.claimOne()', () => {
     expect(calls[0]!.args.slice(1, 4)).toEqual(['me', session.nonce, 'dead']);
     expect(calls[0]!.args.slice(7)).toEqual([id(1), streamOf(id(1)), 1, id(2), streamOf(id(2)), 1, id(9), streamOf(id(9)), 1]);
     await expect(Promise.all(claims)).resolves.toEqual([
-      { token: 100, stream: streamOf(id(1)), raw: rawOf(id(1)) },
-      { token: 101, stream: streamOf(id(2)), raw: rawOf(id(2)) },
+      { token: 100, stream: streamOf(id(1)), raw: rawOf(id(1)), origin: 'takeover' },
+      { token: 101, stream: streamOf(id(2)), raw: rawOf(id(2)), origin: 'takeover' },
       'taken',
     ]);
     expect(peer.pending).toEqual([id(3)]);
@@ -476,8 +476,8 @@ describe('Takeover reports and claims', () => {
     await vi.advanceTimersByTimeAsync(0);
 
     expect(claimed).toEqual([
-      { stream: streamOf(id(1)), lbsId: id(1), info: { n: 1 }, token: 100 },
-      { stream: streamOf(id(4)), lbsId: id(4), info: { n: 4 }, token: 101 },
+      { stream: streamOf(id(1)), lbsId: id(1), info: { n: 1 }, token: 100, origin: 'takeover' },
+      { stream: streamOf(id(4)), lbsId: id(4), info: { n: 4 }, token: 101, origin: 'takeover' },
     ]);
     expect(errors.map((error) => [error instanceof DeadLetterError, (error as DeadLetterError).lbsId])).toEqual([
       [true, id(2)],

@@ -60,9 +60,9 @@ describe('types', () => {
     expectTypeOf<(lease: StreamLease) => Promise<void>>().toExtend<ListenerOf<'streamAdded'>>();
   });
 
-  it('client.on only knows the four events', () => {
+  it('client.on only knows the five events', () => {
     expectTypeOf<Parameters<RedisStreamClient['on']>[0]>().toEqualTypeOf<
-      'streamAdded' | 'streamExpired' | 'streamDisowned' | 'error'
+      'streamAdded' | 'streamExpired' | 'streamDisowned' | 'streamReleased' | 'error'
     >();
   });
 

@@ -3,10 +3,12 @@
 -- Takes back entries pending under this consumer (`pending`: XPENDING-shaped rows { id, consumer, idle,
 -- deliveries }), with new fencing tokens; appends their take.lua items to `result`. `counts`: each counts one more
 -- delivery (the incarnation that held them failed alone), and one delivered maxDeliveries times is dead-lettered.
--- k holds the keys: lbs, owners, loads, token, dead_letter.
+-- k holds the keys: lbs, owners, loads, token, dead_letter, offers (an entry offered to this consumer and taken back
+-- is no offer any more).
 local function take_back(k, group, me, pending, counts, max_bytes, max_deliveries, result)
   for _, p in ipairs(pending) do
     local id = p[1]
+    redis.call('HDEL', k.offers, id)
     local fields = read_entry(k.lbs, id)
     if fields == nil then
       redis.call('XACK', k.lbs, group, id)

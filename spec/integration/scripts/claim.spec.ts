@@ -31,7 +31,7 @@ function claimFor(entries: ClaimEntry[], { asNonce = nonce, runner = bench.runne
 }
 
 const entry = (lbsId: string, stream = '', known = false): ClaimEntry => ({ lbsId, stream, known });
-const granted = (stream: string, raw: string = expect.stringContaining(stream)) => ({ token: expect.any(Number), stream, raw });
+const granted = (stream: string, raw: string = expect.stringContaining(stream)) => ({ token: expect.any(Number), stream, raw, origin: 'takeover' });
 
 describe('claim.lua', () => {
   it('moves entries to the claimer with increasing tokens, counting a delivery when the owner failed alone', async () => {
@@ -65,7 +65,7 @@ describe('claim.lua', () => {
   it('refuses while the previous owner is alive, and when the claimer has lost its session', async () => {
     await bench.startSession(OWNER);
     const [a] = await bench.own(OWNER, 'a');
-    expect(await claimFor([entry(a!, 'a')])).toEqual({ status: 'alive' });
+    expect(await claimFor([entry(a!, 'a')])).toEqual({ status: 'ok', outcomes: ['owner-alive'] });
 
     await bench.endSession(OWNER);
     expect(await claimFor([entry(a!, 'a')], { asNonce: 'stale' })).toEqual({ status: 'lost' });

@@ -3,6 +3,8 @@ import { luaScripts } from '../../../lib/scripts/generated.js';
 import { register } from '../../../lib/scripts/register.js';
 import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
+const MEMBER = { weight: 1, auto: true, draining: false };
+
 let bench: ScriptBench;
 
 useScriptBench(async (opened) => {
@@ -27,13 +29,13 @@ describe('ScriptRunner', () => {
   it('falls back to EVAL when Redis lost the script (SCRIPT FLUSH), which caches it for the next call', async () => {
     expect(await isCached()).toBe(false);
 
-    const first = await register(bench.runner, bench.scope('me'), { nonce: 'n1', replaces: '' });
+    const first = await register(bench.runner, bench.scope('me'), { nonce: 'n1', replaces: '', member: MEMBER });
     expect(first.registered).toBe(true);
     expect(await bench.redis.get(bench.sessionKey('me'))).toBe('n1');
     expect(await isCached()).toBe(true);
     expect(await calls()).toEqual({ evalsha: 1, eval: 1 });
 
-    await register(bench.runner, bench.scope('me'), { nonce: 'n2', replaces: 'n1' });
+    await register(bench.runner, bench.scope('me'), { nonce: 'n2', replaces: 'n1', member: MEMBER });
     expect(await calls()).toEqual({ evalsha: 2, eval: 1 });
   });
 
@@ -42,7 +44,7 @@ describe('ScriptRunner', () => {
     await bench.command('SCRIPT', 'LOAD', luaScripts.register.source); // EVALSHA finds it; its GET fails on the hash
     await bench.command('CONFIG', 'RESETSTAT');
 
-    await expect(register(bench.runner, bench.scope('me'), { nonce: 'n1', replaces: '' })).rejects.toThrow(/^WRONGTYPE/);
+    await expect(register(bench.runner, bench.scope('me'), { nonce: 'n1', replaces: '', member: MEMBER })).rejects.toThrow(/^WRONGTYPE/);
     expect(await calls()).toEqual({ evalsha: 1, eval: 0 });
   });
 });

@@ -3,7 +3,6 @@ import { take, type TakeRequest } from '../../../lib/scripts/take.js';
 import { failOnDecodeError, ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
 const ME = 'me';
-const SLACK = 10;
 
 let bench: ScriptBench;
 let nonce: string;
@@ -14,15 +13,19 @@ useScriptBench(async (opened) => {
 });
 
 function takeFor(request: Partial<TakeRequest> = {}) {
-  const defaults: TakeRequest = { nonce, capacity: 10, force: false, adopt: '', slack: SLACK, slackShare: 0.2, readingWindowMs: 6000 };
+  const defaults: TakeRequest = { nonce, capacity: 10, force: false, adopt: '' };
   return take(bench.runner, bench.scope(ME, { maxEntryBytes: 1024 }), { ...defaults, ...request }, failOnDecodeError);
 }
 
-/** A live peer that owns `load` streams and last read the LBS `readAgoMs` ago. */
-async function peer(load: number, readAgoMs = 0): Promise<void> {
+/** A live peer that owns `load` streams, with a member record when given. */
+async function peer(load: number, member?: Record<string, unknown>): Promise<void> {
   await bench.startSession('peer');
   await bench.command('HSET', bench.keys.loads, 'peer', load);
-  await bench.command('HSET', bench.keys.readers, 'peer', (await bench.now()) - readAgoMs);
+  if (member) await bench.command('HSET', bench.keys.members, 'peer', JSON.stringify(member));
+}
+
+async function addMany(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await bench.add(`s${i}`);
 }
 
 describe('take.lua', () => {
@@ -48,7 +51,6 @@ describe('take.lua', () => {
     ]);
     expect(await bench.hash(bench.keys.owners)).toEqual({ a, b });
     expect(await bench.hash(bench.keys.loads)).toEqual({ [ME]: '2' });
-    expect(Number((await bench.hash(bench.keys.readers))[ME])).toBeGreaterThanOrEqual(before);
   });
 
   it('continues an existing token counter, and says more when it took as many as it could', async () => {
@@ -91,40 +93,55 @@ describe('take.lua', () => {
     expect(await bench.hash(bench.keys.owners)).toEqual({ a: again });
   });
 
-  describe('fair share', () => {
-    it('holds while owning slack streams above the least loaded reading peer, reading nothing', async () => {
+  describe('fair share (shares.lua, counting the entries about to be taken)', () => {
+    it('holds, reading nothing, while above the fair share plus the tolerance', async () => {
       await peer(0);
-      await bench.command('HSET', bench.keys.loads, ME, SLACK);
+      await bench.command('HSET', bench.keys.loads, ME, 12); // share (12 + 10) / 2 = 11, tolerance max(1, 1.1): 12 at most
       const id = await bench.add('a');
 
       expect(await takeFor()).toEqual({ status: 'hold', outcomes: [] });
       expect(await bench.pending()).toEqual([]);
       expect(await bench.lbsIds()).toEqual([id]);
-      expect(await bench.hash(bench.keys.readers)).toHaveProperty(ME); // it still counts as reading
     });
 
-    it('takes only up to the fair share, with the slack a share of the peer load when that is larger', async () => {
-      await peer(100); // slack max(10, 100 * 0.2) = 20: up to 120
-      await bench.command('HSET', bench.keys.loads, ME, 118);
-      for (const name of ['a', 'b', 'c']) await bench.add(name);
+    it('takes only up to the fair share plus the tolerance', async () => {
+      await peer(100);
+      await bench.command('HSET', bench.keys.loads, ME, 118); // share 114, tolerance 11.4: 125 at most
+      await addMany(10);
       const { status, outcomes } = await takeFor();
       expect(status).toBe('more');
-      expect(outcomes.map((outcome) => outcome.kind)).toEqual(['granted', 'granted']);
+      expect(outcomes).toHaveLength(7);
     });
 
-    it('takes anyway when forced, or when the peer has stopped reading or its session is gone', async () => {
-      await peer(0, 10_000);
-      await bench.command('HSET', bench.keys.loads, ME, SLACK);
-      await bench.add('a');
-      expect((await takeFor()).outcomes).toHaveLength(1); // not read within the reading window
+    it('shares by weight', async () => {
+      await peer(30, { weight: 3, auto: true, draining: false });
+      await bench.command('HSET', bench.keys.loads, ME, 10); // share (40 + 10) / 4 = 12.5, tolerance 1.25: 13 at most
+      await addMany(10);
+      expect((await takeFor()).outcomes).toHaveLength(3);
+    });
 
-      await bench.command('HSET', bench.keys.readers, 'peer', await bench.now());
-      await bench.add('b');
+    it("leaves out of the shares what a peer's maxStreams keeps it from holding", async () => {
+      await peer(5, { weight: 1, max: 5, auto: true, draining: false });
+      await bench.command('HSET', bench.keys.loads, ME, 50); // 65 streams, the peer holds 5 at most: the rest is mine
+      await addMany(10);
+      expect((await takeFor()).outcomes).toHaveLength(10);
+    });
+
+    it('takes nothing while draining', async () => {
+      await bench.command('HSET', bench.keys.members, ME, JSON.stringify({ weight: 1, auto: true, draining: true }));
+      await bench.add('a');
+      expect((await takeFor()).status).toBe('hold');
+    });
+
+    it("takes anyway when forced, or once the peer's session is gone", async () => {
+      await peer(0);
+      await bench.command('HSET', bench.keys.loads, ME, 12);
+      await bench.add('a');
       expect((await takeFor()).status).toBe('hold');
       expect((await takeFor({ force: true })).outcomes).toHaveLength(1);
 
       await bench.command('DEL', bench.sessionKey('peer'));
-      await bench.add('c');
+      await bench.add('b');
       expect((await takeFor()).outcomes).toHaveLength(1);
     });
   });
@@ -171,6 +188,5 @@ describe('take.lua', () => {
     await bench.add('a');
     expect(await takeFor({ nonce: 'stale' })).toEqual({ status: 'lost', outcomes: [] });
     expect(await bench.pending()).toEqual([]);
-    expect(await bench.hash(bench.keys.readers)).toEqual({});
   });
 });

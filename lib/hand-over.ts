@@ -1,0 +1,99 @@
+import type { ClientContext } from './context.js';
+import { RedisStreamClientError } from './errors.js';
+import type { ReleaseReason, StreamLease } from './events.js';
+import type { OwnedLease } from './leases.js';
+import type { Notifier } from './notifier.js';
+import type { OwnedStreams } from './owned-streams.js';
+import { handoff } from './scripts/handoff.js';
+import type { Session } from './session.js';
+
+/** Streams per handoff.lua call: each call short, and the first receivers hear of their streams early. */
+const HANDOFF_BATCH = 250;
+
+export interface HandOverDeps {
+  readonly streams: OwnedStreams;
+  readonly notifier: Notifier;
+  /** Stops processing these leases' streams and commits their positions (see Processing.release). */
+  release(leases: readonly OwnedLease[], timeoutMs: number): Promise<void>;
+  /** The database the consumers listen in (for the receivers' channel). */
+  database(): number;
+}
+
+/** What a hand-off did: how many streams went to other consumers, and the leases this consumer kept. */
+export interface HandOverResult {
+  handedOver: number;
+  kept: StreamLease[];
+}
+
+/**
+ * The giving end of hand-offs (rebalancing, drain(), close()): stops working on the streams, ends their leases, and
+ * hands them to the consumers furthest below their fair share in one script call per batch. Hand-offs run one at a
+ * time. A stream nobody may receive is kept under a new lease (`origin: 'restart'`), or, closing, left pending for
+ * the others to take over once this consumer's session has ended.
+ */
+export class HandOver {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly context: ClientContext,
+    private readonly session: Session,
+    private readonly deps: HandOverDeps,
+  ) {}
+
+  /** How many streams the other consumers could receive now (0 when this consumer's session is not valid). */
+  async room(reason: ReleaseReason): Promise<number> {
+    const incarnation = this.session.incarnation();
+    if (!incarnation.isCurrent()) return 0;
+    const result = await handoff(this.context.scripts, this.context, { nonce: incarnation.nonce, reason, database: this.deps.database(), streams: [] });
+    return result.lost ? 0 : result.room;
+  }
+
+  /** Hands `leases` over (after the hand-offs already under way). */
+  give(leases: readonly OwnedLease[], reason: ReleaseReason): Promise<HandOverResult> {
+    const run = this.queue.then(() => this.giveNow(leases, reason));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async giveNow(leases: readonly OwnedLease[], reason: ReleaseReason): Promise<HandOverResult> {
+    const result: HandOverResult = { handedOver: 0, kept: [] };
+    const incarnation = this.session.incarnation();
+    const held = leases.filter((lease) => !lease.ended && this.deps.streams.get(lease.stream) === lease);
+    if (held.length === 0 || !incarnation.isCurrent()) return result;
+    // Closing, the processing has been drained and committed already.
+    if (reason !== 'close') await this.deps.release(held, this.context.options.releaseTimeoutMs);
+    const ending = new RedisStreamClientError(`The stream was handed over to another consumer (${reason})`);
+    // The leases end before any receiver's can begin.
+    for (const lease of held) this.deps.streams.giveUp(lease, ending);
+    for (let i = 0; i < held.length; i += HANDOFF_BATCH) {
+      const batch = held.slice(i, i + HANDOFF_BATCH);
+      const outcome = await handoff(this.context.scripts, this.context, {
+        nonce: incarnation.nonce,
+        reason,
+        database: this.deps.database(),
+        streams: batch,
+      });
+      if (outcome.lost) {
+        // The session ended: another consumer may own them now.
+        for (const lease of held.slice(i)) this.deps.notifier.notify('streamDisowned', lease);
+        this.session.heartbeatSoon();
+        return result;
+      }
+      // Kept for an incarnation that ended meanwhile: the next one takes the stream back (recover.lua).
+      const current = incarnation.isCurrent();
+      outcome.outcomes.forEach((what, j) => {
+        const lease = batch[j]!;
+        if (what === 'not-owner') this.deps.notifier.notify('streamDisowned', lease);
+        else if (typeof what === 'object' && 'kept' in what) {
+          const { stream, lbsId, info } = lease;
+          if (current) result.kept.push(this.deps.streams.add({ stream, lbsId, info, token: what.kept, origin: 'restart' }));
+        } else {
+          if (what !== 'left') result.handedOver += 1;
+          this.context.log.debug('Stream handed over', { stream: lease.stream, to: what === 'left' ? undefined : what.to, reason });
+          this.deps.notifier.notify('streamReleased', { lease, reason });
+        }
+      });
+    }
+    return result;
+  }
+}
