@@ -372,7 +372,9 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
         if (this.session.isValid()) await this.session.suspend(this.options.restartGraceMs);
         return;
       }
-      await this.handOver.give(this.streams.all(), 'close');
+      // Out of the shares, so that everything may go; what nobody may be handed stays for the takeover.
+      await this.setDraining(true);
+      await this.handOver.give(this.streams.all().slice(0, await this.handOver.room()), 'close');
       this.releaseAll('close');
       if (this.session.isValid()) await this.session.release();
     });
@@ -399,7 +401,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     await this.rebalancer.settled();
     let handedOver = 0;
     while (this.state === 'running' && this.draining && this.streams.size > 0) {
-      const room = await this.handOver.room('drain');
+      const room = await this.handOver.room();
       if (room > 0) {
         handedOver += (await this.handOver.give(this.streams.all().slice(0, room), 'drain')).handedOver;
         continue;

@@ -28,8 +28,8 @@ export interface HandOverResult {
 /**
  * The giving end of hand-offs (rebalancing, drain(), close()): stops working on the streams, ends their leases, and
  * hands them to the consumers furthest below their fair share in one script call per batch. Hand-offs run one at a
- * time. A stream nobody may receive is kept under a new lease (`origin: 'restart'`), or, closing, left pending for
- * the others to take over once this consumer's session has ended.
+ * time. Callers give no more than `room()` says the others may be handed; a stream nobody may be handed by the
+ * time its call runs (the fleet changed meanwhile) is kept under a new lease (`origin: 'restart'`).
  */
 export class HandOver {
   private queue: Promise<unknown> = Promise.resolve();
@@ -40,11 +40,11 @@ export class HandOver {
     private readonly deps: HandOverDeps,
   ) {}
 
-  /** How many streams the other consumers could receive now (0 when this consumer's session is not valid). */
-  async room(reason: ReleaseReason): Promise<number> {
+  /** How many streams the other consumers could be handed now (0 when this consumer's session is not valid). */
+  async room(): Promise<number> {
     const incarnation = this.session.incarnation();
     if (!incarnation.isCurrent()) return 0;
-    const result = await handoff(this.context.scripts, this.context, { nonce: incarnation.nonce, reason, database: this.deps.database(), streams: [] });
+    const result = await handoff(this.context.scripts, this.context, { nonce: incarnation.nonce, database: this.deps.database(), streams: [] });
     return result.lost ? 0 : result.room;
   }
 
@@ -67,12 +67,7 @@ export class HandOver {
     for (const lease of held) this.deps.streams.giveUp(lease, ending);
     for (let i = 0; i < held.length; i += HANDOFF_BATCH) {
       const batch = held.slice(i, i + HANDOFF_BATCH);
-      const outcome = await handoff(this.context.scripts, this.context, {
-        nonce: incarnation.nonce,
-        reason,
-        database: this.deps.database(),
-        streams: batch,
-      });
+      const outcome = await handoff(this.context.scripts, this.context, { nonce: incarnation.nonce, database: this.deps.database(), streams: batch });
       if (outcome.lost) {
         // The session ended: another consumer may own them now.
         for (const lease of held.slice(i)) this.deps.notifier.notify('streamDisowned', lease);
@@ -88,8 +83,8 @@ export class HandOver {
           const { stream, lbsId, info } = lease;
           if (current) result.kept.push(this.deps.streams.add({ stream, lbsId, info, token: what.kept, origin: 'restart' }));
         } else {
-          if (what !== 'left') result.handedOver += 1;
-          this.context.log.debug('Stream handed over', { stream: lease.stream, to: what === 'left' ? undefined : what.to, reason });
+          result.handedOver += 1;
+          this.context.log.debug('Stream handed over', { stream: lease.stream, to: what.to, reason });
           this.deps.notifier.notify('streamReleased', { lease, reason });
         }
       });

@@ -3,7 +3,8 @@ Hands streams this consumer owns to the others, in one call: each entry moves to
 fair share that may still receive (shares.lua), is recorded in that consumer's inbox, and the consumer is woken by a
 message on its session key's keyspace channel. A receiver in autoClaim mode is granted the stream with a new fencing
 token here; one in manual mode is offered it (recorded in offers: it claims it with claim(), from this consumer).
-The caller has already stopped working on the streams and ended their leases.
+The caller has already stopped working on the streams and ended their leases. A draining consumer (drain(), close())
+is out of the shares, so everything it holds may go.
 
 KEYS[1] LBS stream
 KEYS[2] session key of this consumer
@@ -17,17 +18,15 @@ ARGV[1] consumer group
 ARGV[2] consumer id
 ARGV[3] nonce of this incarnation
 ARGV[4] tolerance of fair shares
-ARGV[5] 'rebalance', 'drain' or 'close': a closing or draining consumer leaves itself out of the shares, and a
-  closing one leaves what nobody may receive pending (its session ends next), where the others keep it
-ARGV[6] session key prefix (session key = prefix .. consumer id)
-ARGV[7] inbox key prefix
-ARGV[8] database number, for the channel name
-ARGV[9..] pairs of entry id, stream name
+ARGV[5] session key prefix (session key = prefix .. consumer id)
+ARGV[6] inbox key prefix
+ARGV[7] database number, for the channel name
+ARGV[8..] pairs of entry id, stream name
 
 Returns { 'lost' } (session gone: nothing moved) or { 'ok', room, outcome... } where room is how many streams the
-others could receive before this call, and one outcome per pair: { 'to', receiver }, { 'kept', new token } (nobody
-may receive it: it stays this consumer's, under a new lease), 'left' (closing: nobody may receive it, it stays
-pending) or 'not-owner' (not this consumer's through that entry).
+others could be handed before this call (call it with no pairs to learn it), and one outcome per pair:
+{ 'to', receiver }, { 'kept', new token } (nobody may be handed it now: it stays this consumer's, under a new lease)
+or 'not-owner' (not this consumer's through that entry).
 ]]
 --@include entry
 --@include fencing
@@ -35,12 +34,11 @@ pending) or 'not-owner' (not this consumer's through that entry).
 
 local lbs, session, owners, loads, members, token_key, offers, membership =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local group, me, nonce, tolerance, mode, prefix, inbox_prefix, db =
-  ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local group, me, nonce, tolerance, prefix, inbox_prefix, db = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 
-local shares = fleet_shares({ loads = loads, members = members }, prefix, tolerance, me, mode ~= 'rebalance')
+local shares = fleet_shares({ loads = loads, members = members }, prefix, tolerance, me)
 local room = 0
 for _, consumer in ipairs(shares.order) do
   local m = shares.live[consumer]
@@ -50,15 +48,13 @@ local result = { 'ok', room }
 local epoch = redis.call('GET', membership) or '0'
 local nonces, given = {}, 0
 
-for i = 9, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   local id, stream = ARGV[i], ARGV[i + 1]
   if pending_owner(lbs, group, id) ~= me or redis.call('HGET', owners, stream) ~= id then
     result[#result + 1] = 'not-owner'
   else
     local receiver = receiver_among(shares, me)
-    if receiver == nil and mode == 'close' then
-      result[#result + 1] = 'left'
-    elseif receiver == nil then
+    if receiver == nil then
       result[#result + 1] = { 'kept', string.format('%d', next_token(token_key)) }
     else
       local m = shares.live[receiver]

@@ -2,12 +2,9 @@ import { z } from 'zod';
 import { sessionKey } from '../keys.js';
 import type { ScriptRunner, ScriptScope } from './runner.js';
 
-/** Why streams are handed over: a rebalance round, drain() or close(). */
-export type HandoffReason = 'rebalance' | 'drain' | 'close';
-
-/** What became of one stream: handed `to` a consumer, `kept` under a new token (nobody could receive it), `left`
- * pending (closing, nobody could receive it) or `not-owner` (this consumer did not own it through that entry). */
-export type HandoffOutcome = { readonly to: string } | { readonly kept: number } | 'left' | 'not-owner';
+/** What became of one stream: handed `to` a consumer, `kept` under a new token (nobody could be handed it), or
+ * `not-owner` (this consumer did not own it through that entry). */
+export type HandoffOutcome = { readonly to: string } | { readonly kept: number } | 'not-owner';
 
 export type HandoffResult =
   | { readonly lost: true }
@@ -17,15 +14,15 @@ const reply = z.union([
   z.tuple([z.literal('lost')]),
   z
     .tuple([z.literal('ok'), z.number()])
-    .rest(z.union([z.tuple([z.literal('to'), z.string()]), z.tuple([z.literal('kept'), z.string()]), z.enum(['left', 'not-owner'])])),
+    .rest(z.union([z.tuple([z.literal('to'), z.string()]), z.tuple([z.literal('kept'), z.string()]), z.literal('not-owner')])),
 ]);
 
 /** handoff.lua: hands the given streams to the consumers furthest below their fair share. With no streams, tells
- * how many the others could receive. */
+ * how many the others could be handed. */
 export async function handoff(
   runner: ScriptRunner,
   { keys, consumerId, options }: ScriptScope,
-  request: { readonly nonce: string; readonly reason: HandoffReason; readonly database: number; readonly streams: ReadonlyArray<{ lbsId: string; stream: string }> },
+  request: { readonly nonce: string; readonly database: number; readonly streams: ReadonlyArray<{ lbsId: string; stream: string }> },
 ): Promise<HandoffResult> {
   const parsed = reply.parse(
     await runner.run(
@@ -36,7 +33,6 @@ export async function handoff(
         consumerId,
         request.nonce,
         options.rebalanceTolerance,
-        request.reason,
         keys.sessionPrefix,
         keys.inboxPrefix,
         request.database,

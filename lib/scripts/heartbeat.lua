@@ -89,6 +89,6 @@ end
 
 result[4] = tonumber(redis.call('GET', membership) or '0')
 result[5] = redis.call('LLEN', inbox)
-local shares = fleet_shares(fleet, prefix, tolerance, me, false)
+local shares = fleet_shares(fleet, prefix, tolerance, me)
 if not shares.orphans then result[6] = excess_of(shares, me, tonumber(redis.call('HGET', loads, me) or '0')) end
 return result

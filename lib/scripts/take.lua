@@ -54,7 +54,7 @@ if room <= 0 then return result end
 
 local allowed = room
 if not force then
-  local mine = fleet_shares(k, prefix, tolerance, me, false, room).live[me]
+  local mine = fleet_shares(k, prefix, tolerance, me, room).live[me]
   allowed = mine and math.min(room, math.floor(mine.share + mine.allowance) - mine.load) or 0
 end
 if allowed <= 0 then

@@ -15,16 +15,16 @@ local function member_of(k, consumer)
   return { weight = weight, max = tonumber(m.max) or math.huge, auto = m.auto == true, draining = m.draining == true, known = true }
 end
 
--- The shares of the live, non-draining consumers, `me` among them unless `leaving` (it closes), of all owned
--- streams plus `extra` (streams about to be taken). Returns { total, orphans, order, live } where orphans is true
+-- The shares of the live, non-draining consumers (`me` among them, unless it drains), of all owned streams plus
+-- `extra` (streams about to be taken). Returns { total, orphans, order, live } where orphans is true
 -- when a consumer whose session is gone still owns streams (a takeover is due), order lists the participants and
 -- live maps each to { load, share, allowance, weight, max, auto, known }.
-local function fleet_shares(k, prefix, tolerance, me, leaving, extra)
+local function fleet_shares(k, prefix, tolerance, me, extra)
   local loads = redis.call('HGETALL', k.loads)
   local total, orphans, order, live = extra or 0, false, {}, {}
   local function join(consumer, load)
     local m = member_of(k, consumer)
-    if not m.draining and not (leaving and consumer == me) then
+    if not m.draining then
       m.load = load
       live[consumer] = m
       order[#order + 1] = consumer

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inboxKey } from '../../../lib/keys.js';
 import { accept } from '../../../lib/scripts/accept.js';
 import { claim } from '../../../lib/scripts/claim.js';
-import { handoff, type HandoffReason } from '../../../lib/scripts/handoff.js';
+import { handoff } from '../../../lib/scripts/handoff.js';
 import { heartbeat } from '../../../lib/scripts/heartbeat.js';
 import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
@@ -23,8 +23,13 @@ async function member(id: string, load: number, record: { weight?: number; max?:
   return ids.map((lbsId, i) => ({ lbsId, stream: `${id}-s${i}` }));
 }
 
-function give(giver: string, streams: Array<{ lbsId: string; stream: string }>, reason: HandoffReason = 'rebalance') {
-  return handoff(bench.runner, bench.scope(giver), { nonce: nonces.get(giver)!, reason, database: 0, streams });
+function give(giver: string, streams: Array<{ lbsId: string; stream: string }>) {
+  return handoff(bench.runner, bench.scope(giver), { nonce: nonces.get(giver)!, database: 0, streams });
+}
+
+/** What drain() and close() tell the fleet first: out of the shares. */
+async function drains(consumer: string): Promise<void> {
+  await bench.command('HSET', bench.keys.members, consumer, JSON.stringify({ weight: 1, auto: true, draining: true }));
 }
 
 function acceptAll(receiver: string) {
@@ -130,25 +135,23 @@ describe('handoff.lua', () => {
     expect((await bench.pending('c'))[0]!.deliveries).toBe(1); // a hand-off is no delivery
   });
 
-  it('keeps, with a new token, what nobody may receive; closing, leaves it pending', async () => {
+  it('keeps, pending under the giver with a new token, what nobody may be handed', async () => {
     const given = await member('a', 2);
     await member('b', 1, { max: 1 });
-    const kept = await give('a', given.slice(0, 1));
-    expect(kept).toEqual({ lost: false, room: 0, outcomes: [{ kept: expect.any(Number) }] });
-    const left = await give('a', given.slice(1), 'close');
-    expect(left).toEqual({ lost: false, room: 0, outcomes: ['left'] });
+    const result = await give('a', given.slice(0, 1));
+    expect(result).toEqual({ lost: false, room: 0, outcomes: [{ kept: Number(await bench.redis.get(bench.keys.token)) }] });
     expect(await bench.pending('a')).toHaveLength(2);
     expect(await loads()).toEqual({ a: 2, b: 1 });
   });
 
-  it('closing or draining, leaves the giver out of the shares: everything may go', async () => {
+  it('lets a draining giver (drain(), close()) give everything: it is out of the shares', async () => {
     const given = await member('a', 3);
     await member('b', 3);
-    // Rebalancing, b is at its share (3) already; with a leaving, its share is all 6.
-    expect(await give('a', [], 'rebalance')).toMatchObject({ room: 0 });
-    expect(await give('a', [], 'close')).toMatchObject({ room: 3 });
-    const result = await give('a', given, 'close');
-    expect(result).toMatchObject({ outcomes: [{ to: 'b' }, { to: 'b' }, { to: 'b' }] });
+    // b is at its share (3) already; with a out of the shares, its share is all 6.
+    expect(await give('a', [])).toMatchObject({ room: 0 });
+    await drains('a');
+    expect(await give('a', [])).toMatchObject({ room: 3 });
+    expect(await give('a', given)).toMatchObject({ outcomes: [{ to: 'b' }, { to: 'b' }, { to: 'b' }] });
   });
 
   it("refuses a stream not pending under the giver or not named by its entry, and everything once the giver's session is gone", async () => {
@@ -189,7 +192,8 @@ describe('accept.lua', () => {
   it("drops items made for an earlier incarnation or whose entry moved on, and leaves the inbox when the session is gone", async () => {
     const given = await member('a', 2);
     await member('b', 0);
-    await give('a', given, 'close');
+    await drains('a');
+    await give('a', given);
     const inbox = inboxKey(bench.keys, 'b');
     expect(await bench.redis.lLen(inbox)).toBe(2);
     await bench.command('XCLAIM', bench.keys.lbs, bench.keys.group, 'a', 0, given[1]!.lbsId, 'JUSTID'); // moved on
@@ -206,7 +210,8 @@ describe('accept.lua', () => {
   it('takes at most `most` items per call and says how many are left', async () => {
     const given = await member('a', 3);
     await member('b', 0);
-    await give('a', given, 'close');
+    await drains('a');
+    await give('a', given);
     const first = await accept(bench.runner, bench.scope('b'), { nonce: nonces.get('b')!, most: 2 });
     expect(first).toMatchObject({ left: 1, handed: [{}, {}] });
     expect(await acceptAll('b')).toMatchObject({ left: 0, handed: [{ lbsId: given[2]!.lbsId }] });
