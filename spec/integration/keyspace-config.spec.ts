@@ -12,15 +12,21 @@ async function flags(): Promise<string> {
   return (await redis.server.cli('CONFIG', 'GET', 'notify-keyspace-events')).split('\n')[1] ?? '';
 }
 
-/** A consumer closing hands its stream to a peer only if the peer hears the session expire. */
+/**
+ * A consumer closing hands one stream to a peer, which hears of it only through the hand-off message on its session
+ * key's channel, and leaves the other (the peer is at maxStreams), which the peer takes over only if it hears the
+ * session expire: both within far less than the heartbeat.
+ */
 async function expectHandOver(): Promise<void> {
   const service = serviceName();
   const leaving = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 60_000 });
-  await leaving.client.addStream('s');
-  await waitFor(() => leaving.log.added.length === 1);
-  const staying = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 60_000, autoClaim: true });
+  await leaving.client.addStream('s1');
+  await leaving.client.addStream('s2');
+  await waitFor(() => leaving.log.added.length === 2);
+  const staying = await redis.fleet.consumer({ serviceName: service, heartbeatMs: 60_000, autoClaim: true, maxStreams: 1 });
   await leaving.client.close();
-  await waitFor(() => staying.client.owned().length === 1, { timeoutMs: 3000 });
+  await waitFor(() => staying.client.owned().length === 2, { timeoutMs: 3000 });
+  expect(staying.log.added.map((lease) => lease.origin).sort()).toEqual(['handoff', 'takeover']);
 }
 
 it('adds the flags it needs and keeps every flag already set', async () => {

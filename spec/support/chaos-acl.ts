@@ -27,7 +27,8 @@ export function consumerAclRule(service: string, dataStreams: string, db = 0): s
     '+publish',
     // Inside the scripts.
     '+get', '+del', '+pexpire', '+pttl', '+incr', '+time',
-    '+hget', '+hset', '+hdel', '+hincrby', '+sadd', '+srem', '+sismember', '+zadd', '+zrange', '+zrangebyscore', '+zscore', '+zrem',
+    '+hget', '+hgetall', '+hset', '+hdel', '+hincrby', '+sadd', '+srem', '+sismember', '+zadd', '+zrange', '+zrangebyscore', '+zscore', '+zrem',
+    '+rpush', '+lrange', '+ltrim', '+llen',
     '+xpending', '+xrange', '+xclaim', '+xack', '+xdel', '+xgroup|delconsumer',
   ];
 }
