@@ -108,6 +108,12 @@ export class FakeScriptRunner {
 export class FakeSession {
   nonce = nanoid();
   valid = true;
+  /** How often a part asked for a heartbeat at once. */
+  heartbeatsAsked = 0;
+
+  heartbeatSoon(): void {
+    this.heartbeatsAsked += 1;
+  }
 
   incarnation(): Incarnation {
     const nonce = this.nonce;

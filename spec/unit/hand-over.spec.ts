@@ -1,0 +1,119 @@
+import { EventEmitter } from 'eventemitter3';
+import { describe, expect, it } from 'vitest';
+import type { RedisStreamClientEvents, ReleasedStream, StreamLease } from '../../lib/events.js';
+import { HandOver } from '../../lib/hand-over.js';
+import type { OwnedLease } from '../../lib/leases.js';
+import { Notifier } from '../../lib/notifier.js';
+import { OwnedStreams } from '../../lib/owned-streams.js';
+import { FakeScriptRunner, FakeSession, deferred, isSettled, unitContext } from '../support/unit-fakes.js';
+
+function setUp(streams = 3) {
+  const runner = new FakeScriptRunner();
+  const context = unitContext(runner, { releaseTimeoutMs: 700 });
+  const session = new FakeSession();
+  const emitter = new EventEmitter<RedisStreamClientEvents>();
+  const notifier = new Notifier(emitter, context.log);
+  const owned = new OwnedStreams(context, session.asSession(), notifier);
+  const leases = Array.from({ length: streams }, (_, i) => owned.add({ stream: `s${i}`, lbsId: `${i + 1}-0`, info: {}, token: 10 + i, origin: 'new' }, false) as OwnedLease);
+  const story: string[] = [];
+  emitter.on('streamReleased', ({ lease, reason }: ReleasedStream) => story.push(`released ${lease.stream} ${reason} aborted=${lease.signal.aborted}`));
+  emitter.on('streamDisowned', (lease: StreamLease) => story.push(`disowned ${lease.stream}`));
+  emitter.on('streamAdded', (lease: StreamLease) => story.push(`added ${lease.stream} ${lease.origin} ${lease.token}`));
+  const released: Array<{ streams: string[]; timeoutMs: number }> = [];
+  const handOver = new HandOver(context, session.asSession(), {
+    streams: owned,
+    notifier,
+    release: (given, timeoutMs) => {
+      story.push(`release ${given.map((lease) => lease.stream).join(',')} within ${timeoutMs}`);
+      released.push({ streams: given.map((lease) => lease.stream), timeoutMs });
+      return Promise.resolve();
+    },
+    database: () => 3,
+  });
+  runner.on('handoff', (args) => {
+    const pairs = args.slice(7);
+    story.push(`handoff ${pairs.filter((_, i) => i % 2 === 1).join(',')} (aborted before: ${leases.filter((lease) => lease.signal.aborted).length})`);
+    return ['ok', 5, ...pairs.filter((_, i) => i % 2 === 0).map(() => ['to', 'peer'])];
+  });
+  return { runner, session, owned, leases, story, handOver, released };
+}
+
+describe('HandOver', () => {
+  it('releases the processing, ends the leases, then hands over, and announces each stream released', async () => {
+    const { handOver, leases, story, owned, runner } = setUp(2);
+    expect(await handOver.give(leases, 'rebalance')).toEqual({ handedOver: 2, kept: [] });
+    expect(story).toEqual([
+      'release s0,s1 within 700',
+      'handoff s0,s1 (aborted before: 2)',
+      'released s0 rebalance aborted=true',
+      'released s1 rebalance aborted=true',
+    ]);
+    expect(owned.all()).toEqual([]);
+    expect(runner.callsOf('handoff')[0]!.args.slice(6, 7)).toEqual([3]); // the database, for the receivers' channel
+  });
+
+  it('closing, does not release the processing again (close() drained and committed it already)', async () => {
+    const { handOver, leases, story } = setUp(1);
+    await handOver.give(leases, 'close');
+    expect(story[0]).toBe('handoff s0 (aborted before: 1)');
+    expect(story[1]).toBe('released s0 close aborted=true');
+  });
+
+  it('sends at most 250 streams per call', async () => {
+    const { handOver, leases, runner } = setUp(600);
+    expect((await handOver.give(leases, 'drain')).handedOver).toBe(600);
+    expect(runner.callsOf('handoff').map((call) => (call.args.length - 7) / 2)).toEqual([250, 250, 100]);
+  });
+
+  it('keeps under a new lease what nobody could be handed, and reports a stream it did not own as disowned', async () => {
+    const { handOver, leases, story, runner, owned } = setUp(2);
+    runner.on('handoff', () => ['ok', 0, ['kept', '99'], 'not-owner']);
+    const result = await handOver.give(leases, 'rebalance');
+    expect(result.handedOver).toBe(0);
+    expect(result.kept).toMatchObject([{ stream: 's0', token: 99, origin: 'restart' }]);
+    expect(story.slice(1)).toEqual(['added s0 restart 99', 'disowned s1']);
+    expect(owned.all().map((lease) => lease.stream)).toEqual(['s0']);
+    expect(leases[0]!.signal.aborted).toBe(true); // the old lease ended; the kept one is new
+  });
+
+  it('reports every stream disowned when the session is gone, and sends no further batch', async () => {
+    const { handOver, leases, story, runner, session } = setUp(300);
+    runner.on('handoff', () => ['lost']);
+    expect(await handOver.give(leases, 'drain')).toEqual({ handedOver: 0, kept: [] });
+    expect(runner.callsOf('handoff')).toHaveLength(1);
+    expect(story.filter((line) => line.startsWith('disowned'))).toHaveLength(300);
+    expect(session.heartbeatsAsked).toBe(1);
+  });
+
+  it('gives nothing while the session is not valid, and nothing it no longer holds', async () => {
+    const { handOver, leases, runner, session } = setUp(2);
+    session.valid = false;
+    expect(await handOver.give(leases, 'rebalance')).toEqual({ handedOver: 0, kept: [] });
+    session.valid = true;
+    leases[0]!.end(new Error('lost'));
+    await handOver.give(leases, 'rebalance');
+    expect(runner.callsOf('handoff').map((call) => call.args.slice(7))).toEqual([['2-0', 's1']]);
+  });
+
+  it('runs hand-offs one at a time', async () => {
+    const { handOver, leases, runner } = setUp(2);
+    const first = deferred<unknown>();
+    runner.on('handoff', (args) => (args.length > 7 && args[8] === 's0' ? first.promise : ['ok', 1, ['to', 'peer']]));
+    const one = handOver.give([leases[0]!], 'rebalance');
+    const two = handOver.give([leases[1]!], 'rebalance');
+    await isSettled(one);
+    expect(runner.callsOf('handoff')).toHaveLength(1);
+    first.resolve(['ok', 1, ['to', 'peer']]);
+    await Promise.all([one, two]);
+    expect(runner.callsOf('handoff')).toHaveLength(2);
+  });
+
+  it('tells the room the others have, asking with no streams', async () => {
+    const { handOver, runner, session } = setUp(0);
+    runner.on('handoff', () => ['ok', 42]);
+    expect(await handOver.room()).toBe(42);
+    expect(runner.callsOf('handoff')[0]!.args).toHaveLength(7);
+    session.valid = false;
+    expect(await handOver.room()).toBe(0);
+  });
+});
