@@ -4,13 +4,12 @@ import { ClientLog } from './client-log.js';
 import type { ClientContext } from './context.js';
 import { AlreadyClaimedError, ConfigError, NotOwnerError, NotRunningError, RedisStreamClientError, SessionLostError } from './errors.js';
 import type { ExpiredStream, RedisStreamClientEvents, StreamLease } from './events.js';
-import type { HandOverResult } from './hand-over.js';
 import { decodeInfo } from './scripts/outcomes.js';
 import { FailureDetector } from './failure-detector.js';
 import { Connections } from './connections.js';
 import { ensureExpiredEvents } from './keyspace-config.js';
 import { KeyspaceSubscriber } from './keyspace-subscriber.js';
-import { keysFor } from './keys.js';
+import { keysFor, sessionKey } from './keys.js';
 import { LbsReader, createGroup } from './lbs-reader.js';
 import { NodeLink } from './node-link.js';
 import { Notifier } from './notifier.js';
@@ -28,13 +27,10 @@ import { isStreamId } from './processing/stream-id.js';
 import type { OwnedLease } from './leases.js';
 import { Takeover } from './takeover.js';
 import { untilAborted, withTimeout } from './timeout.js';
-import { HandOver } from './hand-over.js';
+import { HandOver, type HandOverResult } from './hand-over.js';
 import { Inbox } from './inbox.js';
+import { Membership } from './membership.js';
 import { Rebalancer } from './rebalancer.js';
-import { sessionKey } from './keys.js';
-import type { MemberRecord } from './scripts/register.js';
-import { updateMember } from './scripts/update-member.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The largest part of a stream id: each of its two parts is a 64-bit unsigned number. */
 const MAX_ID_PART = 2n ** 64n - 1n;
@@ -57,8 +53,6 @@ const INIT_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 /** How long drain() tries to hand every stream over, by default. */
 const DRAIN_TIMEOUT_MS = 30_000;
-/** While draining with nobody to receive, how often to look again for room among the others. */
-const DRAIN_POLL_MS = 250;
 
 /** Options of `init()`. */
 export interface InitOptions {
@@ -113,8 +107,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private readonly handOver: HandOver;
   private readonly inbox: Inbox;
   private readonly rebalancer: Rebalancer;
-  /** drain() was called and resume() not since: no new streams, takeovers or shares. */
-  private draining = false;
+  private readonly membership: Membership;
   /** The database number the client really uses (known once started). */
   private database = 0;
   private subscriber: KeyspaceSubscriber | undefined;
@@ -151,7 +144,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.detector = new FailureDetector(this.context, {
       // A draining consumer takes nothing over; resume() looks for dead peers again.
       onPeerDead: (consumerId) => {
-        if (!this.draining) this.takeover.handle(consumerId);
+        if (!this.membership.draining) this.takeover.handle(consumerId);
       },
       onOwnSessionExpired: () => this.session.heartbeatSoon(),
     });
@@ -171,7 +164,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       },
       onRenewed: () => void this.streams.recover(false).catch((error: unknown) => this.handleError(error)),
       onError: (error) => this.handleError(error),
-    }, () => this.memberRecord());
+    }, () => this.membership.record());
     this.streams = new OwnedStreams(this.context, this.session, this.notifier);
     this.processing = new Processing(this.context, this.session, this.connections, () => this.dataAccess(), {
       disown: (lease, reason) => this.streams.disown(lease, reason),
@@ -200,11 +193,12 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       },
       onError: (error) => this.handleError(error),
     });
+    this.membership = new Membership(this.context, this.session, this.streams, this.handOver);
     this.rebalancer = new Rebalancer(this.context, {
       handOver: this.handOver,
       owned: () => this.streams.all(),
       takingOver: () => this.takeover.busy,
-      draining: () => this.draining,
+      draining: () => this.membership.draining,
       onError: (error) => this.handleError(error),
     });
   }
@@ -373,7 +367,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
         return;
       }
       // Out of the shares, so that everything may go; what nobody may be handed stays for the takeover.
-      await this.setDraining(true);
+      await this.membership.setDraining(true);
       await this.handOver.give(this.streams.all().slice(0, await this.handOver.room()), 'close');
       this.releaseAll('close');
       if (this.session.isValid()) await this.session.release();
@@ -396,43 +390,17 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   async drain(options: DrainOptions = {}): Promise<DrainResult> {
     const timeoutMs = parseTimeout(options.timeoutMs, DRAIN_TIMEOUT_MS);
     this.assertRunning('drain');
-    const deadline = performance.now() + timeoutMs;
-    await this.setDraining(true);
+    await this.membership.setDraining(true);
     await this.rebalancer.settled();
-    let handedOver = 0;
-    while (this.state === 'running' && this.draining && this.streams.size > 0) {
-      const room = await this.handOver.room();
-      if (room > 0) {
-        handedOver += (await this.handOver.give(this.streams.all().slice(0, room), 'drain')).handedOver;
-        continue;
-      }
-      const left = deadline - performance.now();
-      if (left <= 0) break;
-      await sleep(Math.min(DRAIN_POLL_MS, left));
-    }
-    return { handedOver, kept: this.streams.all() };
+    return this.membership.handOverAll(timeoutMs, () => this.state === 'running');
   }
 
   /** Ends drain(): this consumer takes new streams, takeovers and its share again. */
   async resume(): Promise<void> {
     this.assertRunning('resume');
-    if (!this.draining) return;
-    await this.setDraining(false);
+    if (!this.membership.draining) return;
+    await this.membership.setDraining(false);
     await this.detector.reconcile();
-  }
-
-  /** Tells the fleet whether this consumer drains (a change of membership: shares are computed again). */
-  private async setDraining(draining: boolean): Promise<void> {
-    this.draining = draining;
-    const incarnation = this.session.incarnation();
-    // Not current: the next incarnation registers the record as it is then.
-    if (incarnation.isCurrent()) await updateMember(this.context.scripts, this.context, incarnation.nonce, this.memberRecord());
-  }
-
-  /** What the fleet knows of this consumer: how its share is computed and how streams are handed to it. */
-  private memberRecord(): MemberRecord {
-    const { weight, maxStreams, autoClaim } = this.options;
-    return { weight, ...(maxStreams < Number.MAX_SAFE_INTEGER ? { max: maxStreams } : {}), auto: autoClaim, draining: this.draining };
   }
 
   /** Stops reading, waits for the handlers under way, then `leave`s the fleet; every part is shut down either way. */
@@ -506,7 +474,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       onOutcomes: (outcomes) => this.streams.admit(outcomes, 'new'),
       onStrays: (ids) => this.streams.takeBack(ids),
       onError: (error) => this.handleError(error),
-      capacity: () => (this.draining ? 0 : this.options.maxStreams - this.streams.size),
+      capacity: () => (this.membership.draining ? 0 : this.options.maxStreams - this.streams.size),
       interrupt: () => this.connections.close('reader'),
     });
     signal.throwIfAborted();
