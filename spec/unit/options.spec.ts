@@ -81,6 +81,22 @@ describe('parseOptions defaults', () => {
     expect(options.logger).toBe(silent);
   });
 
+  it('defaults the rebalancing options, releaseTimeoutMs to heartbeatMs, and tells whether consumerId was given', () => {
+    expect(parseOptions({ serviceName: 'orders', heartbeatMs: 700 })).toMatchObject({
+      rebalance: true,
+      weight: 1,
+      rebalanceTolerance: 0.1,
+      releaseTimeoutMs: 700,
+      restartGraceMs: 30_000,
+      consumerIdGiven: false,
+    });
+    expect(parseOptions({ serviceName: 'orders', consumerId: 'pod-0', releaseTimeoutMs: 0, weight: 2.5 })).toMatchObject({
+      consumerIdGiven: true,
+      releaseTimeoutMs: 0,
+      weight: 2.5,
+    });
+  });
+
   it('takes an explicit undefined as "use the default"', () => {
     expect(parseOptions({ serviceName: 'orders', heartbeatMs: undefined }).heartbeatMs).toBe(2000);
   });
@@ -107,6 +123,17 @@ describe('parseOptions refusals', () => {
     ['consumerId', '', '""'],
     ['autoClaim', 'yes', '"yes"'],
     ['configureKeyspaceEvents', 1, '1'],
+    ['rebalance', 'no', '"no"'],
+    ['weight', 0, '0'],
+    ['weight', -2, '-2'],
+    ['weight', NaN, 'NaN'],
+    ['weight', Number.POSITIVE_INFINITY, 'Infinity'],
+    ['rebalanceTolerance', -0.1, '-0.1'],
+    ['rebalanceTolerance', 11, '11'],
+    ['releaseTimeoutMs', -1, '-1'],
+    ['releaseTimeoutMs', 2.5, '2.5'],
+    ['restartGraceMs', 0, '0'],
+    ['restartGraceMs', '30s', '"30s"'],
   ])('%s = %j: ConfigError naming the option and the value', (option, value, shown) => {
     const error = refusal({ serviceName: 'orders', [option]: value });
     expect(error.setting).toBe(option);
