@@ -108,8 +108,11 @@ describe('on a Redis Cluster', () => {
     // One consumer leaves: the other goes on from the committed positions, processing nothing twice.
     const leaving = first!.client.owned().length > 0 ? first! : second!;
     const staying = leaving === first ? second! : first!;
+    const leavingCount = leaving.client.owned().length;
     await leaving.client.close();
     await waitFor(() => staying.client.owned().length === 24, { timeoutMs: 10_000 });
+    // Handed over directly: the message that wakes the receiver reaches it on the cluster too.
+    expect(staying.log.added.filter((lease) => lease.origin === 'handoff')).toHaveLength(leavingCount);
     for (const stream of streams) await producer.xAdd(stream, '*', { n: '4' });
     await waitFor(() => seen.length === 120, { timeoutMs: 10_000 });
     for (const stream of streams) {
