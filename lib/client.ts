@@ -391,6 +391,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     const timeoutMs = parseTimeout(options.timeoutMs, DRAIN_TIMEOUT_MS);
     this.assertRunning('drain');
     await this.membership.setDraining(true);
+    // Whatever the LBS read under way delivers is admitted before the hand-over, and nothing after it.
+    await this.reader?.settle();
     await this.rebalancer.settled();
     return this.membership.handOverAll(timeoutMs, () => this.state === 'running');
   }
@@ -476,6 +478,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       onError: (error) => this.handleError(error),
       capacity: () => (this.membership.draining ? 0 : this.options.maxStreams - this.streams.size),
       interrupt: () => this.connections.close('reader'),
+      unblock: async (connectionId) => void (await this.context.redis.sendCommand(['CLIENT', 'UNBLOCK', String(connectionId), 'TIMEOUT'])),
     });
     signal.throwIfAborted();
     this.reader.start();

@@ -18,6 +18,9 @@ export interface ReaderEvents {
   capacity(): number;
   /** Closes the reader's connection, which ends a blocking read on it at once. */
   interrupt(): Promise<void>;
+  /** Ends the blocking read of the connection with this id early, as if it had timed out (CLIENT UNBLOCK): nothing
+   * delivered is lost, unlike with interrupt(). */
+  unblock(connectionId: number): Promise<void>;
 }
 
 const blockingReadReply = z.array(z.tuple([z.string(), z.array(z.tuple([z.string(), z.unknown()]))])).nullable();
@@ -41,6 +44,10 @@ export class LbsReader {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private readonly backoff = new Backoff();
+  /** The id of the reader's connection while a blocking read is outstanding on it (when CLIENT ID answered). */
+  private blockedOn: number | undefined;
+  /** Callers of settle() waiting for the loop to stand idle. */
+  private settling: Array<() => void> = [];
 
   constructor(
     private readonly context: ClientContext,
@@ -64,6 +71,24 @@ export class LbsReader {
     this.stopping = true;
     await this.events.interrupt();
     await this.loop;
+    this.idle();
+  }
+
+  /**
+   * Resolves once the loop stands idle because it may take nothing (capacity 0, as while draining): after the take
+   * or the blocking read under way, and the admission of whatever that read delivered, so that nothing reaches this
+   * consumer afterwards. A blocking read is ended early (CLIENT UNBLOCK); where that is refused, it runs its course
+   * (at most BLOCK_MS).
+   */
+  async settle(): Promise<void> {
+    if (!this.loop || this.stopping) return;
+    const settled = new Promise<void>((resolve) => this.settling.push(resolve));
+    if (this.blockedOn !== undefined) await this.events.unblock(this.blockedOn).catch(() => undefined);
+    await settled;
+  }
+
+  private idle(): void {
+    for (const resolve of this.settling.splice(0)) resolve();
   }
 
   private async run(): Promise<void> {
@@ -79,6 +104,7 @@ export class LbsReader {
           adopt = undefined;
         }
         const capacity = Math.max(0, Math.min(TAKE_BATCH, this.events.capacity()));
+        if (capacity === 0 && !adopt) this.idle();
         if (!this.session.isValid() || (capacity === 0 && !adopt)) {
           await sleep(IDLE_POLL_MS);
           continue;
@@ -93,7 +119,8 @@ export class LbsReader {
           continue;
         }
         holdingSince = undefined;
-        if (status === 'empty') {
+        // Nothing may be taken (an adopt-only take): no read, that would deliver what may not be taken.
+        if (status === 'empty' && capacity > 0) {
           const readBy = this.session.incarnation();
           const id = await this.waitForEntry();
           if (id !== '') adopt = { id, readBy };
@@ -121,15 +148,22 @@ export class LbsReader {
     return status;
   }
 
-  /** Blocks until an entry is delivered to this consumer; returns its id, or '' when the block timed out. */
+  /** Blocks until an entry is delivered to this consumer; returns its id, or '' when the block timed out (or was
+   * ended early by settle()). */
   private async waitForEntry(): Promise<string> {
     const { keys, consumerId } = this.context;
-    const reply = blockingReadReply.parse(
-      await this.connection.sendCommand([
-        'XREADGROUP', 'GROUP', keys.group, consumerId, 'COUNT', '1', 'BLOCK', String(BLOCK_MS), 'STREAMS', keys.lbs, '>',
-      ]),
-    );
-    return reply?.[0]?.[1][0]?.[0] ?? '';
+    const connection = this.connection;
+    // Pipelined with the read: the id that settle() unblocks (the connection may have been made anew since).
+    const id = connection.sendCommand(['CLIENT', 'ID']).then((reply) => (typeof reply === 'number' ? reply : undefined), () => undefined);
+    const read = connection.sendCommand([
+      'XREADGROUP', 'GROUP', keys.group, consumerId, 'COUNT', '1', 'BLOCK', String(BLOCK_MS), 'STREAMS', keys.lbs, '>',
+    ]);
+    try {
+      this.blockedOn = await id;
+      return blockingReadReply.parse(await read)?.[0]?.[1][0]?.[0] ?? '';
+    } finally {
+      this.blockedOn = undefined;
+    }
   }
 
 }

@@ -166,7 +166,10 @@ describe('drain and resume', () => {
     await waitFor(() => drainer.client.owned().length === 10);
     const other = await consumer(service);
 
+    // The drainer's LBS read blocks for 5 s from its last take: drain() ends it early rather than wait it out.
+    const drainStarted = performance.now();
     const result = await drainer.client.drain({ timeoutMs: 5000 });
+    expect(performance.now() - drainStarted).toBeLessThan(2500);
     expect(result).toEqual({ handedOver: 10, kept: [] });
     expect(drainer.client.owned()).toEqual([]);
     await waitFor(() => ownedOnce([other], names));

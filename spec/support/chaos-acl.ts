@@ -18,8 +18,9 @@ export function consumerAclRule(service: string, dataStreams: string, db = 0): s
     `&__keyevent@${db}__:expired`,
     `&__keyspace@${db}__:${dataStreams}`,
     '-@all',
-    // Outside scripts: the database in use, scripts, the group, blocking reads, reconcile, expiry checks, adding.
-    '+client|info', '+evalsha', '+eval', '+xgroup|create', '+xreadgroup', '+xinfo|consumers', '+exists', '+set', '+xadd',
+    // Outside scripts: the database in use, the reader's connection id (drain() ends its blocking read early),
+    // scripts, the group, blocking reads, reconcile, expiry checks, adding.
+    '+client|info', '+client|id', '+client|unblock', '+evalsha', '+eval', '+xgroup|create', '+xreadgroup', '+xinfo|consumers', '+exists', '+set', '+xadd',
     '+psubscribe', '+subscribe',
     // Processing: where a stream ends, reading, trimming, hearing writes (and no longer), positions, dead letters.
     '+xinfo|stream', '+xread', '+xtrim', '+unsubscribe',

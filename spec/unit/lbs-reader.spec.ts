@@ -23,8 +23,11 @@ const keys = keysFor('orders');
 class FakeReaderConnection {
   readonly reads: Array<{ args: string[]; reply: Deferred<unknown> }> = [];
   closed = false;
+  /** The connection's id, as CLIENT ID answers it. */
+  readonly id = 17;
 
   sendCommand(args: string[]): Promise<unknown> {
+    if (args[0] === 'CLIENT' && args[1] === 'ID') return Promise.resolve(this.id);
     const reply = deferred<unknown>();
     this.reads.push({ args, reply });
     return reply.promise;
@@ -58,6 +61,7 @@ function setUp(statuses: (call: number) => unknown[] = () => ['empty']) {
   const strays: string[][] = [];
   const errors: unknown[] = [];
   const room = { capacity: 1000 };
+  const unblocked: number[] = [];
   const reader = new LbsReader(unitContext(runner), session.asSession(), connection as unknown as RedisConnection, {
     onOutcomes: (taken) => void outcomes.push(taken),
     onStrays: (ids) => void strays.push(ids),
@@ -65,6 +69,10 @@ function setUp(statuses: (call: number) => unknown[] = () => ['empty']) {
     capacity: () => room.capacity,
     // The connection manager closes the reader's connection for it.
     interrupt: () => connection.disconnect(),
+    unblock: (connectionId) => {
+      unblocked.push(connectionId);
+      return Promise.resolve();
+    },
   });
   readers.push(reader);
   const start = performance.now();
@@ -77,6 +85,7 @@ function setUp(statuses: (call: number) => unknown[] = () => ['empty']) {
     strays,
     errors,
     room,
+    unblocked,
     /** The take calls so far, their time in ms since setUp. */
     takes: () => runner.callsOf('take').map((call) => ({ ...takeOf(call), at: call.at - start })),
   };
@@ -229,6 +238,46 @@ describe('LbsReader takes only what it may', () => {
   });
 });
 
+describe('LbsReader.settle() (drain)', () => {
+  it('ends the blocking read early by its connection id, and resolves once the loop stands idle', async () => {
+    const { reader, connection, room, unblocked, takes } = setUp();
+    reader.start();
+    await vi.advanceTimersByTimeAsync(0);
+
+    room.capacity = 0;
+    const settled = reader.settle();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(unblocked).toEqual([connection.id]);
+    expect(await isSettled(settled)).toBe(false);
+
+    connection.deliver(null); // what CLIENT UNBLOCK ... TIMEOUT makes the read return
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await isSettled(settled)).toBe(true);
+    expect(takes()).toHaveLength(1);
+  });
+
+  it('admits what the read delivered before it was ended, before it resolves: nothing arrives afterwards', async () => {
+    const { reader, connection, room, takes, outcomes } = setUp();
+    reader.start();
+    await vi.advanceTimersByTimeAsync(0);
+    room.capacity = 0;
+    const settled = reader.settle();
+    connection.deliver('7-0'); // delivered just before the unblock reached Redis
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(await isSettled(settled)).toBe(true);
+    expect(takes().at(-1)).toMatchObject({ capacity: 0, adopt: '7-0' });
+    expect(outcomes).toHaveLength(0); // the fake take admits nothing; the call is what matters
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(takes()).toHaveLength(2);
+  });
+
+  it('resolves at once when the reader is not running', async () => {
+    const { reader } = setUp();
+    await expect(reader.settle()).resolves.toBeUndefined();
+  });
+});
+
 describe('LbsReader.stop()', () => {
   it('interrupts the blocking read by having its connection closed, ends the loop and leaves no timer', async () => {
     const { reader, connection, errors, takes } = setUp();
@@ -299,6 +348,7 @@ describe('LbsReader after a failure', () => {
       onError: () => undefined,
       capacity: () => 1000,
       interrupt: () => connection.disconnect(),
+      unblock: () => Promise.resolve(),
     });
     readers.push(reader);
     reader.start();
