@@ -1,6 +1,8 @@
 /**
  * Scenario 5, hand-off: a consumer holding 1,000 streams calls close(); time until each is owned by one of the
- * 3 others (autoClaim). Run at heartbeatMs 2000 and 10000: the hand-off must not wait for a heartbeat.
+ * 3 others (autoClaim). Run at heartbeatMs 2000 and 10000: the hand-off must not wait for a heartbeat. Rebalancing
+ * is off: the closer must keep the streams it took alone until close(), which it would otherwise start handing to the
+ * others as soon as they joined.
  */
 import { cleanup, lbsKey, newService, produce, streamNames } from '../lib/harness.js';
 import type { Counters } from '../lib/protocol.js';
@@ -38,7 +40,7 @@ export async function handoff(context: Context): Promise<ScenarioResult> {
       try {
         const names = streamNames(service, streams);
         await produce(redis, lbsKey('ours', service), names);
-        const base = { impl: 'ours' as const, url: context.bench.url, serviceName: service, heartbeatMs, autoClaim: true };
+        const base = { impl: 'ours' as const, url: context.bench.url, serviceName: service, heartbeatMs, autoClaim: true, rebalance: false };
         const [closer] = await context.pool.acquire(1);
         workers.push(closer!);
         await closer!.start({ ...base, report: 'count' });
@@ -107,8 +109,9 @@ export function handoffReport(data: HandoffData): { tables: string[]; checks: Ch
     });
   }
   const caption =
-    'A consumer owning the streams calls close() among 3 others (autoClaim); per stream, close() call to owned by another ' +
-    'consumer, runs pooled. The baselines have no hand-off (their streams are taken over only after expiry).';
+    'A consumer owning the streams calls close() among 3 others (autoClaim; rebalancing off, so that the closer keeps ' +
+    'what it took alone until close()); per stream, close() call to owned by another consumer, runs pooled. The ' +
+    'baselines have no hand-off (their streams are taken over only after expiry).';
   const headers = ['heartbeatMs', 'runs', 'streams', 'close() ms per run', 'p50 ms', 'p99 ms', 'max ms', 'p99 per run ms', 'target p99 ms'];
   return { tables: [`${caption}\n\n${table(headers, rows)}`], checks };
 }
