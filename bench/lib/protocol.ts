@@ -112,6 +112,11 @@ export interface Counters {
   handoffMessages: number[];
 }
 
+/** The logged calls of one script (Counters.log): by EVALSHA, or by the EVAL that follows a NOSCRIPT. */
+export function loggedCalls(counters: Counters, script: string): Array<[string, number, number]> {
+  return counters.log.filter(([name]) => name === script || name === `eval:${script}`);
+}
+
 /** Script calls of one script, timed in the worker from send to reply (queueing in the client included). */
 export interface ScriptTiming {
   calls: number;
