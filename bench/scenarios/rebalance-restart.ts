@@ -33,6 +33,8 @@ export interface Restart {
   /** close() call, and the new init() call, to the last of its streams owned again by the new process (ms). */
   ownedAgainMs: number;
   ownedAgainAfterInitMs: number;
+  /** Per stream, close() call to owned again by the new process (ms), ascending. */
+  latencies: number[];
   /** Of its streams: taken back by the new process with origin 'restart', and with another origin. */
   back: number;
   backOtherwise: number;
@@ -108,6 +110,9 @@ export async function runRollingRestart(context: Context, params: RestartParams)
         initMs: initDoneAt - initAt,
         ownedAgainMs: ownedAgainAt - closeAt,
         ownedAgainAfterInitMs: ownedAgainAt - initAt,
+        latencies: back()
+          .map(([, at]) => at - closeAt)
+          .sort((a, b) => a - b),
         back: back().filter(([, , , origin]) => origin === 'restart').length,
         backOtherwise: back().filter(([, , , origin]) => origin !== 'restart').length,
         moved: moved.length,

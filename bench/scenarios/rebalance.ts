@@ -21,7 +21,7 @@ const RESTART_GRACE_MS = 30_000;
  * giver's release to the receiver's add. */
 const CONVERGENCE_TARGET_MS = 2 * HEARTBEAT_MS;
 const MOVED_FACTOR = 1.05;
-const GAP_TARGET_MS = 20;
+export const GAP_TARGET_MS = 20;
 
 export async function rebalance(context: Context): Promise<ScenarioResult> {
   const smoke = context.smoke;
