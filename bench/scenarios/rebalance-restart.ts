@@ -4,11 +4,12 @@
  * same id within restartGraceMs. Every stream of the restarted consumer should come back to it (origin 'restart'),
  * none should go to another consumer (origin 'takeover' or 'handoff'); and how long it takes.
  */
-import { cleanup, lbsKey, newService, produce, streamNames } from '../lib/harness.js';
+import { cleanup, newService } from '../lib/harness.js';
 import { wallNow, type AddedItem } from '../lib/protocol.js';
 import { sleep, waitUntil } from '../lib/util.js';
 import type { Context } from './context.js';
-import { lastChange, ownedAt, timeline } from './rebalance-timeline.js';
+import { consumerConfig, loadEvenly } from './rebalance-fleet.js';
+import { ownedAt, timeline } from './rebalance-timeline.js';
 
 export interface RestartParams {
   streams: number;
@@ -58,27 +59,12 @@ export async function runRollingRestart(context: Context, params: RestartParams)
   const service = newService('rr');
   const fleet = await pool.acquire(params.consumers);
   const ids = fleet.map((_, i) => `${service}-c${i}`);
-  const base = {
-    impl: 'ours' as const,
-    url: bench.url,
-    serviceName: service,
-    heartbeatMs: params.heartbeatMs,
-    autoClaim: true,
-    report: 'each' as const,
-    restartGraceMs: params.restartGraceMs,
-  };
+  const base = { ...consumerConfig(context, service, params.heartbeatMs), restartGraceMs: params.restartGraceMs };
   const restarts: Restart[] = [];
   const errors: string[] = [];
   try {
     await Promise.all(fleet.map((worker, i) => worker.start({ ...base, consumerId: ids[i] })));
-    await produce(bench.redis, lbsKey('ours', service), streamNames(service, params.streams));
-    const share = params.streams / params.consumers;
-    const tolerance = Math.max(1, params.tolerance * share);
-    const settled = (): boolean =>
-      fleet.every((worker) => Math.abs(worker.owned - share) <= tolerance) &&
-      fleet.reduce((sum, worker) => sum + worker.owned, 0) === params.streams &&
-      wallNow() - lastChange(fleet) >= params.quietMs;
-    await waitUntil(settled, 60_000, `${params.consumers} consumers to own ${params.streams} streams evenly`);
+    await loadEvenly(context, fleet, service, params);
 
     for (let i = 0; i < params.consumers; i++) {
       const old = fleet[i]!;

@@ -4,10 +4,11 @@
  * how many streams moved, and per stream moved the gap from the giver's streamReleased to the receiver's
  * streamAdded; whether a receiver added a stream before its giver had let it go.
  */
-import { cleanup, lbsKey, newService, produce, streamNames } from '../lib/harness.js';
+import { cleanup, newService } from '../lib/harness.js';
 import { loggedCalls, wallNow } from '../lib/protocol.js';
-import { fmt, percentile, sleep, until, waitUntil } from '../lib/util.js';
+import { fmt, percentile, sleep, until } from '../lib/util.js';
 import type { Context } from './context.js';
+import { consumerConfig, loadEvenly } from './rebalance-fleet.js';
 import { convergence, lastChange, moves, ownedAt, timeline, type Moves } from './rebalance-timeline.js';
 
 export interface ScaleOutParams {
@@ -53,25 +54,11 @@ export async function runScaleOut(context: Context, params: ScaleOutParams): Pro
   const members = params.consumers + 1;
   const share = params.streams / members;
   const tolerance = Math.max(1, params.tolerance * share);
-  const base = {
-    impl: 'ours' as const,
-    url: bench.url,
-    serviceName: service,
-    heartbeatMs: params.heartbeatMs,
-    autoClaim: true,
-    report: 'each' as const,
-    leaseEnds: true,
-  };
+  const base = { ...consumerConfig(context, service, params.heartbeatMs), leaseEnds: true };
   try {
     const owners = workers.slice(0, params.consumers);
     await Promise.all(owners.map((worker) => worker.start(base)));
-    await produce(bench.redis, lbsKey('ours', service), streamNames(service, params.streams));
-    const evenly = params.streams / params.consumers;
-    const settled = (): boolean =>
-      owners.every((worker) => Math.abs(worker.owned - evenly) <= Math.max(1, params.tolerance * evenly)) &&
-      owners.reduce((sum, worker) => sum + worker.owned, 0) === params.streams &&
-      wallNow() - lastChange(owners) >= params.quietMs;
-    await waitUntil(settled, 60_000, `${params.consumers} consumers to own ${params.streams} streams evenly`);
+    await loadEvenly(context, owners, service, params);
 
     await Promise.all(owners.map((worker) => worker.counters(true)));
     const joiner = workers[params.consumers]!;
