@@ -1,12 +1,12 @@
 /**
  * Runs the scenarios of the performance issue, prints a table per scenario, writes the raw figures to
  * bench/results/<time>-<full|smoke>.json (and the tables to a .md beside it) and draws the charts
- * (docs/img/takeover-latency.svg and docs/img/processing-latency.svg in a full run; bench/results/ otherwise).
+ * (docs/img/takeover-latency.svg, processing-latency.svg and rebalance.svg in a full run; bench/results/ otherwise).
  *
- * Options: --smoke, --only=takeover,heartbeat,assignment,claim-storm,handoff,memory,processing, --runs=N,
+ * Options: --smoke, --only=takeover,heartbeat,assignment,claim-storm,handoff,memory,processing,rebalance, --runs=N,
  *          --sizes=1000,10000 (K, N or stream counts instead of the scenario's own),
- *          --variants=ours,ours-auto,ours-manual,locks,polling,xread (implementations to run),
- *          --parts=drain,load,resume,memory (parts of a scenario made of several: processing),
+ *          --variants=ours,ours-auto,ours-manual,ours-rebalancing,locks,polling,xread (implementations to run),
+ *          --parts=drain,load,resume,memory,scale-out,restart (parts of a scenario made of several: processing, rebalance),
  *          --chart=bench/results/<file>.json (redraw the charts from a results file, run nothing).
  * REDIS_URL=redis://... uses that server instead of starting a private one (statistics then include other traffic).
  */
@@ -27,6 +27,8 @@ import { heartbeatCost } from './scenarios/heartbeat.js';
 import { memory } from './scenarios/memory.js';
 import { processing, type ProcessingData } from './scenarios/processing.js';
 import { processingChart } from './scenarios/processing-report.js';
+import { rebalance, type RebalanceData } from './scenarios/rebalance.js';
+import { rebalanceChart } from './scenarios/rebalance-chart.js';
 import { takeoverChart, takeoverLatency, type TakeoverData } from './scenarios/takeover.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -37,6 +39,7 @@ const IMAGES = path.join(ROOT, 'docs', 'img');
 const CHARTS: Array<{ scenario: string; file: string; draw: (data: unknown, meta: { date: string; machine: string }) => string }> = [
   { scenario: 'takeover', file: 'takeover-latency.svg', draw: (data, meta) => takeoverChart(data as TakeoverData, meta) },
   { scenario: 'processing', file: 'processing-latency.svg', draw: (data, meta) => processingChart(data as ProcessingData, meta) },
+  { scenario: 'rebalance', file: 'rebalance.svg', draw: (data, meta) => rebalanceChart(data as RebalanceData, meta) },
 ];
 
 const SCENARIOS: Array<{ name: string; run: (context: Context) => Promise<ScenarioResult> }> = [
@@ -47,6 +50,7 @@ const SCENARIOS: Array<{ name: string; run: (context: Context) => Promise<Scenar
   { name: 'handoff', run: handoff },
   { name: 'memory', run: memory },
   { name: 'processing', run: processing },
+  { name: 'rebalance', run: rebalance },
 ];
 
 /** The whole run is bounded: past this, every process it started is killed. */

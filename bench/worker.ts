@@ -5,7 +5,7 @@
  * command and by script. Every connection of a consumer carries its id as client name (CLIENT LIST).
  */
 import { createClient } from 'redis';
-import { AlreadyClaimedError, RedisStreamClient } from '../lib/index.js';
+import { AlreadyClaimedError, RedisStreamClient, type LeaseOrigin, type ReleaseReason } from '../lib/index.js';
 import { luaScripts } from '../lib/scripts/generated.js';
 import { report, serveRequests, type Replying } from '../spec/support/forked.js';
 import { PerStreamLocksConsumer, EXTEND_SHA } from './baselines/per-stream-locks.js';
@@ -16,12 +16,15 @@ import { EntryRecorder } from './lib/entry-recorder.js';
 import { producePaced } from './lib/paced-producer.js';
 import {
   wallNow,
+  type AddedItem,
   type Counters,
   type ProcessedSnapshot,
   type ProduceRequest,
   type ProduceResult,
+  type ReleasedItem,
   type Request,
   type StartConfig,
+  type Started,
   type WorkerEvent,
 } from './lib/protocol.js';
 
@@ -35,7 +38,7 @@ scriptNames.set(EXTEND_SHA, 'extend');
 function emptyCounters(): Counters {
   return {
     calls: {}, scripts: {}, claimCalls: 0, claimRefused: 0, expiredEvents: 0, upkeepMs: [], disowned: 0, log: [], firstExpiredAt: 0,
-    lastExpiredAt: 0,
+    lastExpiredAt: 0, handoffMessages: [],
   };
 }
 let counters = emptyCounters();
@@ -69,10 +72,26 @@ function scriptNameOfSource(source: string): string {
   return 'unknown';
 }
 
-/** Wraps a node-redis client so that every sendCommand is counted, on it and on its duplicates. */
-function counted(client: NodeRedis): NodeRedis {
+type MessageListener = (message: string, channel: string) => unknown;
+
+/** A subscription listener that also times the 'handoff' messages on `consumerId`'s session key's channel (another
+ * consumer handed it streams; a pattern subscription hears those of the others too). */
+function timingHandoffs(listener: MessageListener, consumerId: string): MessageListener {
+  return (message, channel) => {
+    if (message === 'handoff' && channel.endsWith(`:${consumerId}`)) counters.handoffMessages.push(wallNow());
+    return listener(message, channel);
+  };
+}
+
+/** Wraps a node-redis client so that every sendCommand is counted, and every hand-off message to `consumerId` is
+ * timed, on it and on its duplicates. */
+function counted(client: NodeRedis, consumerId: string): NodeRedis {
   return new Proxy(client, {
     get(target, property) {
+      if (property === 'subscribe' || property === 'pSubscribe') {
+        return (channels: string | string[], listener: MessageListener, ...rest: unknown[]) =>
+          (target[property] as (...all: unknown[]) => Promise<void>)(channels, timingHandoffs(listener, consumerId), ...rest);
+      }
       if (property === 'sendCommand') {
         return (args: string[], ...rest: unknown[]) => {
           const replied = count(args);
@@ -82,7 +101,7 @@ function counted(client: NodeRedis): NodeRedis {
         };
       }
       if (property === 'duplicate') {
-        return (...rest: unknown[]) => counted((target.duplicate as (...all: unknown[]) => NodeRedis)(...rest));
+        return (...rest: unknown[]) => counted((target.duplicate as (...all: unknown[]) => NodeRedis)(...rest), consumerId);
       }
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...all: unknown[]) => unknown).bind(target) : value;
@@ -96,8 +115,11 @@ function send(event: WorkerEvent): void {
 
 /** Collects what the current consumer owns and reports it in batches. */
 class Recorder {
-  private added: Array<[string, number, boolean]> = [];
+  private added: AddedItem[] = [];
   private disowned: Array<[string, number]> = [];
+  private released: ReleasedItem[] = [];
+  /** report each: the streams owned (a stream handed over and kept, or taken back, is reported again: counted once). */
+  private readonly ownedStreams: Set<string> | undefined;
   private owned = 0;
   private total = 0;
   private lastAt = 0;
@@ -108,26 +130,38 @@ class Recorder {
   /** Handler calls so far, when the consumer processes entries. */
   processed: () => number = () => 0;
 
-  constructor(private readonly config: StartConfig) {}
+  constructor(private readonly config: StartConfig) {
+    if (config.report === 'each') this.ownedStreams = new Set();
+  }
 
   /** The handler was called: the count goes out with the next report. */
   onProcessed(): void {
     this.changed();
   }
 
-  onAdded(stream: string, recovered: boolean): void {
+  onAdded(stream: string, recovered: boolean, origin: LeaseOrigin = recovered ? 'takeover' : 'new'): void {
     const at = wallNow();
-    this.owned++;
     this.total++;
     this.lastAt = at;
-    if (this.config.report === 'each') this.added.push([stream, at, recovered]);
+    if (this.ownedStreams) {
+      this.ownedStreams.add(stream);
+      this.owned = this.ownedStreams.size;
+      this.added.push([stream, at, recovered, origin]);
+    } else this.owned++;
     this.changed();
   }
 
   onDisowned(stream: string): void {
-    this.owned--;
     counters.disowned++;
+    this.lose(stream);
     if (this.config.report === 'each') this.disowned.push([stream, wallNow()]);
+    this.changed();
+  }
+
+  /** The consumer gave the stream up (streamReleased); `endedAt`: when its lease ended, 0 when not timed. */
+  onReleased(stream: string, reason: ReleaseReason, endedAt: number): void {
+    this.lose(stream);
+    if (this.config.report === 'each') this.released.push([stream, wallNow(), reason, endedAt]);
     this.changed();
   }
 
@@ -145,9 +179,16 @@ class Recorder {
     const session = this.config.session;
     if (this.added.length > 0) send({ type: 'added', session, items: this.added });
     if (this.disowned.length > 0) send({ type: 'disowned', session, items: this.disowned });
+    if (this.released.length > 0) send({ type: 'released', session, items: this.released });
     this.added = [];
     this.disowned = [];
+    this.released = [];
     send({ type: 'count', session, owned: this.owned, added: this.total, lastAt: this.lastAt, processed: this.processed() });
+  }
+
+  private lose(stream: string): void {
+    if (!this.ownedStreams) this.owned--;
+    else if (this.ownedStreams.delete(stream)) this.owned = this.ownedStreams.size;
   }
 
   private changed(): void {
@@ -160,8 +201,8 @@ interface Running {
   config: StartConfig;
   recorder: Recorder;
   redis: NodeRedis;
-  /** Graceful shutdown handing streams over. */
-  close(): Promise<void>;
+  /** Graceful shutdown handing streams over (ours, restart: keeping them for the next process under the same id). */
+  close(restart: boolean): Promise<void>;
   /** Quiet shutdown between runs. */
   stop(): Promise<void>;
   /** Baselines: durations of the upkeep passes since the last call. */
@@ -174,13 +215,13 @@ interface Running {
 
 let running: Running | undefined;
 
-async function start(config: StartConfig): Promise<string> {
+async function start(config: StartConfig): Promise<Started> {
   if (running) await stop();
   counters = emptyCounters();
   const recorder = new Recorder(config);
-  const consumerId = `${config.impl}-${process.pid}-${config.session}`;
+  const consumerId = config.consumerId ?? `${config.impl}-${process.pid}-${config.session}`;
   // The name goes to every duplicate() too: the library's connections and the baselines' are all named for CLIENT LIST.
-  const redis = counted(createClient({ url: config.url, name: consumerId }));
+  const redis = counted(createClient({ url: config.url, name: consumerId }), consumerId);
   redis.on('error', (error: unknown) => recorder.onError(error));
   await redis.connect();
   const events: BaselineEvents = {
@@ -197,8 +238,19 @@ async function start(config: StartConfig): Promise<string> {
       heartbeatMs: config.heartbeatMs,
       autoClaim: config.autoClaim,
       consumerId,
+      ...(config.rebalance === undefined ? {} : { rebalance: config.rebalance }),
+      ...(config.restartGraceMs === undefined ? {} : { restartGraceMs: config.restartGraceMs }),
     });
-    client.on('streamAdded', (lease) => recorder.onAdded(lease.stream, lease.recovered));
+    /** leaseEnds: when each lease's signal was aborted, until its release is reported. */
+    const ends = new Map<string, number>();
+    client.on('streamAdded', (lease) => {
+      recorder.onAdded(lease.stream, lease.recovered, lease.origin);
+      if (config.leaseEnds) lease.signal.addEventListener('abort', () => ends.set(lease.stream, wallNow()), { once: true });
+    });
+    client.on('streamReleased', ({ lease, reason }) => {
+      recorder.onReleased(lease.stream, reason, ends.get(lease.stream) ?? 0);
+      ends.delete(lease.stream);
+    });
     client.on('streamDisowned', (lease) => recorder.onDisowned(lease.stream));
     client.on('error', (error) => recorder.onError(error));
     if (!config.autoClaim) {
@@ -208,7 +260,7 @@ async function start(config: StartConfig): Promise<string> {
         if (counters.firstExpiredAt === 0) counters.firstExpiredAt = counters.lastExpiredAt;
         counters.claimCalls++;
         client.claim(expired).then(
-          (lease) => recorder.onAdded(lease.stream, true),
+          (lease) => recorder.onAdded(lease.stream, true, lease.origin),
           (error: unknown) => {
             if (error instanceof AlreadyClaimedError) counters.claimRefused++;
             else recorder.onError(error);
@@ -217,25 +269,35 @@ async function start(config: StartConfig): Promise<string> {
       });
     }
     if (entries) client.run({ eachEntry: entries.handle, ...(processing?.commitIntervalMs ? { commitIntervalMs: processing.commitIntervalMs } : {}) });
+    const initAt = wallNow();
     await client.init();
-    running = { config, recorder, redis, close: () => client.close(), stop: () => client.close(), entries };
+    running = { config, recorder, redis, close: (restart) => client.close({ restart }), stop: () => client.close(), entries };
+    return { consumerId, initAt };
   } else if (config.impl === 'xread') {
     if (!entries) throw new Error('the xread baseline processes entries: start it with `processing`');
-    const options = { serviceName: config.serviceName, heartbeatMs: config.heartbeatMs, consumerId, maxReaders: processing?.maxReaders };
+    const options = {
+      serviceName: config.serviceName,
+      heartbeatMs: config.heartbeatMs,
+      consumerId,
+      maxReaders: processing?.maxReaders,
+      rebalance: config.rebalance,
+    };
     const consumer = new PerStreamXreadConsumer(redis, options, events, entries.handle);
+    const initAt = wallNow();
     await consumer.init();
     const readers = (): { open: number; failed: number } => consumer.connections();
     running = { config, recorder, redis, close: () => consumer.stop(), stop: () => consumer.stop(), entries, readers };
-  } else {
-    const options = { serviceName: config.serviceName, heartbeatMs: config.heartbeatMs, consumerId };
-    const database = Number(/\bdb=(\d+)/.exec(String(await redis.sendCommand(['CLIENT', 'INFO'])))?.[1] ?? 0);
-    const consumer =
-      config.impl === 'locks' ? new PerStreamLocksConsumer(redis, options, events) : new PollingConsumer(redis, options, events);
-    if (consumer instanceof PerStreamLocksConsumer) await consumer.init(database);
-    else await consumer.init();
-    running = { config, recorder, redis, close: () => consumer.stop(), stop: () => consumer.stop(), upkeep: () => consumer.tickDurations() };
+    return { consumerId, initAt };
   }
-  return consumerId;
+  const options = { serviceName: config.serviceName, heartbeatMs: config.heartbeatMs, consumerId };
+  const database = Number(/\bdb=(\d+)/.exec(String(await redis.sendCommand(['CLIENT', 'INFO'])))?.[1] ?? 0);
+  const consumer =
+    config.impl === 'locks' ? new PerStreamLocksConsumer(redis, options, events) : new PollingConsumer(redis, options, events);
+  const initAt = wallNow();
+  if (consumer instanceof PerStreamLocksConsumer) await consumer.init(database);
+  else await consumer.init();
+  running = { config, recorder, redis, close: () => consumer.stop(), stop: () => consumer.stop(), upkeep: () => consumer.tickDurations() };
+  return { consumerId, initAt };
 }
 
 async function stop(): Promise<void> {
@@ -248,12 +310,14 @@ async function stop(): Promise<void> {
   await current.redis.disconnect().catch(() => undefined);
 }
 
-async function close(): Promise<{ startedAt: number; endedAt: number }> {
+async function close(restart: boolean): Promise<{ startedAt: number; endedAt: number }> {
   const current = running;
   if (!current) throw new Error('nothing to close');
   current.recorder.flush();
   const startedAt = wallNow();
-  await current.close();
+  await current.close(restart);
+  // What the consumer reported while closing (its releases) goes out before the reply.
+  current.recorder.flush();
   const endedAt = wallNow();
   current.recorder.active = false;
   running = undefined;
@@ -303,7 +367,7 @@ async function handle(request: Request, replying: Replying): Promise<unknown> {
     case 'start':
       return start(request.config);
     case 'close':
-      return close();
+      return close(request.restart ?? false);
     case 'stop':
       return stop();
     case 'memory':

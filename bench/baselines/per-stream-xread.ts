@@ -41,6 +41,8 @@ export interface XreadEntry {
 export interface PerStreamXreadOptions extends BaselineOptions {
   /** The most reading connections; streams owned beyond it are not read (a cap set by the bench, not by users). */
   maxReaders?: number;
+  /** The library's rebalance option (its default when absent). */
+  rebalance?: boolean;
 }
 
 export class PerStreamXreadConsumer {
@@ -62,6 +64,7 @@ export class PerStreamXreadConsumer {
       heartbeatMs: options.heartbeatMs,
       consumerId: options.consumerId,
       autoClaim: true,
+      ...(options.rebalance === undefined ? {} : { rebalance: options.rebalance }),
     });
     this.client.on('streamAdded', (lease) => {
       events.onAdded(lease.stream, lease.recovered);

@@ -1,5 +1,6 @@
 /** Messages between the bench process and its consumer workers (bench/worker.ts), over the IPC channel: requests
  * answered by one reply each (spec/support/forked.ts carries them), and events the worker reports by itself. */
+import type { LeaseOrigin, ReleaseReason } from '../../lib/index.js';
 
 /** ours = RedisStreamClient; locks = per-stream locks (redis-stream-client-go's protocol); polling = XAUTOCLAIM. */
 export type Impl = 'ours' | 'locks' | 'polling';
@@ -36,7 +37,30 @@ export interface StartConfig {
   session: number;
   /** Process the entries of the owned streams (required by xread). */
   processing?: ProcessingConfig;
+  /** ours, xread: the rebalance option (the library's default, on, when absent). Off, a consumer keeps what it took:
+   * scenarios whose set-up loads one consumer before the others start need that. */
+  rebalance?: boolean;
+  /** ours: an explicit consumerId (a restart comes back under it); otherwise one of the worker's own. */
+  consumerId?: string;
+  /** ours: the restartGraceMs option. */
+  restartGraceMs?: number;
+  /** report each, ours: also time the end of every lease (its signal's abort), sent with its release. */
+  leaseEnds?: boolean;
 }
+
+/** What a start reply says: the consumer's id, and when its init() was called (wall-clock ms). */
+export interface Started {
+  consumerId: string;
+  initAt: number;
+}
+
+/** A stream this consumer came to own: [stream, wall-clock ms, recovered, origin]. The baselines report 'new' or
+ * 'takeover'. */
+export type AddedItem = [string, number, boolean, LeaseOrigin];
+
+/** A stream this consumer gave up (streamReleased): [stream, wall-clock ms of the event, reason, wall-clock ms its
+ * lease ended (its signal aborted; 0 unless leaseEnds)]. */
+export type ReleasedItem = [string, number, ReleaseReason, number];
 
 /** What the handler saw since the last reset. */
 export interface ProcessedSnapshot {
@@ -84,6 +108,13 @@ export interface Counters {
   /** Wall-clock ms of the first and last streamExpired event (manual mode), 0 when none. */
   firstExpiredAt: number;
   lastExpiredAt: number;
+  /** Wall-clock ms of each 'handoff' message the consumer's subscriptions heard (another consumer handed it streams). */
+  handoffMessages: number[];
+}
+
+/** The logged calls of one script (Counters.log): by EVALSHA, or by the EVAL that follows a NOSCRIPT. */
+export function loggedCalls(counters: Counters, script: string): Array<[string, number, number]> {
+  return counters.log.filter(([name]) => name === script || name === `eval:${script}`);
 }
 
 /** Script calls of one script, timed in the worker from send to reply (queueing in the client included). */
@@ -108,8 +139,8 @@ export interface MemorySample {
 
 export type Request =
   | { type: 'start'; config: StartConfig }
-  /** Graceful hand-off (ours: client.close()). */
-  | { type: 'close' }
+  /** Graceful hand-off (ours: client.close(), or close({ restart: true })). */
+  | { type: 'close'; restart?: boolean }
   /** Ends the current consumer quietly; the worker stays up for the next start. */
   | { type: 'stop' }
   | { type: 'memory' }
@@ -121,9 +152,10 @@ export type Request =
 export type WorkerEvent =
   /** The worker serves requests. */
   | { type: 'up' }
-  /** Streams this consumer owns now: [stream, wall-clock ms, recovered]. */
-  | { type: 'added'; session: number; items: Array<[string, number, boolean]> }
+  /** Streams this consumer owns now. */
+  | { type: 'added'; session: number; items: AddedItem[] }
   | { type: 'disowned'; session: number; items: Array<[string, number]> }
+  | { type: 'released'; session: number; items: ReleasedItem[] }
   /** report: count; processed = handler calls since the last reset of the processed figures. */
   | { type: 'count'; session: number; owned: number; added: number; lastAt: number; processed: number }
   | { type: 'error'; session: number; message: string };

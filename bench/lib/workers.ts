@@ -1,7 +1,19 @@
 /** The bench process's side of the consumer workers: forking, requests over IPC, what each one reported. */
 import { fileURLToPath } from 'node:url';
 import { forkTs, type Exit, type Forked } from '../../spec/support/forked.js';
-import type { Counters, MemorySample, ProcessedSnapshot, ProduceRequest, ProduceResult, Request, StartConfig, WorkerEvent } from './protocol.js';
+import type {
+  AddedItem,
+  Counters,
+  MemorySample,
+  ProcessedSnapshot,
+  ProduceRequest,
+  ProduceResult,
+  ReleasedItem,
+  Request,
+  StartConfig,
+  Started,
+  WorkerEvent,
+} from './protocol.js';
 
 const WORKER_FILE = fileURLToPath(new URL('../worker.ts', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
@@ -11,8 +23,9 @@ let nextSession = 1;
 
 export class Worker {
   /** What the current session reported. */
-  added: Array<[string, number, boolean]> = [];
+  added: AddedItem[] = [];
   disowned: Array<[string, number]> = [];
+  released: ReleasedItem[] = [];
   owned = 0;
   totalAdded = 0;
   lastAt = 0;
@@ -20,6 +33,8 @@ export class Worker {
   processed = 0;
   errors: string[] = [];
   consumerId = '';
+  /** When the current consumer's init() was called (wall-clock ms). */
+  initAt = 0;
   private session = 0;
 
   private constructor(private readonly forked: Forked<WorkerEvent, Request>) {
@@ -51,18 +66,22 @@ export class Worker {
     this.session = nextSession++;
     this.added = [];
     this.disowned = [];
+    this.released = [];
     this.owned = 0;
     this.totalAdded = 0;
     this.lastAt = 0;
     this.processed = 0;
     this.errors = [];
-    this.consumerId = String(await this.request({ type: 'start', config: { ...config, session: this.session } }));
+    const started = await this.request<Started>({ type: 'start', config: { ...config, session: this.session } });
+    this.consumerId = started.consumerId;
+    this.initAt = started.initAt;
     return this.consumerId;
   }
 
-  /** Graceful hand-off; resolves with when close() was called and when it returned (wall-clock ms). */
-  close(): Promise<{ startedAt: number; endedAt: number }> {
-    return this.request({ type: 'close' });
+  /** Graceful hand-off (`restart`: close({ restart: true })); resolves with when close() was called and when it
+   * returned (wall-clock ms), once what the consumer reported while closing has arrived. */
+  close(restart = false): Promise<{ startedAt: number; endedAt: number }> {
+    return this.request({ type: 'close', restart });
   }
 
   async stop(): Promise<void> {
@@ -119,6 +138,9 @@ export class Worker {
       case 'disowned':
         this.disowned.push(...event.items);
         break;
+      case 'released':
+        this.released.push(...event.items);
+        break;
       case 'count':
         this.owned = event.owned;
         this.totalAdded = event.added;
@@ -140,9 +162,14 @@ export class WorkerPool {
 
   async acquire(count: number): Promise<Worker[]> {
     const ready = this.idle.splice(0, count).filter((worker) => worker.alive);
-    const spawned = await Promise.all(Array.from({ length: count - ready.length }, () => Worker.spawn()));
+    return [...ready, ...(await this.spawn(count - ready.length))];
+  }
+
+  /** New worker processes, never idle ones (a restart runs a consumer in a process of its own). */
+  async spawn(count: number): Promise<Worker[]> {
+    const spawned = await Promise.all(Array.from({ length: count }, () => Worker.spawn()));
     spawned.forEach((worker) => this.all.add(worker));
-    return [...ready, ...spawned];
+    return spawned;
   }
 
   /** Stops the workers' consumers and keeps the live ones for the next run. */

@@ -10,47 +10,18 @@
  */
 import { createClient } from 'redis';
 import { RedisStreamClient } from '../../lib/index.js';
-import { luaScripts } from '../../lib/scripts/generated.js';
 import { killForkedChildren } from '../../spec/support/forked.js';
 import { startRedis } from '../../spec/support/redis-server.js';
 import type { NodeRedis } from '../baselines/common.js';
+import { timeCommands, type TimedCall } from '../lib/timed-commands.js';
 import { sleep } from '../lib/util.js';
 import { Worker } from '../lib/workers.js';
 import { assign, fill } from '../scenarios/processing-fleet.js';
 
 const STREAMS = Number(process.argv.find((a) => a.startsWith('--streams='))?.split('=')[1] ?? 1000);
 const SERVICE = 'probe';
-const scriptNames = new Map<string, string>(Object.entries(luaScripts).map(([name, script]) => [script.sha, name]));
-
 /** Every command sent: [name, sent, replied] (performance.now()). */
-const calls: Array<[string, number, number]> = [];
-
-function nameOf(args: readonly string[]): string {
-  const command = String(args[0]).toUpperCase();
-  if (command === 'EVALSHA') return scriptNames.get(String(args[1])) ?? 'EVALSHA';
-  if (command === 'EVAL') return [...Object.entries(luaScripts)].find(([, script]) => script.source === args[1])?.[0] ?? 'EVAL';
-  return command;
-}
-
-/** Times every sendCommand of the client and of its duplicates (the library's own connections). */
-function timed(client: NodeRedis): NodeRedis {
-  return new Proxy(client, {
-    get(target, property) {
-      if (property === 'sendCommand') {
-        return (args: string[], ...rest: unknown[]) => {
-          const sentAt = performance.now();
-          const reply = (target.sendCommand as (...all: unknown[]) => Promise<unknown>)(args, ...rest);
-          const done = (): void => void calls.push([nameOf(args), sentAt, performance.now()]);
-          reply.then(done, done);
-          return reply;
-        };
-      }
-      if (property === 'duplicate') return (...rest: unknown[]) => timed((target.duplicate as (...all: unknown[]) => NodeRedis)(...rest));
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? (value as (...all: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
+const calls: TimedCall[] = [];
 
 const server = await startRedis();
 const admin = createClient({ url: server.url });
@@ -62,11 +33,21 @@ try {
   const streams = Array.from({ length: STREAMS }, (_, i) => `${SERVICE}-s${i}`);
   await fill(admin, streams, 3);
   const victim = await Worker.spawn();
-  await victim.start({ impl: 'ours', url: server.url, serviceName: SERVICE, heartbeatMs: 1000, autoClaim: true, report: 'count', processing: { latencies: false } });
+  // Rebalancing off: the victim keeps its streams when the survivor joins, until the kill.
+  await victim.start({
+    impl: 'ours',
+    url: server.url,
+    serviceName: SERVICE,
+    heartbeatMs: 1000,
+    autoClaim: true,
+    rebalance: false,
+    report: 'count',
+    processing: { latencies: false },
+  });
   await assign(admin, SERVICE, streams);
   while (victim.processed < streams.length * 3) await sleep(10);
 
-  redis = timed(createClient({ url: server.url }));
+  redis = timeCommands(createClient({ url: server.url }), calls, () => performance.now());
   redis.on('error', () => undefined);
   await redis.connect();
   survivor = new RedisStreamClient(redis, { serviceName: SERVICE, heartbeatMs: 1000, autoClaim: true });

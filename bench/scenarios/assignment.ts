@@ -1,6 +1,7 @@
 /**
  * Scenario 3, assignment throughput and fairness: streams added as fast as a producer can (pipelined XADD) to 1
- * and 4 idle consumers; streams per second from the first XADD to the last streamAdded; shares among 4.
+ * and 4 idle consumers; streams per second from the first XADD to the last streamAdded; shares among 4 as take.lua
+ * hands them out (rebalancing off).
  */
 import { cleanup, lbsKey, newService, produce, streamNames } from '../lib/harness.js';
 import { wallNow, type Counters, type Impl } from '../lib/protocol.js';
@@ -42,7 +43,11 @@ export async function assignment(context: Context): Promise<ScenarioResult> {
         const workers = await context.pool.acquire(consumers);
         try {
           await Promise.all(
-            workers.map((worker) => worker.start({ impl, url: context.bench.url, serviceName: service, heartbeatMs, autoClaim: true, report: 'count' })),
+            // Rebalancing off: this measures how take.lua shares new streams; a stream moved afterwards would be
+            // counted as one more grant.
+            workers.map((worker) =>
+              worker.start({ impl, url: context.bench.url, serviceName: service, heartbeatMs, autoClaim: true, report: 'count', rebalance: false }),
+            ),
           );
           // Every consumer is blocked on the LBS by now.
           await sleep(300);

@@ -4,7 +4,7 @@
  */
 import { fmt, table } from '../lib/util.js';
 import { runsFor, sizesFor, wanted, type Check, type Context, type ScenarioResult } from './context.js';
-import { VARIANTS, phasesText, runTakeover, variantKey, variantName, type TakeoverRun } from './takeover-run.js';
+import { VARIANTS, phasesText, runTakeover, runVariant, variantKey, variantName, type TakeoverRun } from './takeover-run.js';
 
 export interface StormData {
   streams: number;
@@ -22,9 +22,10 @@ export async function claimStorm(context: Context): Promise<ScenarioResult> {
   const runs: TakeoverRun[] = [];
   const failures: string[] = [];
   for (let run = 0; run < Math.max(oursRuns, baselineRuns); run++) {
-    for (const { impl, autoClaim } of VARIANTS) {
-      if (run >= (impl === 'ours' ? oursRuns : baselineRuns) || !wanted(context, variantKey(impl, autoClaim))) continue;
-      const label = `${variantName(impl, autoClaim)}, run ${run + 1}`;
+    for (const variant of VARIANTS) {
+      const { impl, autoClaim } = variant;
+      if (run >= (impl === 'ours' ? oursRuns : baselineRuns) || !wanted(context, variantKey(variant))) continue;
+      const label = `${variantName(variant)}, run ${run + 1}`;
       const result = await runTakeover(context, {
         impl,
         autoClaim,
@@ -61,7 +62,7 @@ export function stormReport(data: StormData): { tables: string[]; checks: Check[
     const attempts = run.claimAttempts / data.streams;
     const maxShare = Math.max(...run.shares) / even;
     const minShare = Math.min(...run.shares) / even;
-    const variant = variantName(run.impl, run.mode !== 'manual');
+    const variant = variantName(runVariant(run));
     rows.push([
       variant,
       `${fmt(data.streams - run.unowned)}/${fmt(data.streams)}`,

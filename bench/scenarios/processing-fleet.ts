@@ -28,7 +28,8 @@ export interface FleetConfig {
   report: 'each' | 'count';
 }
 
-/** Starts a processing consumer on each worker. */
+/** Starts a processing consumer on each worker. Rebalancing is off: the parts measure reading, and resuming after a
+ * kill needs the victim to keep the streams it took alone until then. */
 export async function startFleet(context: Context, workers: readonly Worker[], config: FleetConfig): Promise<void> {
   await Promise.all(
     workers.map((worker) =>
@@ -38,6 +39,7 @@ export async function startFleet(context: Context, workers: readonly Worker[], c
         serviceName: config.serviceName,
         heartbeatMs: config.heartbeatMs,
         autoClaim: true,
+        rebalance: false,
         report: config.report,
         processing: config.processing,
       }),

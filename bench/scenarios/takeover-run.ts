@@ -23,11 +23,16 @@ export interface TakeoverParams {
   capMs: number;
   /** Sample Redis statistics from just before the kill until the takeover is over. */
   measureRedis: boolean;
+  /** ours: the survivors rebalance (the library's default). The victim never does: it must keep the streams it took
+   * alone until the kill, which it would hand to the survivors as soon as they joined. */
+  rebalancing?: boolean;
 }
 
 export interface TakeoverRun {
   impl: Impl;
   mode: 'autoClaim' | 'manual' | 'built-in';
+  /** ours: whether the survivors rebalanced (absent in results of runs before the option existed: off). */
+  rebalancing?: boolean;
   streams: number;
   survivors: number;
   heartbeatMs: number;
@@ -61,22 +66,39 @@ export interface TakeoverRun {
   errors: string[];
 }
 
-/** The --variants key of an implementation. */
-/** The implementations a takeover scenario compares: ours in both modes, and the two baselines. */
-export const VARIANTS: ReadonlyArray<{ impl: Impl; autoClaim: boolean }> = [
+export interface Variant {
+  impl: Impl;
+  autoClaim: boolean;
+  /** ours: the survivors rebalance (see TakeoverParams.rebalancing). */
+  rebalancing?: boolean;
+}
+
+/** The implementations a takeover scenario compares: ours in both modes, and the two baselines. Every consumer runs
+ * with rebalancing off, so that the victim keeps its streams until the kill. */
+export const VARIANTS: readonly Variant[] = [
   { impl: 'ours', autoClaim: true },
   { impl: 'ours', autoClaim: false },
   { impl: 'locks', autoClaim: true },
   { impl: 'polling', autoClaim: true },
 ];
 
-export function variantKey(impl: Impl, autoClaim: boolean): string {
-  return impl === 'ours' ? (autoClaim ? 'ours-auto' : 'ours-manual') : impl;
+/** ours, autoClaim, the survivors rebalancing: does the takeover take longer with rebalancing on? */
+export const REBALANCING: Variant = { impl: 'ours', autoClaim: true, rebalancing: true };
+
+/** The --variants key of an implementation. */
+export function variantKey({ impl, autoClaim, rebalancing }: Variant): string {
+  if (impl !== 'ours') return impl;
+  return rebalancing ? 'ours-rebalancing' : autoClaim ? 'ours-auto' : 'ours-manual';
 }
 
-export function variantName(impl: Impl, autoClaim: boolean): string {
-  if (impl === 'ours') return autoClaim ? 'ours, autoClaim' : 'ours, manual claim';
+export function variantName({ impl, autoClaim, rebalancing }: Variant): string {
+  if (impl === 'ours') return autoClaim ? `ours, autoClaim${rebalancing ? ', rebalancing' : ''}` : 'ours, manual claim';
   return impl === 'locks' ? 'per-stream locks' : 'polling (XAUTOCLAIM)';
+}
+
+/** The variant a run was made with. */
+export function runVariant(run: TakeoverRun): Variant {
+  return { impl: run.impl, autoClaim: run.mode !== 'manual', rebalancing: run.rebalancing ?? false };
 }
 
 /** How long loading `streams` into one consumer may take. */
@@ -90,7 +112,7 @@ export async function runTakeover(context: Context, params: TakeoverParams): Pro
   const service = newService('t');
   const names = streamNames(service, params.streams);
   const ids = await produce(redis, lbsKey(params.impl, service), names);
-  const base = { url: bench.url, serviceName: service, heartbeatMs: params.heartbeatMs, autoClaim: params.autoClaim };
+  const base = { url: bench.url, serviceName: service, heartbeatMs: params.heartbeatMs, autoClaim: params.autoClaim, rebalance: false };
   const workers: Worker[] = [];
   try {
     const [victim] = await pool.acquire(1);
@@ -102,7 +124,8 @@ export async function runTakeover(context: Context, params: TakeoverParams): Pro
     await sleep(params.heartbeatMs);
     const survivors = await pool.acquire(params.survivors);
     workers.push(...survivors);
-    await Promise.all(survivors.map((worker) => worker.start({ ...base, impl: params.impl, report: 'each' })));
+    const rebalance = params.rebalancing ?? false;
+    await Promise.all(survivors.map((worker) => worker.start({ ...base, rebalance, impl: params.impl, report: 'each' })));
     // Let the survivors settle, then kill at a random point of the heartbeat cycle.
     await sleep(200 + Math.random() * params.heartbeatMs);
     const before = params.measureRedis ? await sampleStats(redis) : undefined;
@@ -156,6 +179,7 @@ export async function runTakeover(context: Context, params: TakeoverParams): Pro
     return {
       impl: params.impl,
       mode: params.impl === 'ours' ? (params.autoClaim ? 'autoClaim' : 'manual') : 'built-in',
+      rebalancing: params.rebalancing ?? false,
       streams: params.streams,
       survivors: params.survivors,
       heartbeatMs: params.heartbeatMs,

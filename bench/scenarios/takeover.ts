@@ -1,13 +1,20 @@
 /**
  * Scenario 1, takeover latency: a consumer holding K streams is SIGKILLed among 4; time from the kill until each
  * of its streams is owned again. heartbeatMs 1000; the database also holds 20,000 unrelated keys with a 1-hour TTL.
+ * Rebalancing is off (the victim must keep its streams until the kill), except for one row where the survivors
+ * rebalance.
  */
 import { addTtlKeys, deleteKeys, newService } from '../lib/harness.js';
 import type { Impl } from '../lib/protocol.js';
 import { ecdfChart } from '../lib/chart.js';
 import { fmt, summarize, table } from '../lib/util.js';
 import { runsFor, sizesFor, wanted, type Check, type Context, type ScenarioResult } from './context.js';
-import { VARIANTS, phasesText, runTakeover, variantKey, variantName, type TakeoverRun } from './takeover-run.js';
+import { REBALANCING, VARIANTS, phasesText, runTakeover, runVariant, variantKey, variantName, type TakeoverRun, type Variant } from './takeover-run.js';
+
+/** The rows of the scenario: the takeover variants, with the survivors rebalancing beside ours, autoClaim. */
+const ROWS: readonly Variant[] = [VARIANTS[0]!, REBALANCING, ...VARIANTS.slice(1)];
+/** The one K at which the survivors also run with rebalancing on (smoke: the largest size). */
+const REBALANCING_K = 1000;
 
 export interface TakeoverSeries {
   streams: number;
@@ -40,6 +47,7 @@ export async function takeoverLatency(context: Context): Promise<ScenarioResult>
     // The keyspace event of a lock key can come tens of seconds late (DESIGN-NOTES section 1): give up after 60 s.
     locks: smoke ? 3_000 : 60_000,
   };
+  const rebalancingAt = sizes.includes(REBALANCING_K) ? REBALANCING_K : smoke ? sizes[sizes.length - 1] : undefined;
   const ttlPrefix = `${newService('ttl')}:`;
   context.log(`takeover: adding ${ttlKeys} unrelated keys with a 1-hour TTL`);
   await addTtlKeys(context.bench.redis, ttlPrefix, ttlKeys);
@@ -48,10 +56,13 @@ export async function takeoverLatency(context: Context): Promise<ScenarioResult>
   try {
     for (const streams of sizes) {
       for (let run = 0; run < Math.max(oursRuns, baselineRuns); run++) {
-        for (const { impl, autoClaim } of VARIANTS) {
-          if (run >= (impl === 'ours' ? oursRuns : baselineRuns) || !wanted(context, variantKey(impl, autoClaim))) continue;
-          const label = `${variantName(impl, autoClaim)}, K=${streams}, run ${run + 1}`;
-          const result = await runTakeover(context, { impl, autoClaim, streams, survivors: 3, heartbeatMs, capMs: capMs[impl], measureRedis: false });
+        for (const variant of ROWS) {
+          const { impl, autoClaim, rebalancing } = variant;
+          if (run >= (impl === 'ours' ? oursRuns : baselineRuns) || !wanted(context, variantKey(variant))) continue;
+          if (rebalancing && streams !== rebalancingAt) continue;
+          const label = `${variantName(variant)}, K=${streams}, run ${run + 1}`;
+          const params = { impl, autoClaim, rebalancing, streams, survivors: 3, heartbeatMs, capMs: capMs[impl], measureRedis: false };
+          const result = await runTakeover(context, params);
           runs.push(result);
           const s = summarize(result.latencies);
           context.log(
@@ -79,9 +90,10 @@ export function takeoverSeries(data: TakeoverData): TakeoverSeries[] {
   const series: TakeoverSeries[] = [];
   const sizes = [...new Set(data.runs.map((run) => run.streams))];
   for (const streams of sizes) {
-    for (const { impl, autoClaim } of VARIANTS) {
-      const variant = variantName(impl, autoClaim);
-      const runs = data.runs.filter((run) => run.streams === streams && variantName(run.impl, run.mode !== 'manual') === variant);
+    for (const row of ROWS) {
+      const { impl } = row;
+      const variant = variantName(row);
+      const runs = data.runs.filter((run) => run.streams === streams && variantName(runVariant(run)) === variant);
       if (runs.length === 0) continue;
       series.push({
         streams,
@@ -100,7 +112,7 @@ export function takeoverReport(data: TakeoverData): { tables: string[]; checks: 
   const checks: Check[] = [];
   const rows: string[][] = [];
   for (const series of takeoverSeries(data)) {
-    const runs = data.runs.filter((run) => run.streams === series.streams && variantName(run.impl, run.mode !== 'manual') === series.variant);
+    const runs = data.runs.filter((run) => run.streams === series.streams && variantName(runVariant(run)) === series.variant);
     const all = summarize(series.latencies);
     const owned = series.latencies.length;
     const missing = series.total - owned;
@@ -156,7 +168,8 @@ export function takeoverReport(data: TakeoverData): { tables: string[]; checks: 
   );
   const caption =
     `Kill (SIGKILL) to owned again, per stream, runs pooled; heartbeatMs ${data.heartbeatMs}, 3 survivors, ${fmt(data.ttlKeys)} ` +
-    `unrelated keys with a 1-hour TTL. "expiry": when the victim's session (ours), lock keys (per-stream locks) or ` +
+    `unrelated keys with a 1-hour TTL. Every consumer runs with rebalance: false (the victim keeps the streams it took alone ` +
+    `until the kill), except the survivors of "rebalancing" (the library's default). "expiry": when the victim's session (ours), lock keys (per-stream locks) or ` +
     `entries' idle time (polling) ran out (ranges over runs). "survivors lost / re-granted": leases the survivors themselves lost ` +
     `(streamDisowned: their own session lapsed) and grants beyond the first per stream. "detected / listed / claims done": ours, ` +
     `medians over survivors of when each sent its first list-orphans.lua call, had the replies to the list-orphans.lua and read-orphans.lua calls sent before ` +
@@ -167,6 +180,7 @@ export function takeoverReport(data: TakeoverData): { tables: string[]; checks: 
 
 const STYLE: Record<string, { color: string; dash?: string }> = {
   'ours, autoClaim': { color: '#1f5fbf' },
+  'ours, autoClaim, rebalancing': { color: '#0b2e6b', dash: '2 3' },
   'ours, manual claim': { color: '#19a7c9', dash: '6 3' },
   'per-stream locks': { color: '#d62728' },
   'polling (XAUTOCLAIM)': { color: '#ef8a17' },
@@ -176,7 +190,7 @@ export function takeoverChart(data: TakeoverData, meta: { date: string; machine:
   const all = takeoverSeries(data);
   const sizes = [...new Set(all.map((series) => series.streams))];
   const runsOf = (variant: string, streams: number): number =>
-    data.runs.filter((run) => run.streams === streams && variantName(run.impl, run.mode !== 'manual') === variant).length;
+    data.runs.filter((run) => run.streams === streams && variantName(runVariant(run)) === variant).length;
   const panels = sizes.map((streams) => {
     const series = all.filter((s) => s.streams === streams);
     const target = series.find((s) => s.targetMs !== undefined)?.targetMs;
