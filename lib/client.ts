@@ -149,10 +149,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       onOwnSessionExpired: () => this.session.heartbeatSoon(),
     });
     this.session = new Session(this.context, sessionScripts(commander, this.context), this.detector, {
-      onHeartbeat: (result) => {
-        if (result.inbox > 0) this.inbox.check();
-        this.rebalancer.heartbeat(result.membership, result.excess);
-      },
+      onHeartbeat: (result) => this.rebalancer.heartbeat(result.membership, result.excess),
+      sharesSeenAt: () => this.rebalancer.sharesSeenAt(),
       onLost: () => {
         const count = this.streams.size;
         this.streams.disownAll();
@@ -456,7 +454,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     signal.throwIfAborted();
     this.subscriber = new KeyspaceSubscriber(this.context.keys, sessionKey(this.context.keys, this.context.consumerId), database, {
       onSessionExpired: (consumerId) => this.detector.expired(consumerId),
-      onHandoff: () => this.inbox.check(),
+      onHandoff: (message) => this.inbox.received(message),
       onResubscribed: () => void this.resync().catch((error: unknown) => this.handleError(error)),
       onError: (error) => this.handleError(error),
     });
@@ -517,7 +515,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     if (this.state !== 'running') return;
     await this.listenOn(this.link.node, 'if-changed');
     this.session.heartbeatSoon();
-    this.inbox.check();
+    // A hand-off message sent meanwhile is lost: what it handed over is pending here with no lease.
+    this.streams.checkForStraysSoon();
     await this.detector.reconcile();
     await this.processing.resync();
   }

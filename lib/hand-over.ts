@@ -65,30 +65,47 @@ export class HandOver {
     const ending = new RedisStreamClientError(`The stream was handed over to another consumer (${reason})`);
     // The leases end before any receiver's can begin.
     for (const lease of held) this.deps.streams.giveUp(lease, ending);
-    for (let i = 0; i < held.length; i += HANDOFF_BATCH) {
-      const batch = held.slice(i, i + HANDOFF_BATCH);
-      const outcome = await handoff(this.context.scripts, this.context, { nonce: incarnation.nonce, database: this.deps.database(), streams: batch });
-      if (outcome.lost) {
-        // The session ended: another consumer may own them now.
-        for (const lease of held.slice(i)) this.deps.notifier.notify('streamDisowned', lease);
-        this.session.heartbeatSoon();
-        return result;
+    // Every batch at once: Redis runs them back to back while the receivers take the first ones.
+    const batches: OwnedLease[][] = [];
+    for (let i = 0; i < held.length; i += HANDOFF_BATCH) batches.push(held.slice(i, i + HANDOFF_BATCH));
+    const replies = await Promise.allSettled(
+      batches.map((batch) =>
+        handoff(this.context.scripts, this.context, {
+          nonce: incarnation.nonce,
+          database: this.deps.database(),
+          streams: batch.map(({ lbsId, stream, info }) => ({ lbsId, stream, info: JSON.stringify(info) })),
+        }),
+      ),
+    );
+    // Kept for an incarnation that ended meanwhile: the next one takes the stream back (recover.lua).
+    const current = incarnation.isCurrent();
+    let failure: unknown;
+    batches.forEach((batch, i) => {
+      const reply = replies[i]!;
+      if (reply.status === 'rejected') {
+        // It may have run: the self-check takes back what is still pending here without a lease.
+        failure ??= reply.reason;
+        return;
       }
-      // Kept for an incarnation that ended meanwhile: the next one takes the stream back (recover.lua).
-      const current = incarnation.isCurrent();
-      outcome.outcomes.forEach((what, j) => {
+      if (reply.value.lost) {
+        // The session ended: another consumer may own them now.
+        for (const lease of batch) this.deps.notifier.notify('streamDisowned', lease);
+        this.session.heartbeatSoon();
+        return;
+      }
+      reply.value.outcomes.forEach((what, j) => {
         const lease = batch[j]!;
         if (what === 'not-owner') this.deps.notifier.notify('streamDisowned', lease);
-        else if (typeof what === 'object' && 'kept' in what) {
+        else if ('kept' in what) {
           const { stream, lbsId, info } = lease;
           if (current) result.kept.push(this.deps.streams.add({ stream, lbsId, info, token: what.kept, origin: 'restart' }));
         } else {
           result.handedOver += 1;
-          this.context.log.debug('Stream handed over', { stream: lease.stream, to: what.to, reason });
           this.deps.notifier.notify('streamReleased', { lease, reason });
         }
       });
-    }
+    });
+    if (failure !== undefined) throw failure;
     return result;
   }
 }

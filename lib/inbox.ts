@@ -1,8 +1,8 @@
 import type { ClientContext } from './context.js';
-import type { ExpiredStream } from './events.js';
+import { RedisStreamClientError } from './errors.js';
+import type { ExpiredStream, StreamInfo } from './events.js';
 import type { LeaseGrant } from './leases.js';
-import { accept } from './scripts/accept.js';
-import { decodeInfo } from './scripts/outcomes.js';
+import { decodeHandoff } from './scripts/handoff.js';
 import type { Session } from './session.js';
 
 export interface InboxEvents {
@@ -13,43 +13,21 @@ export interface InboxEvents {
   onError(error: unknown): void;
 }
 
-/** Items taken per call. */
-const ACCEPT_BATCH = 1000;
-
 /**
- * The receiving end of hand-offs: what other consumers handed over to this one waits in its inbox (handoff.lua) and
- * is accepted as soon as the giver's message arrives on the subscriber connection, or, should that message be lost
- * (a reconnect), at the next heartbeat that finds the inbox not empty.
+ * The receiving end of hand-offs: handoff.lua tells each receiver what it was handed in one message on the receiver's
+ * session key's channel, and the receiver owns the streams from that message alone, without asking Redis again. A
+ * message made for another incarnation of this consumer, or arriving while its session is not valid, is left alone:
+ * the entries are pending under this consumer with no lease here, and the next incarnation (recover.lua) or the
+ * self-check takes them back. So does a message lost with a reconnect.
  */
 export class Inbox {
-  private running = false;
-  private again = false;
-  private stopped = false;
+  private stopped = true;
 
   constructor(
     private readonly context: ClientContext,
     private readonly session: Session,
     private readonly events: InboxEvents,
   ) {}
-
-  /** Accepts what waits in the inbox; a check asked for while one runs makes it go round once more. */
-  check(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    this.acceptAll()
-      .catch((error: unknown) => this.events.onError(error))
-      .finally(() => {
-        this.running = false;
-        if (this.again) {
-          this.again = false;
-          this.check();
-        }
-      });
-  }
 
   start(): void {
     this.stopped = false;
@@ -59,25 +37,34 @@ export class Inbox {
     this.stopped = true;
   }
 
-  private async acceptAll(): Promise<void> {
-    for (;;) {
-      const incarnation = this.session.incarnation();
-      // Not valid now: the next heartbeat looks again (or the next incarnation takes everything back).
-      if (this.stopped || !incarnation.isCurrent()) return;
-      const result = await accept(this.context.scripts, this.context, { nonce: incarnation.nonce, most: ACCEPT_BATCH });
-      // Accepted for an incarnation that ended meanwhile: the entries are pending under this consumer with no lease,
-      // and are taken back by the next incarnation, or as strays.
-      if (result.lost || !incarnation.isCurrent()) return;
-      for (const handed of result.handed) {
-        const { lbsId, stream } = handed;
-        const info = decodeInfo(handed.raw, { lbsId, stream }, (error) => this.events.onError(error));
-        if (handed.kind === 'handoff') {
-          this.events.onHanded({ stream, lbsId, info, token: handed.token, origin: 'handoff', handedAt: handed.membership });
-        } else {
-          this.events.onOffered(Object.freeze({ stream, lbsId, info, previousOwner: handed.from }));
-        }
-      }
-      if (result.left === 0) return;
+  /** A `handoff:` message for this consumer. */
+  received(message: string): void {
+    const handoff = decodeHandoff(message);
+    if (!handoff) {
+      this.events.onError(new RedisStreamClientError(`A hand-off message could not be decoded and was ignored: ${message.slice(0, 200)}`));
+      return;
     }
+    const incarnation = this.session.incarnation();
+    if (this.stopped || handoff.nonce !== incarnation.nonce || !incarnation.isCurrent()) {
+      this.context.log.debug('Hand-off left for the self-check: not for this incarnation now', { giver: handoff.giver });
+      return;
+    }
+    for (const { lbsId, stream, token, info } of handoff.streams) {
+      const decoded = this.info(info, lbsId, stream);
+      if (token === undefined) this.events.onOffered(Object.freeze({ stream, lbsId, info: decoded, previousOwner: handoff.giver }));
+      else this.events.onHanded({ stream, lbsId, info: decoded, token, origin: 'handoff', handedAt: handoff.membership });
+    }
+  }
+
+  /** The stream's Info, as the giver held it; `{}` (reported) when it does not decode. */
+  private info(text: string, lbsId: string, stream: string): StreamInfo {
+    try {
+      const info: unknown = JSON.parse(text);
+      if (typeof info === 'object' && info !== null && !Array.isArray(info)) return info as StreamInfo;
+    } catch {
+      // reported below
+    }
+    this.events.onError(new RedisStreamClientError(`LBS entry ${lbsId} (stream ${JSON.stringify(stream)}): the Info handed over could not be decoded; the stream is owned with info {}`));
+    return {};
   }
 }

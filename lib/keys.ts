@@ -49,15 +49,12 @@ export interface ServiceKeys {
   /** Counter, raised on every change of membership (a join, a leave, a death, a drain, a resume): a stream moves by
    * rebalancing at most once per value. */
   readonly membership: string;
-  /** Prefix of inboxes: `inboxPrefix + consumerId` is a list of the streams handed over to that consumer and not
-   * yet accepted (JSON items written by handoff.lua). */
-  readonly inboxPrefix: string;
   /** Hash: LBS entry id -> id of the consumer that offered it to a manual-mode receiver, until the receiver claims it. */
   readonly offers: string;
 }
 
 /** Version of the protocol between consumers (the keys and what the scripts do with them). 2: fair shares by
- * weight, hand-off through inboxes, draining. A consumer refuses to start in a service whose recorded version is
+ * weight, hand-off messages, draining. A consumer refuses to start in a service whose recorded version is
  * higher. */
 export const PROTOCOL_VERSION = 2;
 
@@ -95,15 +92,10 @@ export function keysFor(serviceName: string): ServiceKeys {
     protocol: `${base}protocol`,
     members: `${base}members`,
     membership: `${base}membership`,
-    inboxPrefix: `${base}inbox:`,
     offers: `${base}offers`,
   };
 }
 
 export function sessionKey(keys: ServiceKeys, consumerId: string): string {
   return keys.sessionPrefix + consumerId;
-}
-
-export function inboxKey(keys: ServiceKeys, consumerId: string): string {
-  return keys.inboxPrefix + consumerId;
 }

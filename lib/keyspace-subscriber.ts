@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import type { ServiceKeys } from './keys.js';
 import { keyspaceAdvice, type EventChannel } from './keyspace-config.js';
+import { HANDOFF_PREFIX } from './scripts/handoff.js';
 import { withTimeout } from './timeout.js';
 import type { RedisCommander, RedisConnection } from './redis.js';
 
@@ -13,8 +14,9 @@ const PROBE_WAIT_MS = 1000;
 export interface SubscriberEvents {
   /** A session key expired: `consumerId`'s session has ended. */
   onSessionExpired(consumerId: string): void;
-  /** Another consumer handed streams over to this one (handoff.lua's message on this consumer's session key). */
-  onHandoff(): void;
+  /** Another consumer handed streams over to this one: handoff.lua's `handoff:` message on this consumer's session
+   * key's channel. */
+  onHandoff(message: string): void;
   /** The connection came back after a loss: events sent meanwhile are gone. */
   onResubscribed(): void;
   onError(error: unknown): void;
@@ -27,7 +29,7 @@ function globEscape(text: string): string {
 
 /**
  * Listens, on a connection given to it for this alone, for the expiry of this service's session keys, in the
- * database the client really uses, and for hand-offs to this consumer (a `handoff` message on its own session key's
+ * database the client really uses, and for hand-offs to this consumer (a `handoff:` message on its own session key's
  * keyspace channel). node-redis resubscribes by itself after a reconnect; the owner reconciles on `onResubscribed`.
  * To change node or channel, the owner starts it again on a new connection.
  */
@@ -61,12 +63,12 @@ export class KeyspaceSubscriber {
       await connection.pSubscribe(`${keyspacePrefix}${globEscape(this.keys.sessionPrefix)}*`, (event, channel) => {
         const key = channel.slice(keyspacePrefix.length);
         if (event === 'expired') this.expired(key);
-        else if (event === 'handoff' && key === this.ownSessionKey) this.events.onHandoff();
+        else if (key === this.ownSessionKey && event.startsWith(HANDOFF_PREFIX)) this.events.onHandoff(event);
       });
     } else {
       // The pattern above hears hand-offs too; without it, this consumer's own channel is listened to by name.
       await connection.subscribe(`${keyspacePrefix}${this.ownSessionKey}`, (event) => {
-        if (event === 'handoff') this.events.onHandoff();
+        if (event.startsWith(HANDOFF_PREFIX)) this.events.onHandoff(event);
       });
     }
     if (channels.includes('keyevent')) {

@@ -19,8 +19,15 @@ export interface RebalancerDeps {
  * up to their share, so they never give back what they received; and a stream handed over is not moved on before the
  * membership changes again: no ping-pong.
  */
+/** Compute the excess at least every this many heartbeats: streams finished unevenly move the shares without any
+ * change of membership. */
+const RECHECK_HEARTBEATS = 10;
+
 export class Rebalancer {
   private round: Promise<void> | undefined;
+  /** The membership counter when the excess was last computed, and what it was. */
+  private seen: { membership: number; excess: number } | undefined;
+  private heartbeatsSinceComputed = 0;
 
   constructor(
     private readonly context: ClientContext,
@@ -29,7 +36,13 @@ export class Rebalancer {
 
   /** What a heartbeat found: the membership counter, and how many streams to give away now. Draining, that is what
    * this consumer came to own after drain() (a grant on its way then, say), whether it rebalances or not. */
-  heartbeat(membership: number, excess: number): void {
+  heartbeat(membership: number, excess: number | undefined): void {
+    if (excess === undefined) {
+      this.heartbeatsSinceComputed += 1;
+      return;
+    }
+    this.seen = { membership, excess };
+    this.heartbeatsSinceComputed = 0;
     if (this.round || excess <= 0 || this.deps.takingOver()) return;
     const draining = this.deps.draining();
     if (!draining && !this.context.options.rebalance) return;
@@ -42,6 +55,17 @@ export class Rebalancer {
       .finally(() => {
         this.round = undefined;
       });
+  }
+
+  /**
+   * What the next heartbeat asks: the membership counter the excess was last computed at (the heartbeat computes it
+   * again only when that changed), or undefined to have it computed in any case: at first, after an excess (one round
+   * may not have been enough), while draining, and every RECHECK_HEARTBEATS heartbeats.
+   */
+  sharesSeenAt(): number | undefined {
+    const seen = this.seen;
+    if (!seen || seen.excess > 0 || this.deps.draining() || this.heartbeatsSinceComputed >= RECHECK_HEARTBEATS) return undefined;
+    return seen.membership;
   }
 
   /** Resolves when the round under way (if any) has ended. */

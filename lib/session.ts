@@ -18,8 +18,10 @@ export interface SessionEvents {
   onLost(): void;
   /** A new incarnation was registered after a loss: what the old one still holds can be taken back. */
   onRenewed(): void;
-  /** A heartbeat extended the session: what it found besides (membership, inbox, excess over the fair share). */
+  /** A heartbeat extended the session: what it found besides (membership, excess over the fair share). */
   onHeartbeat(result: HeartbeatResult): void;
+  /** What the next heartbeat asks of the fair shares (see HeartbeatRequest.sharesSeenAt). */
+  sharesSeenAt(): number | undefined;
   onError(error: unknown): void;
 }
 
@@ -322,6 +324,7 @@ export class Session {
       sweepLimit: SWEEP_LIMIT,
       announceOn: this.announceChannel,
       database: this.database,
+      sharesSeenAt: this.events.sharesSeenAt(),
     });
     this.sweeps.swept({ ...result, sentAt, receivedAt: this.now() });
     if (this.state !== 'live' || nonce !== this.nonce) return;

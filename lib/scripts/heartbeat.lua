@@ -14,7 +14,6 @@ KEYS[7] started hash: consumer id -> server ms its live incarnation registered
 KEYS[8] ended hash: consumer id -> deadline of its last session, as the sweep found it
 KEYS[9] members hash
 KEYS[10] membership counter
-KEYS[11] this consumer's inbox
 ARGV[1] nonce of this incarnation
 ARGV[2] session ttl (ms)
 ARGV[3] consumer id
@@ -25,11 +24,13 @@ ARGV[7] most overdue peers to inspect in one call
 ARGV[8] channel to announce dead peers on: 'keyspace', 'keyevent' or '' (none)
 ARGV[9] database number, for the channel name
 ARGV[10] tolerance of fair shares
-ARGV[11] inbox key prefix
+ARGV[11] the membership counter when this consumer last had its excess computed, or '' to have it computed now
 
 Returns { extended (1) or lost (0), server now (ms), next peer deadline (ms, -1 if none), membership counter,
-  entries waiting in this consumer's inbox, streams to give away now (shares.lua's excess_of; 0 while a takeover is
-  due), dead peer ids... }
+  streams to give away now (shares.lua's excess_of; 0 while a takeover is due; -1 when not computed: the membership
+  counter is as ARGV[11] says), dead peer ids... }
+The shares are computed only when asked for or when the membership changed: they cost O(consumers), a heartbeat
+without them O(1).
 A dead peer is reported while it still has pending entries; one with none is forgotten. The first sweep that finds
 a peer dead counts it as a change of membership.
 ]]
@@ -40,14 +41,14 @@ a peer dead counts it as a change of membership.
 
 local session, consumers, lbs, loads, readers, released, started, ended =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local members, membership, inbox = KEYS[9], KEYS[10], KEYS[11]
+local members, membership = KEYS[9], KEYS[10]
 local nonce, ttl, me, prefix, group = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local recheck, limit, channel, db, tolerance = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10])
+local recheck, limit, channel, db, tolerance, seen = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11]
 local fleet = { consumers = consumers, loads = loads, readers = readers, released = released, started = started, ended = ended,
-  lbs = lbs, members = members, membership = membership, inbox_prefix = ARGV[11] }
+  lbs = lbs, members = members, membership = membership }
 
 local now = server_time_ms()
-if redis.call('GET', session) ~= nonce then return { 0, now, -1, 0, 0, 0 } end
+if redis.call('GET', session) ~= nonce then return { 0, now, -1, 0, -1 } end
 redis.call('PEXPIRE', session, ttl)
 redis.call('ZADD', consumers, now + ttl, me)
 
@@ -59,7 +60,7 @@ local function announce(peer)
   end
 end
 
-local result = { 1, now, -1, 0, 0, 0 }
+local result = { 1, now, -1, 0, -1 }
 local overdue = redis.call('ZRANGEBYSCORE', consumers, '-inf', '(' .. now, 'WITHSCORES', 'LIMIT', 0, limit)
 for i = 1, #overdue, 2 do
   local peer = overdue[i]
@@ -87,8 +88,10 @@ for i = 1, #first, 2 do
   end
 end
 
-result[4] = tonumber(redis.call('GET', membership) or '0')
-result[5] = redis.call('LLEN', inbox)
-local shares = fleet_shares(fleet, prefix, tolerance, me)
-if not shares.orphans then result[6] = excess_of(shares, me, tonumber(redis.call('HGET', loads, me) or '0')) end
+local current = redis.call('GET', membership) or '0'
+result[4] = tonumber(current)
+if seen ~= current then
+  local shares = fleet_shares(fleet, prefix, tolerance, me)
+  result[5] = shares.orphans and 0 or excess_of(shares, me, tonumber(redis.call('HGET', loads, me) or '0'))
+end
 return result

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventChannel } from '../keyspace-config.js';
-import { inboxKey, sessionKey } from '../keys.js';
+import { sessionKey } from '../keys.js';
 import type { ScriptRunner, ScriptScope } from './runner.js';
 
 export interface HeartbeatRequest {
@@ -12,6 +12,9 @@ export interface HeartbeatRequest {
   /** Where the consumers hear of a session's end: dead peers are announced there ('' for nowhere). */
   readonly announceOn: EventChannel | '';
   readonly database: number;
+  /** The membership counter when the excess was last computed (skip computing it while it has not changed), or
+   * undefined to have it computed now. */
+  readonly sharesSeenAt: number | undefined;
 }
 
 export interface HeartbeatResult {
@@ -22,19 +25,18 @@ export interface HeartbeatResult {
   readonly nextPeerDeadline: number | undefined;
   /** The membership counter: it changes with every join, leave, death, drain and resume. */
   readonly membership: number;
-  /** Hand-offs waiting in this consumer's inbox. */
-  readonly inbox: number;
-  /** Streams this consumer should give away now to bring the fleet within its fair shares (everything, draining). */
-  readonly excess: number;
+  /** Streams this consumer should give away now to bring the fleet within its fair shares (everything, draining);
+   * undefined when not computed (the membership counter had not changed). */
+  readonly excess: number | undefined;
   /** Peers whose sessions have ended and who still hold entries. */
   readonly deadPeers: string[];
 }
 
-const reply = z.tuple([z.number(), z.number(), z.number(), z.number(), z.number(), z.number()]).rest(z.string());
+const reply = z.tuple([z.number(), z.number(), z.number(), z.number(), z.number()]).rest(z.string());
 
 /** heartbeat.lua: extends this consumer's session and sweeps peers past their deadline. */
 export async function heartbeat(runner: ScriptRunner, { keys, consumerId, options }: ScriptScope, request: HeartbeatRequest): Promise<HeartbeatResult> {
-  const [extended, serverNow, peerDeadline, membership, inbox, excess, ...deadPeers] = reply.parse(
+  const [extended, serverNow, peerDeadline, membership, excess, ...deadPeers] = reply.parse(
     await runner.run(
       'heartbeat',
       [
@@ -48,7 +50,6 @@ export async function heartbeat(runner: ScriptRunner, { keys, consumerId, option
         keys.ended,
         keys.members,
         keys.membership,
-        inboxKey(keys, consumerId),
       ],
       [
         request.nonce,
@@ -61,7 +62,7 @@ export async function heartbeat(runner: ScriptRunner, { keys, consumerId, option
         request.announceOn,
         request.database,
         options.rebalanceTolerance,
-        keys.inboxPrefix,
+        request.sharesSeenAt ?? '',
       ],
     ),
   );
@@ -70,8 +71,7 @@ export async function heartbeat(runner: ScriptRunner, { keys, consumerId, option
     serverNow,
     nextPeerDeadline: peerDeadline < 0 ? undefined : peerDeadline,
     membership,
-    inbox,
-    excess,
+    excess: excess < 0 ? undefined : excess,
     deadPeers,
   };
 }

@@ -13,7 +13,6 @@ KEYS[7] ended hash
 KEYS[8] protocol version
 KEYS[9] members hash
 KEYS[10] membership counter
-KEYS[11] this consumer's inbox
 ARGV[1] nonce of the new incarnation
 ARGV[2] nonce of the incarnation it replaces ('' for none: a new process)
 ARGV[3] session ttl (ms)
@@ -32,7 +31,7 @@ that failed alone (see failure.lua: what it still holds counts one more delivery
 --@include failure
 
 local session, consumers, lbs, loads, released, started, ended = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local protocol, members, membership, inbox = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local protocol, members, membership = KEYS[8], KEYS[9], KEYS[10]
 local nonce, previous, ttl, me, group, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local version, record = tonumber(ARGV[7]), ARGV[8]
 
@@ -60,8 +59,6 @@ redis.call('HDEL', ended, me)
 redis.call('SREM', released, me)
 if recorded < version then redis.call('SET', protocol, version) end
 redis.call('HSET', members, me, record)
--- Hand-offs made to an earlier incarnation are pending under this id: recover.lua takes them back with the rest.
-redis.call('DEL', inbox)
 redis.call('INCR', membership)
 -- Recount what this consumer owns: the pending entries list is the truth, loads only a cache of it.
 local owned = 0

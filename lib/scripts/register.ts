@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROTOCOL_VERSION, inboxKey, sessionKey } from '../keys.js';
+import { PROTOCOL_VERSION, sessionKey } from '../keys.js';
 import type { ScriptRunner, ScriptScope } from './runner.js';
 
 export interface RegisterRequest {
@@ -49,7 +49,6 @@ export async function register(runner: ScriptRunner, { keys, consumerId, options
         keys.protocol,
         keys.members,
         keys.membership,
-        inboxKey(keys, consumerId),
       ],
       [
         request.nonce,

@@ -15,7 +15,6 @@ KEYS[10] membership counter
 ARGV[1] nonce of this incarnation
 ARGV[2] consumer id
 ARGV[3] consumer group
-ARGV[4] inbox key prefix
 
 Returns 1 when the consumer was removed, 0 when entries were still pending under it (its session then ends
 like close(), so peers take them over) or another incarnation holds the session (nothing is changed then).
@@ -27,7 +26,7 @@ like close(), so peers take them over) or another incarnation holds the session 
 local session, consumers, loads, readers, lbs, released, started, ended =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local members, membership = KEYS[9], KEYS[10]
-local nonce, me, group, inbox_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local nonce, me, group = ARGV[1], ARGV[2], ARGV[3]
 
 -- Another live process holds this consumer id now: its place in the fleet is not ours to remove.
 local holder = redis.call('GET', session)
@@ -45,5 +44,5 @@ if has_pending(lbs, group, me) then
 end
 if holder then redis.call('DEL', session) end
 forget({ consumers = consumers, loads = loads, readers = readers, released = released, started = started, ended = ended, lbs = lbs,
-  members = members, membership = membership, inbox_prefix = inbox_prefix }, group, me)
+  members = members, membership = membership }, group, me)
 return 1

@@ -11,7 +11,7 @@ export async function retire(runner: ScriptRunner, { keys, consumerId }: ScriptS
       await runner.run(
         'retire',
         [sessionKey(keys, consumerId), keys.consumers, keys.loads, keys.readers, keys.lbs, keys.released, keys.started, keys.ended, keys.members, keys.membership],
-        [nonce, consumerId, keys.group, keys.inboxPrefix],
+        [nonce, consumerId, keys.group],
       ),
     );
   return retired === 1;

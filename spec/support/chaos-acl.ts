@@ -29,7 +29,6 @@ export function consumerAclRule(service: string, dataStreams: string, db = 0): s
     // Inside the scripts.
     '+get', '+del', '+pexpire', '+pttl', '+incr', '+time',
     '+hget', '+hgetall', '+hset', '+hdel', '+hincrby', '+sadd', '+srem', '+sismember', '+zadd', '+zrange', '+zrangebyscore', '+zscore', '+zrem',
-    '+rpush', '+lrange', '+ltrim', '+llen',
     '+xpending', '+xrange', '+xclaim', '+xack', '+xdel', '+xgroup|delconsumer',
   ];
 }

@@ -7,6 +7,13 @@ import { Notifier } from '../../lib/notifier.js';
 import { OwnedStreams } from '../../lib/owned-streams.js';
 import { FakeScriptRunner, FakeSession, deferred, isSettled, unitContext } from '../support/unit-fakes.js';
 
+/** The (entry id, stream, Info JSON) triples of a handoff.lua call. */
+function triples(args: ReadonlyArray<string | number>): Array<[string, string, string]> {
+  const result: Array<[string, string, string]> = [];
+  for (let i = 6; i < args.length; i += 3) result.push([String(args[i]), String(args[i + 1]), String(args[i + 2])]);
+  return result;
+}
+
 function setUp(streams = 3) {
   const runner = new FakeScriptRunner();
   const context = unitContext(runner, { releaseTimeoutMs: 700 });
@@ -14,7 +21,7 @@ function setUp(streams = 3) {
   const emitter = new EventEmitter<RedisStreamClientEvents>();
   const notifier = new Notifier(emitter, context.log);
   const owned = new OwnedStreams(context, session.asSession(), notifier);
-  const leases = Array.from({ length: streams }, (_, i) => owned.add({ stream: `s${i}`, lbsId: `${i + 1}-0`, info: {}, token: 10 + i, origin: 'new' }, false) as OwnedLease);
+  const leases = Array.from({ length: streams }, (_, i) => owned.add({ stream: `s${i}`, lbsId: `${i + 1}-0`, info: { i }, token: 10 + i, origin: 'new' }, false) as OwnedLease);
   const story: string[] = [];
   emitter.on('streamReleased', ({ lease, reason }: ReleasedStream) => story.push(`released ${lease.stream} ${reason} aborted=${lease.signal.aborted}`));
   emitter.on('streamDisowned', (lease: StreamLease) => story.push(`disowned ${lease.stream}`));
@@ -31,9 +38,9 @@ function setUp(streams = 3) {
     database: () => 3,
   });
   runner.on('handoff', (args) => {
-    const pairs = args.slice(7);
-    story.push(`handoff ${pairs.filter((_, i) => i % 2 === 1).join(',')} (aborted before: ${leases.filter((lease) => lease.signal.aborted).length})`);
-    return ['ok', 5, ...pairs.filter((_, i) => i % 2 === 0).map(() => ['to', 'peer'])];
+    const streams = triples(args).map(([, stream]) => stream);
+    story.push(`handoff ${streams.join(',')} (aborted before: ${leases.filter((lease) => lease.signal.aborted).length})`);
+    return ['ok', 5, ...streams.map(() => ['to', 'peer'])];
   });
   return { runner, session, owned, leases, story, handOver, released };
 }
@@ -49,7 +56,9 @@ describe('HandOver', () => {
       'released s1 rebalance aborted=true',
     ]);
     expect(owned.all()).toEqual([]);
-    expect(runner.callsOf('handoff')[0]!.args.slice(6, 7)).toEqual([3]); // the database, for the receivers' channel
+    const [call] = runner.callsOf('handoff');
+    expect(call!.args[5]).toBe(3); // the database, for the receivers' channel
+    expect(triples(call!.args)).toEqual([['1-0', 's0', '{"i":0}'], ['2-0', 's1', '{"i":1}']]); // Info passed on
   });
 
   it('closing, does not release the processing again (close() drained and committed it already)', async () => {
@@ -59,10 +68,15 @@ describe('HandOver', () => {
     expect(story[1]).toBe('released s0 close aborted=true');
   });
 
-  it('sends at most 250 streams per call', async () => {
+  it('sends at most 250 streams per call, every call at once', async () => {
     const { handOver, leases, runner } = setUp(600);
-    expect((await handOver.give(leases, 'drain')).handedOver).toBe(600);
-    expect(runner.callsOf('handoff').map((call) => (call.args.length - 7) / 2)).toEqual([250, 250, 100]);
+    const replies = [deferred<unknown>(), deferred<unknown>(), deferred<unknown>()];
+    runner.on('handoff', (args) => replies[runner.callsOf('handoff').length - 1]!.promise.then(() => ['ok', 0, ...triples(args).map(() => ['to', 'peer'])]));
+    const given = handOver.give(leases, 'drain');
+    await isSettled(given);
+    expect(runner.callsOf('handoff').map((call) => triples(call.args).length)).toEqual([250, 250, 100]);
+    for (const reply of replies.reverse()) reply.resolve(undefined);
+    expect((await given).handedOver).toBe(600);
   });
 
   it('keeps under a new lease what nobody could be handed, and reports a stream it did not own as disowned', async () => {
@@ -76,13 +90,22 @@ describe('HandOver', () => {
     expect(leases[0]!.signal.aborted).toBe(true); // the old lease ended; the kept one is new
   });
 
-  it('reports every stream disowned when the session is gone, and sends no further batch', async () => {
+  it('reports every stream disowned when the session is gone', async () => {
     const { handOver, leases, story, runner, session } = setUp(300);
     runner.on('handoff', () => ['lost']);
     expect(await handOver.give(leases, 'drain')).toEqual({ handedOver: 0, kept: [] });
-    expect(runner.callsOf('handoff')).toHaveLength(1);
     expect(story.filter((line) => line.startsWith('disowned'))).toHaveLength(300);
-    expect(session.heartbeatsAsked).toBe(1);
+    expect(session.heartbeatsAsked).toBeGreaterThan(0);
+  });
+
+  it('rejects with the error of a call that failed, having announced what the others handed over', async () => {
+    const { handOver, leases, story, runner } = setUp(300);
+    runner.on('handoff', (args) => {
+      if (runner.callsOf('handoff').length === 2) throw new Error('ECONNRESET');
+      return ['ok', 0, ...triples(args).map(() => ['to', 'peer'])];
+    });
+    await expect(handOver.give(leases, 'drain')).rejects.toThrow('ECONNRESET');
+    expect(story.filter((line) => line.startsWith('released'))).toHaveLength(250);
   });
 
   it('gives nothing while the session is not valid, and nothing it no longer holds', async () => {
@@ -92,13 +115,13 @@ describe('HandOver', () => {
     session.valid = true;
     leases[0]!.end(new Error('lost'));
     await handOver.give(leases, 'rebalance');
-    expect(runner.callsOf('handoff').map((call) => call.args.slice(7))).toEqual([['2-0', 's1']]);
+    expect(runner.callsOf('handoff').map((call) => triples(call.args).map(([id, stream]) => [id, stream]))).toEqual([[['2-0', 's1']]]);
   });
 
   it('runs hand-offs one at a time', async () => {
     const { handOver, leases, runner } = setUp(2);
     const first = deferred<unknown>();
-    runner.on('handoff', (args) => (args.length > 7 && args[8] === 's0' ? first.promise : ['ok', 1, ['to', 'peer']]));
+    runner.on('handoff', (args) => (triples(args)[0]?.[1] === 's0' ? first.promise : ['ok', 1, ['to', 'peer']]));
     const one = handOver.give([leases[0]!], 'rebalance');
     const two = handOver.give([leases[1]!], 'rebalance');
     await isSettled(one);
@@ -112,7 +135,7 @@ describe('HandOver', () => {
     const { handOver, runner, session } = setUp(0);
     runner.on('handoff', () => ['ok', 42]);
     expect(await handOver.room()).toBe(42);
-    expect(runner.callsOf('handoff')[0]!.args).toHaveLength(7);
+    expect(runner.callsOf('handoff')[0]!.args).toHaveLength(6);
     session.valid = false;
     expect(await handOver.room()).toBe(0);
   });

@@ -67,6 +67,23 @@ describe('Rebalancer', () => {
     expect(off.rounds).toEqual([]);
   });
 
+  it('asks the heartbeat for the excess again only when the membership changed, after an excess, while draining, and every 10 heartbeats', () => {
+    const { rebalancer, rounds, state } = setUp(leases(4));
+    expect(rebalancer.sharesSeenAt()).toBeUndefined(); // never computed
+    rebalancer.heartbeat(5, 0);
+    expect(rebalancer.sharesSeenAt()).toBe(5);
+    for (let i = 0; i < 9; i++) rebalancer.heartbeat(5, undefined);
+    expect(rebalancer.sharesSeenAt()).toBe(5);
+    rebalancer.heartbeat(5, undefined);
+    expect(rebalancer.sharesSeenAt()).toBeUndefined(); // ten heartbeats without: loads may have drifted
+    rebalancer.heartbeat(6, 1);
+    expect(rounds).toHaveLength(1);
+    expect(rebalancer.sharesSeenAt()).toBeUndefined(); // one round may not have been enough
+    rebalancer.heartbeat(6, 0);
+    state.draining = true;
+    expect(rebalancer.sharesSeenAt()).toBeUndefined();
+  });
+
   it('draining, gives what it owns (even streams just handed to it), with or without rebalancing', () => {
     const { rebalancer, rounds, state } = setUp(leases(3, { handedAt: [4, 4, 4] }), { rebalance: false });
     state.draining = true;

@@ -23,7 +23,6 @@ const EXTENDED: HeartbeatResult = {
   serverNow: 1_700_000_000_000,
   nextPeerDeadline: undefined,
   membership: 1,
-  inbox: 0,
   excess: 0,
   deadPeers: [],
 };
@@ -120,6 +119,7 @@ function setUp() {
       onLost: () => void story.push(`lost@${elapsed()}`),
       onRenewed: () => void story.push(`renewed@${elapsed()}`),
       onHeartbeat: () => undefined,
+      sharesSeenAt: () => 4,
       onError: (error) => void errors.push(error),
     },
     () => ({ weight: 1, auto: false, draining: false }),
@@ -293,6 +293,7 @@ describe('Session heartbeats', () => {
       sweepLimit: 100,
       announceOn: 'keyspace',
       database: 3,
+      sharesSeenAt: 4,
     });
   });
 

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { inboxKey } from '../../../lib/keys.js';
-import { accept } from '../../../lib/scripts/accept.js';
 import { claim } from '../../../lib/scripts/claim.js';
-import { handoff } from '../../../lib/scripts/handoff.js';
+import { decodeHandoff, handoff, type HandoffMessage } from '../../../lib/scripts/handoff.js';
 import { heartbeat } from '../../../lib/scripts/heartbeat.js';
 import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
+import { waitFor } from '../../support/wait.js';
 
 let bench: ScriptBench;
 const nonces = new Map<string, string>();
@@ -24,7 +23,23 @@ async function member(id: string, load: number, record: { weight?: number; max?:
 }
 
 function give(giver: string, streams: Array<{ lbsId: string; stream: string }>) {
-  return handoff(bench.runner, bench.scope(giver), { nonce: nonces.get(giver)!, database: 0, streams });
+  return handoff(bench.runner, bench.scope(giver), { nonce: nonces.get(giver)!, database: 0, streams: streams.map((s) => ({ ...s, info: '{"n":1}' })) });
+}
+
+/** The hand-off messages published on the consumers' session key channels, decoded. `settled()` returns all of them up
+ * to now: a marker published after the calls arrives after whatever they published. */
+async function listen() {
+  const subscriber = await bench.connect();
+  const heard: Array<{ to: string; message: HandoffMessage | undefined }> = [];
+  const prefix = `__keyspace@0__:${bench.keys.sessionPrefix}`;
+  await subscriber.pSubscribe(`${prefix}*`, (raw, channel) => heard.push({ to: channel.slice(prefix.length), message: decodeHandoff(raw) }));
+  return {
+    async settled() {
+      await bench.command('PUBLISH', `${prefix}marker`, 'marker');
+      await waitFor(() => heard.some(({ to }) => to === 'marker'));
+      return heard.filter(({ message }) => message);
+    },
+  };
 }
 
 /** What drain() and close() tell the fleet first: out of the shares. */
@@ -32,17 +47,14 @@ async function drains(consumer: string): Promise<void> {
   await bench.command('HSET', bench.keys.members, consumer, JSON.stringify({ weight: 1, auto: true, draining: true }));
 }
 
-function acceptAll(receiver: string) {
-  return accept(bench.runner, bench.scope(receiver), { nonce: nonces.get(receiver)!, most: 1000 });
-}
-
-function beat(consumer: string) {
+function beat(consumer: string, sharesSeenAt?: number) {
   return heartbeat(bench.runner, bench.scope(consumer), {
     nonce: nonces.get(consumer)!,
     recheckMs: 10_000,
     sweepLimit: 100,
     announceOn: '',
     database: 0,
+    sharesSeenAt,
   });
 }
 
@@ -98,41 +110,47 @@ describe('heartbeat.lua: what to give away', () => {
     expect((await beat('a')).excess).toBe(0);
   });
 
-  it('reports the membership counter and the inbox length', async () => {
-    await member('a', 1);
+  it('reports the membership counter, and computes the excess again only when asked or when it changed', async () => {
+    await member('a', 20);
+    await member('b', 0);
     await bench.command('SET', bench.keys.membership, 7);
-    await bench.command('RPUSH', inboxKey(bench.keys, 'a'), 'x', 'y');
-    expect(await beat('a')).toMatchObject({ membership: 7, inbox: 2 });
+    expect(await beat('a')).toMatchObject({ membership: 7, excess: 10 });
+    expect(await beat('a', 7)).toMatchObject({ membership: 7, excess: undefined });
+    await bench.command('INCR', bench.keys.membership);
+    expect(await beat('a', 7)).toMatchObject({ membership: 8, excess: 10 });
   });
 });
 
 describe('handoff.lua', () => {
-  it('grants each stream to the consumer furthest below its share, with a new token, and wakes it', async () => {
+  it('grants each stream to the consumer furthest below its share, with a new token, told in one message each', async () => {
     const given = await member('a', 4);
     await member('b', 1);
     await member('c', 0);
     await bench.command('SET', bench.keys.membership, 3);
-    const subscriber = await bench.connect();
-    const woken: string[] = [];
-    await subscriber.pSubscribe('__keyspace@0__:*', (message, channel) => woken.push(`${channel} ${message}`));
-    const tokenBefore = Number(await bench.redis.get(bench.keys.token) ?? 0);
+    const messages = await listen();
+    const tokenBefore = Number((await bench.redis.get(bench.keys.token)) ?? 0);
 
-    const result = await give('a', given.slice(0, 2));
+    const result = await give('a', given.slice(0, 3));
 
-    expect(result).toEqual({ lost: false, room: 1 + 2, outcomes: [{ to: 'c' }, { to: 'b' }] });
-    expect(await loads()).toEqual({ a: 2, b: 2, c: 1 });
-    expect((await bench.pending('c')).map(({ id }) => id)).toEqual([given[0]!.lbsId]);
-    expect((await bench.pending('b')).map(({ id }) => id)).toContain(given[1]!.lbsId);
-    const accepted = await acceptAll('c');
-    expect(accepted).toEqual({
-      lost: false,
-      left: 0,
-      handed: [{ kind: 'handoff', lbsId: given[0]!.lbsId, stream: given[0]!.stream, raw: expect.stringContaining(given[0]!.stream), token: expect.any(Number), membership: 3 }],
-    });
-    if (!accepted.lost) expect(accepted.handed[0]!.kind === 'handoff' && accepted.handed[0]!.token).toBeGreaterThan(tokenBefore);
-    await bench.command('PUBLISH', 'marker', 'x');
-    await expect.poll(() => woken).toEqual(expect.arrayContaining([`__keyspace@0__:${bench.sessionKey('c')} handoff`, `__keyspace@0__:${bench.sessionKey('b')} handoff`]));
+    // 5 streams, 1.7 each: c may be handed 2, b 1; each goes to the one furthest below its share.
+    expect(result).toEqual({ lost: false, room: 2 + 1, outcomes: [{ to: 'c' }, { to: 'b' }, { to: 'c' }] });
+    expect(await loads()).toEqual({ a: 1, b: 2, c: 2 });
+    expect((await bench.pending('c')).map(({ id }) => id)).toEqual([given[0]!.lbsId, given[2]!.lbsId]);
     expect((await bench.pending('c'))[0]!.deliveries).toBe(1); // a hand-off is no delivery
+    const heard = await messages.settled();
+    expect(heard.map(({ to }) => to).sort()).toEqual(['b', 'c']);
+    const toC = heard.find(({ to }) => to === 'c')!.message!;
+    expect(toC).toEqual({
+      nonce: nonces.get('c'),
+      membership: 3,
+      giver: 'a',
+      streams: [
+        { lbsId: given[0]!.lbsId, stream: given[0]!.stream, token: expect.any(Number), info: '{"n":1}' },
+        { lbsId: given[2]!.lbsId, stream: given[2]!.stream, token: expect.any(Number), info: '{"n":1}' },
+      ],
+    });
+    expect(toC.streams[0]!.token).toBeGreaterThan(tokenBefore);
+    expect(toC.streams[1]!.token).toBeGreaterThan(toC.streams[0]!.token!);
   });
 
   it('keeps, pending under the giver with a new token, what nobody may be handed', async () => {
@@ -167,9 +185,11 @@ describe('handoff.lua', () => {
   it('offers to a manual-mode receiver: claimed from the live giver with a new token, without being read back', async () => {
     const given = await member('a', 2);
     await member('m', 0, { auto: false });
+    const messages = await listen();
     expect(await give('a', given.slice(0, 1))).toMatchObject({ outcomes: [{ to: 'm' }] });
-    const accepted = await acceptAll('m');
-    expect(accepted).toMatchObject({ handed: [{ kind: 'offer', lbsId: given[0]!.lbsId, stream: given[0]!.stream, from: 'a' }] });
+    const [heard] = await messages.settled();
+    expect(heard!.message).toMatchObject({ giver: 'a', streams: [{ lbsId: given[0]!.lbsId, stream: given[0]!.stream, token: undefined }] });
+    expect(await bench.hash(bench.keys.offers)).toEqual({ [given[0]!.lbsId]: 'a' });
 
     const claimAs = (claimer: string, stream: string) =>
       claim(bench.runner, bench.scope(claimer), { nonce: nonces.get(claimer)!, previousOwner: 'a', entries: [{ lbsId: given[0]!.lbsId, stream, known: true }] });
@@ -188,32 +208,18 @@ describe('handoff.lua', () => {
   });
 });
 
-describe('accept.lua', () => {
-  it("drops items made for an earlier incarnation or whose entry moved on, and leaves the inbox when the session is gone", async () => {
-    const given = await member('a', 2);
-    await member('b', 0);
-    await drains('a');
-    await give('a', given);
-    const inbox = inboxKey(bench.keys, 'b');
-    expect(await bench.redis.lLen(inbox)).toBe(2);
-    await bench.command('XCLAIM', bench.keys.lbs, bench.keys.group, 'a', 0, given[1]!.lbsId, 'JUSTID'); // moved on
-    expect(await accept(bench.runner, bench.scope('b'), { nonce: 'stale', most: 10 })).toEqual({ lost: true });
-    expect(await bench.redis.lLen(inbox)).toBe(2);
-
-    const accepted = await acceptAll('b');
-    expect(accepted).toMatchObject({ left: 0, handed: [{ lbsId: given[0]!.lbsId }] });
-
-    await bench.command('RPUSH', inbox, JSON.stringify({ id: given[0]!.lbsId, stream: given[0]!.stream, nonce: 'earlier', token: '1', epoch: '0' }), 'not json');
-    expect(await acceptAll('b')).toEqual({ lost: false, left: 0, handed: [] });
-  });
-
-  it('takes at most `most` items per call and says how many are left', async () => {
-    const given = await member('a', 3);
-    await member('b', 0);
-    await drains('a');
-    await give('a', given);
-    const first = await accept(bench.runner, bench.scope('b'), { nonce: nonces.get('b')!, most: 2 });
-    expect(first).toMatchObject({ left: 1, handed: [{}, {}] });
-    expect(await acceptAll('b')).toMatchObject({ left: 0, handed: [{ lbsId: given[2]!.lbsId }] });
+describe('decodeHandoff', () => {
+  it('decodes only well formed hand-off messages: other keyspace events and forged text are nothing', () => {
+    expect(decodeHandoff('expired')).toBeUndefined();
+    expect(decodeHandoff('handoff')).toBeUndefined();
+    expect(decodeHandoff('handoff:{')).toBeUndefined();
+    expect(decodeHandoff('handoff:{"n":"x","m":"1","g":"a","s":[["1-0","s","not a number","{}"]]}')).toBeUndefined();
+    expect(decodeHandoff('handoff:{"n":"x","m":"1","g":"a","s":[["1-0","s","",{}]]}')).toBeUndefined();
+    expect(decodeHandoff('handoff:{"n":"x","m":"1","g":"a","s":[["1-0","s","12","{}"]]}')).toEqual({
+      nonce: 'x',
+      membership: 1,
+      giver: 'a',
+      streams: [{ lbsId: '1-0', stream: 's', token: 12, info: '{}' }],
+    });
   });
 });

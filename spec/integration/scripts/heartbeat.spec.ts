@@ -16,7 +16,7 @@ useScriptBench(async (opened) => {
 }, { args: ['--enable-debug-command', 'yes'] });
 
 function beat(request: Partial<HeartbeatRequest> = {}, options: { heartbeatMs?: number } = {}) {
-  return heartbeat(bench.runner, bench.scope(ME, options), { nonce, recheckMs: RECHECK_MS, sweepLimit: 100, announceOn: '', database: 0, ...request });
+  return heartbeat(bench.runner, bench.scope(ME, options), { nonce, recheckMs: RECHECK_MS, sweepLimit: 100, announceOn: '', database: 0, sharesSeenAt: undefined, ...request });
 }
 
 /** Records what is published on `channels`. `settled()` returns all of it up to now: a marker published after a

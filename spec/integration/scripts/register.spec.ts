@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, inboxKey } from '../../../lib/keys.js';
+import { PROTOCOL_VERSION } from '../../../lib/keys.js';
 import { register } from '../../../lib/scripts/register.js';
 import { suspend } from '../../../lib/scripts/suspend.js';
 import { ScriptBench, SESSION_MS, useScriptBench } from '../../support/script-bench.js';
@@ -37,8 +37,7 @@ describe('register.lua', () => {
     expect(await bench.hash(bench.keys.loads)).toEqual({ [ME]: '2' });
   });
 
-  it('records the member, the protocol version and a change of membership, and empties an earlier inbox', async () => {
-    await bench.command('RPUSH', inboxKey(bench.keys, ME), '{"id":"1-0"}');
+  it('records the member, the protocol version and a change of membership', async () => {
     await bench.command('SET', bench.keys.membership, 41);
 
     await register(bench.runner, bench.scope(ME), { nonce: 'n1', replaces: '', member: MEMBER });
@@ -46,7 +45,6 @@ describe('register.lua', () => {
     expect(JSON.parse((await bench.hash(bench.keys.members))[ME]!)).toEqual(MEMBER);
     expect(await bench.redis.get(bench.keys.protocol)).toBe(String(PROTOCOL_VERSION));
     expect(await bench.redis.get(bench.keys.membership)).toBe('42');
-    expect(await bench.redis.exists(inboxKey(bench.keys, ME))).toBe(0);
   });
 
   it('replaces the restart marker an earlier process under the id left (suspend.lua), counting no failure', async () => {
