@@ -28,6 +28,7 @@ that failed alone (see failure.lua: what it still holds counts one more delivery
 { 2, version } when the service runs a later protocol version than this consumer's (nothing is changed).
 ]]
 --@include clock
+--@include entry
 --@include failure
 
 local session, consumers, lbs, loads, released, started, ended = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -61,16 +62,5 @@ if recorded < version then redis.call('SET', protocol, version) end
 redis.call('HSET', members, me, record)
 redis.call('INCR', membership)
 -- Recount what this consumer owns: the pending entries list is the truth, loads only a cache of it.
-local owned = 0
-local listed = redis.pcall('XINFO', 'CONSUMERS', lbs, group)
-if listed.err then listed = {} end
-for _, consumer in ipairs(listed) do
-  local name, pending
-  for i = 1, #consumer, 2 do
-    if consumer[i] == 'name' then name = consumer[i + 1] end
-    if consumer[i] == 'pending' then pending = consumer[i + 1] end
-  end
-  if name == me then owned = pending end
-end
-redis.call('HSET', loads, me, owned)
+redis.call('HSET', loads, me, pending_count(lbs, group, me))
 return { 1, now, failed }

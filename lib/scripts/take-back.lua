@@ -1,7 +1,8 @@
 --[[
 Takes back given entries pending under this consumer that it holds no lease for, with new fencing tokens: a grant
 whose reply was lost, or one that reached the blocking read of an incarnation that has ended since. A lost reply is
-not the stream's fault: no delivery is counted. Ids no longer pending under this consumer are skipped.
+not the stream's fault: no delivery is counted. Ids no longer pending under this consumer are skipped. This
+consumer's load is recounted from its pending entries.
 
 KEYS[1] LBS stream
 KEYS[2] session key of this consumer
@@ -32,4 +33,7 @@ for i = 5, #ARGV do
 end
 local result = { 'ok' }
 take_back(k, group, me, pending, false, max_bytes, 0, result)
+-- Recount: loads counts a lost grant's entry already, but not one a blocking read delivered after register.lua
+-- counted what was pending, and this script cannot tell the two apart.
+redis.call('HSET', k.loads, me, pending_count(k.lbs, group, me))
 return result

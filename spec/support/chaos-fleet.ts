@@ -1,13 +1,23 @@
 /**
  * A fleet of child consumers of one service, each with a state the test drives: killed (SIGKILL), stalled
- * (SIGSTOP) and resumed (SIGCONT), stopped with close() or done(), restarted as a new process (possibly under the
- * id of a dead one). A process that exits on its own while it should run is recorded as crashed.
+ * (SIGSTOP) and resumed (SIGCONT), draining (drain(), until resume() or close()), stopped with close(), done() or
+ * close({ restart: true }) (suspended: its streams kept for its next process), started as a new process (possibly
+ * under the id of an earlier one). A process that exits on its own while it should run is recorded as crashed.
+ * Every change of membership the fleet makes is logged (chaos-membership.ts).
  */
 import type { RedisStreamClientOptions } from '../../lib/index.js';
+import { MembershipLog, type ChangeKind } from './chaos-membership.js';
 import { spawnConsumer, type ConsumerChild, type SpawnOptions, type StopHow } from './consumer-child.js';
 import { sleep } from './wait.js';
 
-export type MemberState = 'live' | 'stalled' | 'killed' | 'closed' | 'done' | 'crashed';
+export type MemberState = 'live' | 'stalled' | 'draining' | 'killed' | 'closed' | 'suspended' | 'done' | 'crashed';
+
+/** The states of a process that runs. */
+const RUNNING: readonly MemberState[] = ['live', 'stalled', 'draining'];
+/** The state a member is left in by each way of stopping it. */
+const STOPPED: Record<StopHow, MemberState> = { close: 'closed', restart: 'suspended', done: 'done' };
+/** The change of membership each way of stopping is. */
+const STOP_CHANGE: Record<StopHow, ChangeKind> = { close: 'leave', restart: 'restart', done: 'done' };
 
 export interface Member {
   readonly consumer: ConsumerChild;
@@ -22,6 +32,7 @@ export type FleetSpawnOptions = Pick<SpawnOptions, 'processing'>;
 
 export class ChaosFleet {
   readonly members: Member[] = [];
+  readonly membership = new MembershipLog();
   private spawned = 0;
 
   constructor(
@@ -42,14 +53,16 @@ export class ChaosFleet {
 
   /** Starts a consumer; `consumerId` defaults to a new one. */
   async spawn(consumerId = this.newId()): Promise<Member> {
+    const at = Date.now();
     const consumer = await spawnConsumer(this.url, { ...this.options, consumerId }, {
       ...this.spawnOptions,
       clientName: this.clientName(consumerId),
     });
     const member: Member = { consumer, id: consumer.id, state: 'live' };
     this.members.push(member);
+    this.membership.record('join', member, at, Date.now());
     void consumer.exited.then(() => {
-      if (member.state === 'live' || member.state === 'stalled') member.state = 'crashed';
+      if (RUNNING.includes(member.state)) member.state = 'crashed';
     });
     return member;
   }
@@ -58,12 +71,12 @@ export class ChaosFleet {
     return Promise.all(Array.from({ length: count }, () => this.spawn()));
   }
 
-  /** Processes that run: live or stalled. */
+  /** Processes that run: live, stalled or draining. */
   running(): Member[] {
-    return this.members.filter((m) => m.state === 'live' || m.state === 'stalled');
+    return this.members.filter((m) => RUNNING.includes(m.state));
   }
 
-  /** Processes that run and are not stalled. */
+  /** Processes that run, neither stalled nor draining. */
   live(): Member[] {
     return this.members.filter((m) => m.state === 'live');
   }
@@ -101,30 +114,49 @@ export class ChaosFleet {
   }
 
   async kill(member: Member): Promise<void> {
+    this.membership.record('kill', member);
     member.state = 'killed';
     member.consumer.kill('SIGKILL');
     await member.consumer.exited;
   }
 
   stall(member: Member): void {
+    this.membership.record('stall', member);
     member.state = 'stalled';
     member.consumer.kill('SIGSTOP');
   }
 
   resume(member: Member): void {
     if (member.state !== 'stalled') return;
+    this.membership.record('return', member);
     member.consumer.kill('SIGCONT');
     member.state = 'live';
   }
 
+  /** drain() in the child: the member is draining from now until resumeDrained() or stop(); resolves with the
+   * reply (the child reports `drained` before it). */
+  drain(member: Member, timeoutMs: number): Promise<{ failed?: string }> {
+    member.state = 'draining';
+    return this.membership.during('drain', member, () => member.consumer.request({ command: 'drain', timeoutMs }));
+  }
+
+  /** resume() in a draining child. */
+  async resumeDrained(member: Member): Promise<{ failed?: string }> {
+    const reply = await this.membership.during('resume', member, () => member.consumer.request({ command: 'resume' }));
+    if (member.state === 'draining') member.state = 'live';
+    return reply;
+  }
+
   /**
-   * close() or done() in the child; resolves once the child has exited, as it must by itself. One that has not
-   * within `exitTimeoutMs` is killed, and the reply says so.
+   * close(), close({ restart: true }) or done() in the child; resolves once the child has exited, as it must by
+   * itself. One that has not within `exitTimeoutMs` is killed, and the reply says so.
    */
   async stop(member: Member, how: StopHow, exitTimeoutMs = 10_000): Promise<{ failed?: string }> {
-    member.state = how === 'close' ? 'closed' : 'done';
-    const reply = await member.consumer.request({ command: how });
-    const exited = await Promise.race([member.consumer.exited.then(() => true), sleep(exitTimeoutMs).then(() => false)]);
+    member.state = STOPPED[how];
+    const { reply, exited } = await this.membership.during(STOP_CHANGE[how], member, async () => {
+      const reply = await member.consumer.request({ command: how });
+      return { reply, exited: await Promise.race([member.consumer.exited.then(() => true), sleep(exitTimeoutMs).then(() => false)]) };
+    });
     if (exited) return reply;
     member.consumer.kill('SIGKILL');
     await member.consumer.exited;
@@ -136,7 +168,7 @@ export class ChaosFleet {
     await Promise.all(
       this.members.map(async (member) => {
         if (!member.consumer.alive) return;
-        if (member.state === 'live' || member.state === 'stalled') member.state = 'killed';
+        if (RUNNING.includes(member.state)) member.state = 'killed';
         member.consumer.kill('SIGCONT');
         member.consumer.kill('SIGKILL');
         await member.consumer.exited;

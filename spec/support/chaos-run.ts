@@ -111,10 +111,14 @@ export class ChaosRun implements Expectations {
     return lbsId;
   }
 
-  /** Pauses the server (DEBUG SLEEP) for `ms`; see pauseServer. */
+  /** Pauses the server (DEBUG SLEEP) for `ms`; see pauseServer. Logged as a change of membership of every consumer
+   * running: a pause longer than a heartbeat ends every session (a shorter one may end some). */
   async pause(ms: number): Promise<void> {
-    this.pauses.push(Date.now());
+    const at = Date.now();
+    const running = this.fleet.running();
+    this.pauses.push(at);
     await pauseServer(this.admin, ms);
+    for (const member of running) this.fleet.membership.record('pause', member, at, Date.now());
   }
 
   /**
@@ -191,8 +195,9 @@ export class ChaosRun implements Expectations {
 
   /**
    * Resumes stalled consumers, waits for the invariants to hold (up to `settleMs`), checks every takeover
-   * against the bound (those `checkBound` selects: not when connections are killed on purpose, say), prints the
-   * summary line and returns the violations.
+   * against the bound (those `checkBound` selects: not when connections are killed on purpose, say), runs the
+   * scenario's own checks (`alsoCheck`, on the reports as they are once the fleet has settled), prints the summary
+   * line and returns the violations.
    */
   async finish(
     name: string,
@@ -200,10 +205,17 @@ export class ChaosRun implements Expectations {
       settleMs = 15_000,
       extra = '',
       checkBound = true,
-    }: { settleMs?: number; extra?: string; checkBound?: boolean | ((fault: Fault) => boolean) } = {},
+      alsoCheck,
+    }: {
+      settleMs?: number;
+      extra?: string;
+      checkBound?: boolean | ((fault: Fault) => boolean);
+      alsoCheck?: () => { violations: string[]; summary: string };
+    } = {},
   ): Promise<RunResult> {
     const verdict = await this.settle(settleMs);
-    const violations = [...verdict.violations, ...this.lateGrants()];
+    const own = alsoCheck?.();
+    const violations = [...verdict.violations, ...this.lateGrants(), ...(own?.violations ?? [])];
     let worst: number | undefined;
     const takeovers = this.faults.filter((fault) => fault.kind !== 'close' && fault.held.size > 0);
     // A stream never granted again was dead-lettered (its owners kept dying) or is reported by the invariants.
@@ -224,7 +236,7 @@ export class ChaosRun implements Expectations {
       `violations=${violations.length} ` +
       `(owned=${verdict.owned} finished=${verdict.finished} dead-lettered=${verdict.deadLettered}` +
       `${malformed > 0 ? ` malformed-dead-lettered=${verdict.malformedDeadLettered}/${malformed}` : ''}` +
-      `${this.pauses.length > 0 ? ` server-pauses=${this.pauses.length}` : ''}${extra ? ` ${extra}` : ''})`;
+      `${this.pauses.length > 0 ? ` server-pauses=${this.pauses.length}` : ''}${own ? ` ${own.summary}` : ''}${extra ? ` ${extra}` : ''})`;
     console.log(summary);
     return { violations, summary, worstTakeoverMs: worst };
   }

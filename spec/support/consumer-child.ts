@@ -1,9 +1,9 @@
 /**
  * A consumer in a child process, for the tests that kill or stop one with real signals (SIGKILL, SIGSTOP). The
  * parent starts it with `spawnConsumer()`; the child reports its client's events with the LBS entry and fencing
- * token of every lease, and obeys commands (doneStream, addStreams, owned, close, done). Its Redis connections can
- * be named, so that a test can find them in CLIENT LIST and `CLIENT KILL` exactly them. With `processing`, it
- * processes its streams with `client.run()` and records every handler call (handler-records.ts).
+ * token of every lease, and obeys commands (doneStream, addStreams, owned, drain, resume, close, restart, done). Its
+ * Redis connections can be named, so that a test can find them in CLIENT LIST and `CLIENT KILL` exactly them. With
+ * `processing`, it processes its streams with `client.run()` and records every handler call (handler-records.ts).
  */
 import { fileURLToPath } from 'node:url';
 import { createClient, createCluster } from 'redis';
@@ -19,7 +19,9 @@ import {
 import { forkTs, leaveParent, report, serveRequests, type Exit, type Forked, type Replying } from './forked.js';
 import { recordingHandler, type RecordingSettings } from './handler-records.js';
 
-export type StopHow = 'close' | 'done';
+/** How a child leaves: close(), close({ restart: true }) (its streams kept for its next process under the same id),
+ * or done(). */
+export type StopHow = 'close' | 'restart' | 'done';
 
 /** What a child reports; `at` is its wall clock (Date.now()) when it saw the event. */
 export type ConsumerReport =
@@ -31,6 +33,10 @@ export type ConsumerReport =
   /** claimExpired: a claim() of an expired stream was refused (AlreadyClaimedError's reason) or failed. */
   | { event: 'claimRefused'; stream: string; reason: string; at: number }
   | { event: 'error'; name: string; message: string; at: number }
+  /** drain() resolved: what it handed over and kept, and what `client.owned()` said in the same tick. */
+  | { event: 'drained'; handedOver: number; kept: string[]; owned: string[]; at: number }
+  /** Sent just before resume() is called: from here on the consumer may take streams again. */
+  | { event: 'resuming'; at: number }
   /** A doneStream call: 'failed' (not NotOwnerError) means the reply was lost, so it may have finished. */
   | { event: 'finished'; stream: string; outcome: 'done' | 'not-owner' | 'failed'; message?: string; at: number }
   | { event: 'stopped'; how: StopHow; failed?: string; at: number };
@@ -48,8 +54,12 @@ export type ConsumerCommand =
   | { command: 'addStreams'; streams: string[] }
   /** Replies with `client.owned()`: what the library itself believes this consumer owns. */
   | { command: 'owned' }
-  /** close() or done(), then the child disconnects its own node-redis client and its IPC channel, and should
-   * then exit by itself: nothing of the library may keep it alive. */
+  /** drain({ timeoutMs }), reported as `drained` (before the reply). */
+  | { command: 'drain'; timeoutMs: number }
+  /** resume(), announced by a `resuming` report before the call. */
+  | { command: 'resume' }
+  /** close(), close({ restart: true }) or done(), then the child disconnects its own node-redis client and its IPC
+   * channel, and should then exit by itself: nothing of the library may keep it alive. */
   | { command: StopHow };
 
 /** A command's reply: `failed` when it threw (or the process is gone); `owned` for 'owned'; `reportCount` is how
@@ -201,7 +211,8 @@ async function runChild({ url, options, claimExpired, clientName, processing }: 
   const leave = async (how: StopHow | 'failed-init', replying?: Replying): Promise<{ failed?: string }> => {
     let failed: string | undefined;
     if (how !== 'failed-init') {
-      failed = await (how === 'done' ? client.done() : client.close()).then(() => undefined, (error: unknown) => String(error));
+      const stopped = how === 'done' ? client.done() : client.close({ restart: how === 'restart' });
+      failed = await stopped.then(() => undefined, (error: unknown) => String(error));
       await send({ event: 'stopped', how, ...(failed ? { failed } : {}), at: Date.now() });
     }
     await redis.disconnect().catch(() => undefined);
@@ -221,8 +232,21 @@ async function runChild({ url, options, claimExpired, clientName, processing }: 
   const handle = async (command: ConsumerCommand, replying: Replying): Promise<ConsumerReply> => {
     switch (command.command) {
       case 'close':
+      case 'restart':
       case 'done':
         return reply(await leave(command.command, replying));
+      case 'drain':
+        try {
+          const { handedOver, kept } = await client.drain({ timeoutMs: command.timeoutMs });
+          const owned = client.owned().map((lease) => lease.stream);
+          await send({ event: 'drained', handedOver, kept: kept.map((lease) => lease.stream), owned, at: Date.now() });
+          return reply();
+        } catch (error) {
+          return reply({ failed: String(error) });
+        }
+      case 'resume':
+        await send({ event: 'resuming', at: Date.now() });
+        return reply(await client.resume().then(() => ({}), (error: unknown) => ({ failed: String(error) })));
       case 'owned':
         return reply({ owned: client.owned().map(({ stream, lbsId, token }) => ({ stream, lbsId, token })) });
       case 'addStreams':

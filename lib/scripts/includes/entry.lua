@@ -130,3 +130,18 @@ local function has_pending(lbs, group, consumer)
   local found = redis.pcall('XPENDING', lbs, group, '-', '+', 1, consumer)
   return type(found) == 'table' and found.err == nil and #found > 0
 end
+
+-- How many entries are pending under a consumer: the truth that the loads hash caches (0 when the group is gone).
+local function pending_count(lbs, group, consumer)
+  local listed = redis.pcall('XINFO', 'CONSUMERS', lbs, group)
+  if listed.err then return 0 end
+  for _, fields in ipairs(listed) do
+    local name, pending
+    for i = 1, #fields, 2 do
+      if fields[i] == 'name' then name = fields[i + 1] end
+      if fields[i] == 'pending' then pending = fields[i + 1] end
+    end
+    if name == consumer then return pending end
+  end
+  return 0
+end

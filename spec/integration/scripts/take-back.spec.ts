@@ -52,6 +52,16 @@ describe('take-back.lua', () => {
     expect(await bench.hash(bench.keys.loads)).toEqual({ peer: '1', [ME]: '0' });
   });
 
+  it('counts in loads an entry delivered to the blocking read of an ended incarnation after this one registered', async () => {
+    await bench.command('HSET', bench.keys.loads, ME, 0);
+    await bench.add('a');
+    // register.lua counted what was pending then; this entry came later, to a read the stall or outage left behind.
+    const [stray] = await bench.deliver(ME);
+
+    expect(await takeBackIds([stray!])).toMatchObject({ lost: false, outcomes: [{ kind: 'granted', lbsId: stray, stream: 'a' }] });
+    expect(await bench.hash(bench.keys.loads)).toEqual({ [ME]: '1' });
+  });
+
   it('acknowledges an entry deleted from the LBS, uncounting it', async () => {
     const [id] = await bench.own(ME, 'a');
     await bench.command('XDEL', bench.keys.lbs, id!);
