@@ -389,8 +389,11 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     const timeoutMs = parseTimeout(options.timeoutMs, DRAIN_TIMEOUT_MS);
     this.assertRunning('drain');
     await this.membership.setDraining(true);
-    // Whatever the LBS read under way delivers is admitted before the hand-over, and nothing after it.
+    // Whatever the LBS read, the takeovers and the hand-offs under way bring is admitted before the hand-over, and
+    // nothing after it.
     await this.reader?.settle();
+    await this.takeover.settled();
+    await this.subscriber?.heardAll(this.context.redis);
     await this.rebalancer.settled();
     return this.membership.handOverAll(timeoutMs, () => this.state === 'running');
   }

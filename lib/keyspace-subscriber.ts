@@ -8,6 +8,9 @@ import { HANDOFF_PREFIX } from './scripts/handoff.js';
 import { withTimeout } from './timeout.js';
 import type { RedisCommander, RedisConnection } from './redis.js';
 
+/** Messages of heardAll() on this consumer's own channel. */
+const MARKER_PREFIX = 'marker:';
+
 /** How long the probe waits to hear its key expire. */
 const PROBE_WAIT_MS = 1000;
 
@@ -38,6 +41,8 @@ export class KeyspaceSubscriber {
   private channels: readonly EventChannel[] = [];
   /** Probe keys whose expiry is awaited, by key name. */
   private readonly probes = new Map<string, () => void>();
+  /** Markers published on this consumer's own channel, awaited by heard(). */
+  private readonly markers = new Map<string, () => void>();
   private readonly message: z.ZodType<string>;
 
   constructor(
@@ -63,12 +68,12 @@ export class KeyspaceSubscriber {
       await connection.pSubscribe(`${keyspacePrefix}${globEscape(this.keys.sessionPrefix)}*`, (event, channel) => {
         const key = channel.slice(keyspacePrefix.length);
         if (event === 'expired') this.expired(key);
-        else if (key === this.ownSessionKey && event.startsWith(HANDOFF_PREFIX)) this.events.onHandoff(event);
+        else if (key === this.ownSessionKey) this.own(event);
       });
     } else {
       // The pattern above hears hand-offs too; without it, this consumer's own channel is listened to by name.
       await connection.subscribe(`${keyspacePrefix}${this.ownSessionKey}`, (event) => {
-        if (event.startsWith(HANDOFF_PREFIX)) this.events.onHandoff(event);
+        this.own(event);
       });
     }
     if (channels.includes('keyevent')) {
@@ -111,6 +116,28 @@ export class KeyspaceSubscriber {
   /** Whether it listens on exactly this channel. */
   listensOn(channel: EventChannel): boolean {
     return this.channels.length === 1 && this.channels[0] === channel;
+  }
+
+  /**
+   * Resolves once this subscriber has heard everything published on this consumer's own channel before the call: a
+   * marker published there now arrives after all of it (drain(): a hand-off made just before it drained is taken
+   * first). Gives up after PROBE_WAIT_MS.
+   */
+  async heardAll(redis: RedisCommander): Promise<void> {
+    const marker = `${MARKER_PREFIX}${nanoid()}`;
+    const heard = new Promise<void>((resolve) => this.markers.set(marker, resolve));
+    try {
+      await redis.sendCommand(['PUBLISH', `__keyspace@${this.database}__:${this.ownSessionKey}`, marker]);
+      await withTimeout(heard, PROBE_WAIT_MS).catch(() => undefined);
+    } finally {
+      this.markers.delete(marker);
+    }
+  }
+
+  /** A message on this consumer's own channel: a hand-off, or a marker of heardAll(). */
+  private own(message: string): void {
+    if (message.startsWith(HANDOFF_PREFIX)) this.events.onHandoff(message);
+    else this.markers.get(message)?.();
   }
 
   private expired(key: string): void {

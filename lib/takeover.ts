@@ -95,6 +95,11 @@ export class Takeover {
    * the session has stopped, so only a Redis that does not answer holds this up: callers bound the wait). */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.settled();
+  }
+
+  /** Resolves when the takeovers under way have ended (drain(): what they claim comes before the hand-over). */
+  async settled(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
