@@ -58,10 +58,12 @@ export class HandOver {
   private async giveNow(leases: readonly OwnedLease[], reason: ReleaseReason): Promise<HandOverResult> {
     const result: HandOverResult = { handedOver: 0, kept: [] };
     const incarnation = this.session.incarnation();
-    const held = leases.filter((lease) => !lease.ended && this.deps.streams.get(lease.stream) === lease);
-    if (held.length === 0 || !incarnation.isCurrent()) return result;
+    const holds = (lease: OwnedLease): boolean => !lease.ended && this.deps.streams.get(lease.stream) === lease;
+    if (!leases.some(holds) || !incarnation.isCurrent()) return result;
     // Closing, the processing has been drained and committed already.
-    if (reason !== 'close') await this.deps.release(held, this.context.options.releaseTimeoutMs);
+    if (reason !== 'close') await this.deps.release(leases.filter(holds), this.context.options.releaseTimeoutMs);
+    // A handler may have finished its stream meanwhile (doneStream), or the session ended.
+    const held = leases.filter(holds);
     const ending = new RedisStreamClientError(`The stream was handed over to another consumer (${reason})`);
     // The leases end before any receiver's can begin.
     for (const lease of held) this.deps.streams.giveUp(lease, ending);

@@ -27,12 +27,15 @@ function setUp(streams = 3) {
   emitter.on('streamDisowned', (lease: StreamLease) => story.push(`disowned ${lease.stream}`));
   emitter.on('streamAdded', (lease: StreamLease) => story.push(`added ${lease.stream} ${lease.origin} ${lease.token}`));
   const released: Array<{ streams: string[]; timeoutMs: number }> = [];
+  /** What happens while the processing is released (a handler finishing its stream, say). */
+  const duringRelease = { run: (): void => undefined };
   const handOver = new HandOver(context, session.asSession(), {
     streams: owned,
     notifier,
     release: (given, timeoutMs) => {
       story.push(`release ${given.map((lease) => lease.stream).join(',')} within ${timeoutMs}`);
       released.push({ streams: given.map((lease) => lease.stream), timeoutMs });
+      duringRelease.run();
       return Promise.resolve();
     },
     database: () => 3,
@@ -42,7 +45,7 @@ function setUp(streams = 3) {
     story.push(`handoff ${streams.join(',')} (aborted before: ${leases.filter((lease) => lease.signal.aborted).length})`);
     return ['ok', 5, ...streams.map(() => ['to', 'peer'])];
   });
-  return { runner, session, owned, leases, story, handOver, released };
+  return { runner, session, owned, leases, story, handOver, released, duringRelease };
 }
 
 describe('HandOver', () => {
@@ -116,6 +119,14 @@ describe('HandOver', () => {
     leases[0]!.end(new Error('lost'));
     await handOver.give(leases, 'rebalance');
     expect(runner.callsOf('handoff').map((call) => triples(call.args).map(([id, stream]) => [id, stream]))).toEqual([[['2-0', 's1']]]);
+  });
+
+  it('hands over nothing that ended while its handlers were waited for (finished, or lost)', async () => {
+    const { handOver, leases, runner, story, duringRelease } = setUp(2);
+    duringRelease.run = () => leases[0]!.end(new Error('finished'));
+    expect(await handOver.give(leases, 'rebalance')).toEqual({ handedOver: 1, kept: [] });
+    expect(runner.callsOf('handoff').map((call) => triples(call.args).map(([, stream]) => stream))).toEqual([['s1']]);
+    expect(story.filter((line) => line.startsWith('disowned'))).toEqual([]);
   });
 
   it('runs hand-offs one at a time', async () => {
