@@ -185,7 +185,7 @@ export function handoffReport(data: HandoffData): { tables: string[]; checks: Ch
       'and the last streamAdded. See bench/probes/handoff-timeline.ts for every step of one hand-off.';
     const stepHeaders = [
       'heartbeatMs', 'handoff.lua calls', 'first sent', 'round trips (sum)', 'last reply', 'messages heard', 'first heard', 'last heard',
-      'handled (sum)', 'last streamAdded',
+      'owning their streams (sum)', 'last streamAdded',
     ];
     tables.push(`${stepCaption}\n\n${table(stepHeaders, stepRows)}`);
   }
