@@ -74,13 +74,28 @@ function scriptNameOfSource(source: string): string {
 
 type MessageListener = (message: string, channel: string) => unknown;
 
-/** A subscription listener that also times the 'handoff' messages on `consumerId`'s session key's channel (another
- * consumer handed it streams; a pattern subscription hears those of the others too). */
+/** A subscription listener that also times the 'handoff:' messages on `consumerId`'s session key's channel (another
+ * consumer handed it the streams the message names; a pattern subscription hears those of the others too): when it
+ * was heard, and how long the library took to own its streams (the listener adds them before it returns). */
 function timingHandoffs(listener: MessageListener, consumerId: string): MessageListener {
   return (message, channel) => {
-    if (message === 'handoff' && channel.endsWith(`:${consumerId}`)) counters.handoffMessages.push(wallNow());
-    return listener(message, channel);
+    if (!message.startsWith('handoff:') || !channel.endsWith(`:${consumerId}`)) return listener(message, channel);
+    const heardAt = wallNow();
+    const result = listener(message, channel);
+    const handledMs = wallNow() - heardAt;
+    counters.handoffMessages.push([heardAt, handledMs, streamsIn(message)]);
+    return result;
   };
+}
+
+/** How many streams a 'handoff:' message hands over (its "s" list). */
+function streamsIn(message: string): number {
+  try {
+    const { s } = JSON.parse(message.slice('handoff:'.length)) as { s?: unknown };
+    return Array.isArray(s) ? s.length : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Wraps a node-redis client so that every sendCommand is counted, and every hand-off message to `consumerId` is

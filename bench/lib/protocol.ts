@@ -108,9 +108,13 @@ export interface Counters {
   /** Wall-clock ms of the first and last streamExpired event (manual mode), 0 when none. */
   firstExpiredAt: number;
   lastExpiredAt: number;
-  /** Wall-clock ms of each 'handoff' message the consumer's subscriptions heard (another consumer handed it streams). */
-  handoffMessages: number[];
+  /** Each 'handoff:' message the consumer's subscriptions heard (another consumer handed it streams, named in the
+   * message): wall-clock ms heard, ms until the library had handled it (its streamAdded events emitted), streams in it. */
+  handoffMessages: HandoffHeard[];
 }
+
+/** A 'handoff:' message heard: [wall-clock ms heard, ms to handle it, streams it hands over]. */
+export type HandoffHeard = [number, number, number];
 
 /** The logged calls of one script (Counters.log): by EVALSHA, or by the EVAL that follows a NOSCRIPT. */
 export function loggedCalls(counters: Counters, script: string): Array<[string, number, number]> {

@@ -3,8 +3,9 @@
  * (autoClaim, no run(), rebalancing off, as in the hand-off scenario); 3 receivers are bench workers (child
  * processes). The closer's close() is timed step by step: the LBS reader stopped, the processing drained and
  * committed, each handoff.lua call (sent, replied, and its time inside Redis from SLOWLOG), the streamReleased events,
- * release.lua, the connections closed; each receiver's side from its own process: the 'handoff' messages heard,
- * each accept.lua call, the streamAdded events. All times are wall-clock ms after the close() call (same machine).
+ * release.lua, the connections closed; each receiver's side from its own process: each 'handoff:' message heard (it
+ * names the streams handed over: the receiver owns them from it alone, without a call to Redis), how long the library
+ * took to own them, the streamAdded events. All times are wall-clock ms after the close() call (same machine).
  *   npx tsx bench/probes/handoff-timeline.ts [--streams=1000] [--runs=3] [--heartbeat=2000]
  * Starts a private redis-server on a free loopback port and stops it at the end. To time the closer's steps the
  * probe wraps methods of the client's parts (private fields): a probe's licence, not an API.
@@ -52,10 +53,12 @@ interface Breakdown {
   handoffCalls: number;
   handoffInRedis: number;
   handoffRoundTrips: number;
-  betweenCalls: number;
+  lastSent: number;
   lastReply: number;
+  firstHeard: number;
   lastHeard: number;
-  acceptInRedis: number;
+  /** The receivers' time owning the streams of their messages, summed. */
+  handled: number;
   lastAdded: number;
   p50: number;
   p99: number;
@@ -104,8 +107,8 @@ async function alone(): Promise<void> {
   const run = await oneRun(RUNS + 1, true);
   console.log(
     `\nRedis alone (receivers stopped during close()): handoff.lua ${fmt((run.handoffInRedis * 1000) / STREAMS, 1)} µs per stream ` +
-      `(${fmt(run.handoffInRedis, 1)} ms in ${run.handoffCalls} calls), accept.lua ${fmt((run.acceptInRedis * 1000) / STREAMS, 1)} µs per stream ` +
-      `(${fmt(run.acceptInRedis, 1)} ms); close() returned after ${fmt(run.closed, 1)} ms, the last handoff.lua reply after ${fmt(run.lastReply, 1)} ms`,
+      `(${fmt(run.handoffInRedis, 1)} ms in ${run.handoffCalls} calls), the receivers owned them in ${fmt(run.handled, 1)} ms ` +
+      `(${fmt((run.handled * 1000) / STREAMS, 1)} µs per stream); close() returned after ${fmt(run.closed, 1)} ms, the last handoff.lua reply after ${fmt(run.lastReply, 1)} ms`,
   );
 }
 
@@ -154,8 +157,7 @@ async function oneRun(run: number, receiversStopped = false): Promise<Breakdown>
     const inRedis = (name: string): number[] => slowlog.filter(([, , , args]) => commandName(args) === name).reverse().map(([, , micros]) => micros / 1000);
     const handoffs = calls.slice(sentFrom).filter(([name]) => name === 'handoff');
     const handoffInRedis = inRedis('handoff');
-    const acceptInRedis = inRedis('accept');
-    const accepts = counters.map((c) => c.log.filter(([name]) => name === 'accept'));
+    const heard = counters.flatMap((c) => c.handoffMessages);
     const ownedAgain = receivers.flatMap((worker) => worker.added.map(([, t]) => t - closeAt));
     const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
     const again = summarize(ownedAgain);
@@ -164,10 +166,11 @@ async function oneRun(run: number, receiversStopped = false): Promise<Breakdown>
       handoffCalls: handoffs.length,
       handoffInRedis: sum(handoffInRedis),
       handoffRoundTrips: sum(handoffs.map(([, sentAt, repliedAt]) => repliedAt - sentAt)),
-      betweenCalls: sum(handoffs.slice(1).map(([, sentAt], i) => sentAt - handoffs[i]![2])),
+      lastSent: (handoffs[handoffs.length - 1]?.[1] ?? Number.NaN) - closeAt,
       lastReply: (handoffs[handoffs.length - 1]?.[2] ?? Number.NaN) - closeAt,
-      lastHeard: Math.max(...counters.flatMap((c) => c.handoffMessages)) - closeAt,
-      acceptInRedis: sum(acceptInRedis),
+      firstHeard: Math.min(...heard.map(([heardAt]) => heardAt)) - closeAt,
+      lastHeard: Math.max(...heard.map(([heardAt]) => heardAt)) - closeAt,
+      handled: sum(heard.map(([, ms]) => ms)),
       lastAdded: again.max,
       p50: again.p50,
       p99: again.p99,
@@ -190,24 +193,23 @@ async function oneRun(run: number, receiversStopped = false): Promise<Breakdown>
     receivers.forEach((worker, i) => {
       const added = worker.added.map(([, t]) => t);
       console.log(`  receiver ${i + 1}: ${added.length} streams`);
-      line("'handoff' messages heard", counters[i]!.handoffMessages.map(at).join(', '));
-      // Each streamAdded follows the reply of the last accept.lua call before it.
-      const replies = accepts[i]!.map(([, sentAt, ms]) => sentAt + ms);
-      const batchOf = (t: number): number => replies.filter((reply) => reply <= t).length - 1;
-      accepts[i]!.forEach(([, sentAt, ms], j) => {
-        const mine = added.filter((t) => batchOf(t) === j);
-        const span = mine.length > 0 ? `, then ${mine.length} streamAdded ${at(Math.min(...mine))} .. ${at(Math.max(...mine))}` : '';
-        line('accept.lua', `${at(sentAt)} → ${at(sentAt + ms)} (${fmt(ms, 1)} ms${span})`);
+      // Each streamAdded follows the last message heard before it: the library owns the streams the message names.
+      const messages = counters[i]!.handoffMessages;
+      const messageOf = (t: number): number => messages.filter(([heardAt]) => heardAt <= t).length - 1;
+      messages.forEach(([heardAt, ms, streams], j) => {
+        const mine = added.filter((t) => messageOf(t) === j);
+        const span = mine.length > 0 ? `; streamAdded ${at(Math.min(...mine))} .. ${at(Math.max(...mine))} (${mine.length})` : '';
+        line("'handoff:' message heard", `${at(heardAt)}, ${streams} streams owned in ${fmt(ms, 1)} ms${span}`);
       });
-      // Its other script calls meanwhile (its heartbeat; a sweep when the closer's session ends).
+      // Its script calls meanwhile (its heartbeat; a sweep when the closer's session ends).
       const end = Math.max(closeAt, ...added);
-      for (const [name, sentAt, ms] of counters[i]!.log.filter(([name, sentAt]) => name !== 'accept' && sentAt >= closeAt && sentAt < end)) {
+      for (const [name, sentAt, ms] of counters[i]!.log.filter(([, sentAt]) => sentAt >= closeAt && sentAt < end)) {
         line(`${name}.lua`, `${at(sentAt)} → ${at(sentAt + ms)} (${fmt(ms, 1)} ms)`);
       }
     });
     console.log(
-      `  in Redis: handoff.lua ${fmt(breakdown.handoffInRedis, 1)} ms (${fmt((breakdown.handoffInRedis * 1000) / STREAMS, 1)} µs per stream), ` +
-        `accept.lua ${fmt(breakdown.acceptInRedis, 1)} ms over ${acceptInRedis.length} calls (${fmt((breakdown.acceptInRedis * 1000) / STREAMS, 1)} µs per stream)`,
+      `  handoff.lua in Redis ${fmt(breakdown.handoffInRedis, 1)} ms (${fmt((breakdown.handoffInRedis * 1000) / STREAMS, 1)} µs per stream); ` +
+        `the receivers owned the streams in ${fmt(breakdown.handled, 1)} ms over ${heard.length} messages`,
     );
     console.log(`  owned again, per stream: p50 ${fmt(again.p50, 1)} p99 ${fmt(again.p99, 1)} max ${fmt(again.max, 1)} ms`);
     return breakdown;
@@ -224,11 +226,12 @@ function summary(runs: readonly Breakdown[]): void {
   const rows: Array<[string, (run: Breakdown) => number]> = [
     ['close() → first handoff.lua sent', (run) => run.firstSent],
     ['handoff.lua calls: in Redis', (run) => run.handoffInRedis],
-    ['handoff.lua calls: round trips', (run) => run.handoffRoundTrips],
-    ['reply → next call sent (sum)', (run) => run.betweenCalls],
+    ['handoff.lua calls: round trips (sum, overlapping)', (run) => run.handoffRoundTrips],
+    ['close() → last handoff.lua sent (all sent at once)', (run) => run.lastSent],
     ['close() → last handoff.lua reply', (run) => run.lastReply],
-    ["close() → last 'handoff' message heard", (run) => run.lastHeard],
-    ['accept.lua calls: in Redis', (run) => run.acceptInRedis],
+    ["close() → first 'handoff:' message heard", (run) => run.firstHeard],
+    ["close() → last 'handoff:' message heard", (run) => run.lastHeard],
+    ['receivers owning the streams (sum)', (run) => run.handled],
     ['close() → owned again, p50', (run) => run.p50],
     ['close() → owned again, p99', (run) => run.p99],
     ['close() → last streamAdded', (run) => run.lastAdded],

@@ -101,11 +101,12 @@ interface Steps {
   lastReply: number;
   /** Sum of the handoff.lua round trips. */
   roundTrips: number;
-  /** The last 'handoff' message a receiver heard. */
+  /** The receivers' 'handoff:' messages: how many, the first and last heard, and the sum of the ms the library took
+   * to own the streams of each. */
+  messages: number;
+  firstHeard: number;
   lastHeard: number;
-  /** accept.lua calls of all receivers, and the sum of their round trips. */
-  accepts: number;
-  acceptRoundTrips: number;
+  handled: number;
   lastAdded: number;
 }
 
@@ -113,16 +114,17 @@ function stepsOf(run: HandoffRun): Steps | undefined {
   const closeAt = run.closeAt;
   const handoffs = run.closerCounters ? loggedCalls(run.closerCounters, 'handoff') : [];
   if (closeAt === undefined || handoffs.length === 0) return undefined;
-  const accepts = run.counters.flatMap((counters) => loggedCalls(counters, 'accept'));
+  const heard = run.counters.flatMap((counters) => counters.handoffMessages);
   const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
   return {
     calls: handoffs.length,
     firstSent: handoffs[0]![1] - closeAt,
     lastReply: Math.max(...handoffs.map(([, sentAt, ms]) => sentAt + ms)) - closeAt,
     roundTrips: sum(handoffs.map(([, , ms]) => ms)),
-    lastHeard: Math.max(...run.counters.flatMap((counters) => counters.handoffMessages)) - closeAt,
-    accepts: accepts.length,
-    acceptRoundTrips: sum(accepts.map(([, , ms]) => ms)),
+    messages: heard.length,
+    firstHeard: Math.min(...heard.map(([at]) => at)) - closeAt,
+    lastHeard: Math.max(...heard.map(([at]) => at)) - closeAt,
+    handled: sum(heard.map(([, ms]) => ms)),
     lastAdded: run.latencies[run.latencies.length - 1] ?? Number.NaN,
   };
 }
@@ -162,9 +164,10 @@ export function handoffReport(data: HandoffData): { tables: string[]; checks: Ch
       median((step) => step.firstSent),
       median((step) => step.roundTrips),
       median((step) => step.lastReply),
+      median((step) => step.messages, 0),
+      median((step) => step.firstHeard),
       median((step) => step.lastHeard),
-      median((step) => step.accepts, 0),
-      median((step) => step.acceptRoundTrips),
+      median((step) => step.handled),
       median((step) => step.lastAdded),
     ]);
   }
@@ -177,11 +180,12 @@ export function handoffReport(data: HandoffData): { tables: string[]; checks: Ch
   if (stepRows.length > 0) {
     const stepCaption =
       'The steps, medians over the runs, ms after the close() call: the closer\'s handoff.lua calls (timed in the closer, ' +
-      'from send to reply), the last \'handoff\' message a receiver heard, the receivers\' accept.lua calls (all three, ' +
-      'round trips summed) and the last streamAdded. See bench/probes/handoff-timeline.ts for every step of one hand-off.';
+      'from send to reply), the \'handoff:\' messages the receivers heard (each names the streams it hands over; the ' +
+      'receiver owns them from it alone), the ms the receivers\' library took to own their streams (all messages, summed) ' +
+      'and the last streamAdded. See bench/probes/handoff-timeline.ts for every step of one hand-off.';
     const stepHeaders = [
-      'heartbeatMs', 'handoff.lua calls', 'first sent', 'round trips (sum)', 'last reply', 'last message heard', 'accept.lua calls',
-      'accept round trips (sum)', 'last streamAdded',
+      'heartbeatMs', 'handoff.lua calls', 'first sent', 'round trips (sum)', 'last reply', 'messages heard', 'first heard', 'last heard',
+      'owning their streams (sum)', 'last streamAdded',
     ];
     tables.push(`${stepCaption}\n\n${table(stepHeaders, stepRows)}`);
   }

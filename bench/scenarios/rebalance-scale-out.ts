@@ -40,9 +40,10 @@ export interface ScaleOutRun {
   lastHandedMs: number;
   /** Streams each consumer gave away (streamReleased). */
   given: number[];
-  /** handoff.lua and accept.lua calls of each consumer from the init() call on (absent in older results). */
+  /** handoff.lua calls, and 'handoff:' messages heard, of each consumer from the init() call on (absent in older
+   * results). */
   handoffCalls?: number[];
-  acceptCalls?: number[];
+  messagesHeard?: number[];
   moves: Moves;
   errors: string[];
 }
@@ -72,7 +73,7 @@ export async function runScaleOut(context: Context, params: ScaleOutParams): Pro
     await sleep(100);
 
     const counters = await Promise.all(workers.map((worker) => worker.counters()));
-    const accepts = counters.map((c) => loggedCalls(c, 'accept').map(([, sentAt, ms]): [number, number] => [sentAt, ms]));
+    const heard = counters.map((c) => c.handoffMessages.filter(([heardAt]) => heardAt > from));
     const handoffs = counters.map((c) => loggedCalls(c, 'handoff'));
     const events = timeline(workers);
     const after = events.filter((event) => event.at > from);
@@ -91,9 +92,9 @@ export async function runScaleOut(context: Context, params: ScaleOutParams): Pro
       firstReleaseMs: (releases[0]?.at ?? Number.NaN) - from,
       lastHandedMs: (handed.at(-1)?.at ?? Number.NaN) - from,
       given,
-      moves: moves(events, from, accepts),
+      moves: moves(events, from, heard),
       handoffCalls: handoffs.map((calls) => calls.length),
-      acceptCalls: accepts.map((calls) => calls.length),
+      messagesHeard: heard.map((messages) => messages.length),
       errors: workers.flatMap((worker) => worker.errors),
     };
   } finally {

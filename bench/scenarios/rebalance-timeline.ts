@@ -5,6 +5,7 @@
  * moved, the gap between the giver's release and the receiver's add.
  */
 import type { LeaseOrigin } from '../../lib/index.js';
+import type { HandoffHeard } from '../lib/protocol.js';
 import type { Worker } from '../lib/workers.js';
 
 export interface OwnershipEvent {
@@ -69,12 +70,12 @@ export interface Moves {
   /** Per release matched with the receiver's add (origin 'handoff'): the add's time minus the release's (ms),
    * ascending. */
   gaps: number[];
-  /** The same gaps in three parts, by the receiver's accept.lua call whose reply came last before the add (each
-   * ascending): release → that call sent (the message on its way, an earlier call still running), the call's round
-   * trip, its reply → the add (the receiver admitting what the call returned, up to this stream). */
-  toAccept: number[];
-  accept: number[];
-  afterAccept: number[];
+  /** The same gaps in two parts, by the last 'handoff:' message the receiver heard before the add (each ascending):
+   * release → that message heard (negative when the giver's streamReleased event came after the receiver heard: it
+   * is emitted once handoff.lua has replied), and heard → the add (the receiver owning the streams of the message, up
+   * to this one). */
+  toHeard: number[];
+  afterHeard: number[];
   /** Releases no receiver reported adding. */
   unmatched: number;
   /** Adds reported before the giver's streamReleased event (the events crossed). */
@@ -84,14 +85,11 @@ export interface Moves {
   overlapping: number;
 }
 
-/** A consumer's accept.lua calls: [wall-clock ms sent, ms until the reply]. */
-export type AcceptCalls = Array<[number, number]>;
-
 /**
  * The streams moved after `from`: each giver's release matched, per stream in order, with the next add by another
- * consumer with origin 'handoff'. `accepts`: per consumer, its accept.lua calls, to split the gaps.
+ * consumer with origin 'handoff'. `heard`: per consumer, the 'handoff:' messages it heard, to split the gaps.
  */
-export function moves(events: readonly OwnershipEvent[], from: number, accepts: readonly AcceptCalls[] = []): Moves {
+export function moves(events: readonly OwnershipEvent[], from: number, heard: ReadonlyArray<readonly HandoffHeard[]> = []): Moves {
   const releases = new Map<string, OwnershipEvent[]>();
   const handed = new Map<string, OwnershipEvent[]>();
   for (const event of events) {
@@ -99,7 +97,7 @@ export function moves(events: readonly OwnershipEvent[], from: number, accepts: 
     if (event.kind === 'released') push(releases, event);
     else if (event.kind === 'added' && event.origin === 'handoff') push(handed, event);
   }
-  const result: Moves = { released: 0, gaps: [], toAccept: [], accept: [], afterAccept: [], unmatched: 0, crossed: 0, overlapping: 0 };
+  const result: Moves = { released: 0, gaps: [], toHeard: [], afterHeard: [], unmatched: 0, crossed: 0, overlapping: 0 };
   for (const [stream, given] of releases) {
     const adds = (handed.get(stream) ?? []).slice();
     for (const release of given) {
@@ -111,17 +109,16 @@ export function moves(events: readonly OwnershipEvent[], from: number, accepts: 
       }
       const [add] = adds.splice(index, 1);
       result.gaps.push(add!.at - release.at);
-      const call = (accepts[add!.consumer] ?? []).filter(([sentAt, ms]) => sentAt + ms <= add!.at).at(-1);
-      if (call) {
-        result.toAccept.push(call[0] - release.at);
-        result.accept.push(call[1]);
-        result.afterAccept.push(add!.at - call[0] - call[1]);
+      const message = (heard[add!.consumer] ?? []).filter(([heardAt]) => heardAt <= add!.at).at(-1);
+      if (message) {
+        result.toHeard.push(message[0] - release.at);
+        result.afterHeard.push(add!.at - message[0]);
       }
       if (add!.at < release.at) result.crossed++;
       if (release.endedAt && add!.at < release.endedAt) result.overlapping++;
     }
   }
-  for (const values of [result.gaps, result.toAccept, result.accept, result.afterAccept]) values.sort((a, b) => a - b);
+  for (const values of [result.gaps, result.toHeard, result.afterHeard]) values.sort((a, b) => a - b);
   return result;
 }
 

@@ -91,18 +91,17 @@ export function rebalanceReport(data: RebalanceData): { tables: string[]; checks
     const partRows = data.scaleOut.map((run, i) => [
       String(i + 1),
       run.handoffCalls ? run.handoffCalls.slice(0, run.consumers).join(' / ') : '–',
-      run.acceptCalls ? String(run.acceptCalls[run.consumers]) : '–',
+      run.messagesHeard ? String(run.messagesHeard[run.consumers]) : '–',
       pair(run.moves.gaps),
-      pair(run.moves.toAccept),
-      pair(run.moves.accept),
-      pair(run.moves.afterAccept),
+      pair(run.moves.toHeard),
+      pair(run.moves.afterHeard),
     ]);
     const partCaption =
-      'Where the release → add gap goes, per stream moved, p50 / p99 ms: from the giver\'s streamReleased to the receiver\'s ' +
-      'accept.lua call that brought the stream (the giver\'s handoff.lua message on its way, or an earlier call still running), ' +
-      'that call\'s round trip, and from its reply to the stream\'s streamAdded (the receiver admitting the items before it). ' +
-      'Calls made from the init() call on, timed in the workers.';
-    const partHeaders = ['run', 'handoff.lua calls per giver', 'accept.lua calls', 'release → add', 'release → accept sent', 'accept round trip', 'accept reply → add'];
+      'Where the release → add gap goes, per stream moved, p50 / p99 ms: from the giver\'s streamReleased to the moment ' +
+      'the receiver heard the \'handoff:\' message that named the stream (negative: the giver\'s event, emitted once ' +
+      'handoff.lua has replied, came after), and from then to the stream\'s streamAdded (the receiver owning the streams ' +
+      'of the message, from the message alone). Calls and messages from the init() call on, timed in the workers.';
+    const partHeaders = ['run', 'handoff.lua calls per giver', 'messages heard by the joiner', 'release → add', 'release → heard', 'heard → add'];
     tables.push(`${partCaption}\n\n${table(partHeaders, partRows)}`);
     data.scaleOut.forEach((run, i) => {
       const allowed = Math.floor(MOVED_FACTOR * (run.streams / (run.consumers + 1)));
