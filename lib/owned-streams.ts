@@ -178,6 +178,8 @@ export class OwnedStreams {
 
   /** Every lease is lost: signals aborted, then `streamDisowned` for each. */
   disownAll(): void {
+    // What was offered to the lost incarnation is taken back by the next one (recover.lua), or taken over.
+    this.offered.clear();
     const lost = this.leases.endAll(new SessionLostError('This consumer lost its session: another consumer may own the stream'));
     for (const lease of lost) this.notifier.notify('streamDisowned', lease);
   }
