@@ -38,11 +38,20 @@ export class ClientLog {
   }
 
   private write(level: Level, message: string, fields: Record<string, unknown> = {}): void {
+    if (!this.enabled(level)) return;
     const line: LogFields = { ...this.base, ...fieldsOf(fields.err), ...fields };
     try {
       this.logger[level](line, message);
     } catch {
       // A logger that throws must not break the client (this may run inside a timer or an event delivery).
+    }
+  }
+
+  private enabled(level: Level): boolean {
+    try {
+      return this.logger.isLevelEnabled?.(level) ?? true;
+    } catch {
+      return true;
     }
   }
 }

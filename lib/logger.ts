@@ -12,13 +12,15 @@ export interface LogFields {
 
 /**
  * The logger the client writes to, called as `logger.warn(fields, message)`: the form pino and bunyan take, and
- * console prints both arguments.
+ * console prints both arguments. `isLevelEnabled` (pino and winston have it) spares the client building lines of a
+ * level the logger drops: some are written once per stream.
  */
 export interface Logger {
   debug(fields: LogFields, message: string): void;
   info(fields: LogFields, message: string): void;
   warn(fields: LogFields, message: string): void;
   error(fields: LogFields, message: string): void;
+  isLevelEnabled?(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
 }
 
 const ignore = (): void => {};
@@ -26,6 +28,7 @@ const ignore = (): void => {};
 /** Silent, except for errors nobody listens to (the client logs only those at `error`), printed readably:
  * `[redis-stream-client] orders/worker-1: <message> (lbsId=…)` and then the error with its stack. */
 export const defaultLogger: Logger = {
+  isLevelEnabled: (level) => level === 'error',
   debug: ignore,
   info: ignore,
   warn: ignore,

@@ -66,6 +66,42 @@ describe('ClientLog', () => {
     expect(warn).toHaveBeenCalledWith({ service: 'orders', consumerId: 'worker-1', node: '10.0.0.2:6379' }, 'moved');
   });
 
+  it("builds no line for a level the logger says is off (isLevelEnabled, as pino's and winston's), nor asks an error to lend its fields", () => {
+    const { logger, lines } = recording();
+    const asked: Array<[string, unknown]> = [];
+    const leveled: Logger = {
+      ...logger,
+      isLevelEnabled(this: unknown, level) {
+        asked.push([level, this]);
+        return level !== 'debug';
+      },
+    };
+    const err = new Proxy(new Error('x'), {
+      get: (target, property) => {
+        if (property === 'lbsId') throw new Error('read an error of a line not written');
+        return Reflect.get(target, property) as unknown;
+      },
+    });
+    const log = new ClientLog(leveled, 'orders', 'worker-1');
+    log.debug('Stream admitted', { err });
+    log.info('kept');
+    expect(lines.map(({ level, message }) => [level, message])).toEqual([['info', 'kept']]);
+    expect(asked).toEqual([['debug', leveled], ['info', leveled]]);
+  });
+
+  it('writes every level when the logger cannot tell (no isLevelEnabled, or it throws)', () => {
+    const { logger, lines } = recording();
+    const throwing: Logger = {
+      ...logger,
+      isLevelEnabled: () => {
+        throw new Error('broken');
+      },
+    };
+    new ClientLog(logger, 'orders', 'worker-1').debug('one');
+    new ClientLog(throwing, 'orders', 'worker-1').debug('two');
+    expect(lines.map(({ message }) => message)).toEqual(['one', 'two']);
+  });
+
   it('calls the logger as a method, as pino and bunyan need (`this` is the logger)', () => {
     const seen: unknown[] = [];
     const logger = {
@@ -89,6 +125,10 @@ describe('defaultLogger', () => {
     expect(error).toHaveBeenCalledWith('[redis-stream-client] orders/worker-1: It failed (lbsId=1-0 reason="has spaces")', failure);
     defaultLogger.error({ service: 'orders', consumerId: 'worker-1' }, 'No error');
     expect(error).toHaveBeenLastCalledWith('[redis-stream-client] orders/worker-1: No error');
+  });
+
+  it('says which levels it writes, so that the client builds no line it would drop', () => {
+    expect((['debug', 'info', 'warn', 'error'] as const).filter((level) => defaultLogger.isLevelEnabled?.(level))).toEqual(['error']);
   });
 
   it('is silent below error', () => {
