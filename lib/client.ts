@@ -366,9 +366,9 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       }
       // Out of the shares, so that everything may go; what nobody may be handed stays for the takeover.
       await this.membership.setDraining(true);
-      await this.handOver.give(this.streams.all().slice(0, await this.handOver.room()), 'close');
+      await this.handOver.give(this.streams.all(), 'close');
       this.releaseAll('close');
-      if (this.session.isValid()) await this.session.release();
+      if (this.session.isValid()) await this.session.retire();
     });
   }
 

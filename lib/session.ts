@@ -7,8 +7,7 @@ import { PROTOCOL_VERSION, sessionKey } from './keys.js';
 import type { RedisCommander } from './redis.js';
 import { heartbeat, type HeartbeatRequest, type HeartbeatResult } from './scripts/heartbeat.js';
 import { register, type MemberRecord, type RegisterRequest, type RegisterResult } from './scripts/register.js';
-import { release } from './scripts/release.js';
-import { retire } from './scripts/retire.js';
+import { retire, type Retired } from './scripts/retire.js';
 import { suspend } from './scripts/suspend.js';
 import { ScriptRunner, type ScriptScope } from './scripts/runner.js';
 import { ValidityWindow } from './validity.js';
@@ -35,9 +34,8 @@ export interface SweepSink {
 export interface SessionScripts {
   register(request: RegisterRequest): Promise<RegisterResult>;
   heartbeat(request: HeartbeatRequest): Promise<HeartbeatResult>;
-  release(nonce: string): Promise<boolean>;
   suspend(nonce: string, graceMs: number, member: MemberRecord): Promise<boolean>;
-  retire(nonce: string): Promise<boolean>;
+  retire(nonce: string): Promise<Retired>;
   /** Whether the session key still exists (touching it makes Redis expire it once it is due). */
   exists(): Promise<boolean>;
 }
@@ -49,7 +47,6 @@ export function sessionScripts(connection: RedisCommander, scope: ScriptScope): 
   return {
     register: (request) => register(runner, scope, request),
     heartbeat: (request) => heartbeat(runner, scope, request),
-    release: (nonce) => release(runner, scope, nonce),
     suspend: (nonce, graceMs, member) => suspend(runner, scope, { nonce, graceMs, member }),
     retire: (nonce) => retire(runner, scope, nonce),
     exists: async () => Number(await connection.sendCommand(['EXISTS', key])) === 1,
@@ -84,7 +81,7 @@ const RECHECK_HEARTBEATS = 5;
 const SWEEP_LIMIT = 100;
 /** How long start() waits between attempts while another incarnation holds the id (ms, at most). */
 const REGISTER_RETRY_MS = 250;
-/** Most touches of a released session key (2 ms apart) waiting for Redis to expire it. */
+/** Most touches of a retired session key (2 ms apart) waiting for Redis to expire it. */
 const TOUCH_ATTEMPTS = 20;
 
 /**
@@ -218,14 +215,6 @@ export class Session {
     this.become('stopped');
   }
 
-  /** Ends the session now so that peers take this consumer's streams over at once. */
-  async release(): Promise<void> {
-    this.stop();
-    await this.inFlight;
-    // The key now expires in 1 ms; touching it after that makes Redis expire it and publish the event now.
-    if (await this.scripts.release(this.nonce)) await this.touchAfterExpiry();
-  }
-
   /** Ends the session keeping this consumer's streams reserved for its next process under the same id for
    * `graceMs` (close({ restart: true })). */
   async suspend(graceMs: number): Promise<void> {
@@ -234,14 +223,15 @@ export class Session {
     await this.scripts.suspend(this.nonce, graceMs, this.member());
   }
 
-  /** Removes this consumer from the fleet; returns false when streams were still pending under it (its session
-   * then ends as with release()). */
-  async retire(): Promise<boolean> {
+  /** Ends the session for good: removes this consumer from the fleet, or, with streams still pending under it,
+   * ends the session now so that peers take them over at once. */
+  async retire(): Promise<Retired> {
     this.stop();
     await this.inFlight;
-    if (await this.scripts.retire(this.nonce)) return true;
-    await this.touchAfterExpiry();
-    return false;
+    const retired = await this.scripts.retire(this.nonce);
+    // The key now expires in 1 ms; touching it after that makes Redis expire it and publish the event now.
+    if (retired === 'expiring') await this.touchAfterExpiry();
+    return retired;
   }
 
   /**

@@ -3,7 +3,7 @@
  * (autoClaim, no run(), rebalancing off, as in the hand-off scenario); 3 receivers are bench workers (child
  * processes). The closer's close() is timed step by step: the LBS reader stopped, the processing drained and
  * committed, each handoff.lua call (sent, replied, and its time inside Redis from SLOWLOG), the streamReleased events,
- * release.lua, the connections closed; each receiver's side from its own process: each 'handoff:' message heard (it
+ * retire.lua, the connections closed; each receiver's side from its own process: each 'handoff:' message heard (it
  * names the streams handed over: the receiver owns them from it alone, without a call to Redis), how long the library
  * took to own them, the streamAdded events. All times are wall-clock ms after the close() call (same machine).
  *   npx tsx bench/probes/handoff-timeline.ts [--streams=1000] [--runs=3] [--heartbeat=2000]
@@ -139,7 +139,7 @@ async function oneRun(run: number, receiversStopped = false): Promise<Breakdown>
     timeStep(steps, 'positions committed', parts.processing, 'commit');
     timeStep(steps, 'rebalancing round settled', parts.rebalancer, 'settled');
     timeStep(steps, 'handed over (HandOver.give)', parts.handOver, 'give');
-    timeStep(steps, 'session released', parts.session, 'release');
+    timeStep(steps, 'session retired', parts.session, 'retire');
     timeStep(steps, 'shut down (connections closed)', parts, 'shutDown');
     await admin.sendCommand(['SLOWLOG', 'RESET']);
     const sentFrom = calls.length;
@@ -186,8 +186,8 @@ async function oneRun(run: number, receiversStopped = false): Promise<Breakdown>
     handoffs.forEach(([, sentAt, repliedAt], i) =>
       line('handoff.lua', `${at(sentAt)} → ${at(repliedAt)} (${fmt(repliedAt - sentAt, 1)} ms; in Redis ${fmt(handoffInRedis[i] ?? Number.NaN, 1)} ms)`),
     );
-    for (const [, sentAt, repliedAt] of calls.slice(sentFrom).filter(([name]) => name === 'release')) {
-      line('release.lua', `${at(sentAt)} → ${at(repliedAt)} (${fmt(repliedAt - sentAt, 1)} ms)`);
+    for (const [, sentAt, repliedAt] of calls.slice(sentFrom).filter(([name]) => name === 'retire')) {
+      line('retire.lua', `${at(sentAt)} → ${at(repliedAt)} (${fmt(repliedAt - sentAt, 1)} ms)`);
     }
     if (released.length > 0) line('streamReleased', `${at(Math.min(...released))} .. ${at(Math.max(...released))} (${released.length})`);
     receivers.forEach((worker, i) => {

@@ -23,12 +23,16 @@ ARGV[3] nonce of this incarnation
 ARGV[4] tolerance of fair shares
 ARGV[5] session key prefix (session key = prefix .. consumer id)
 ARGV[6] database number, for the channel name
-ARGV[7..] triples of entry id, stream name, the stream's Info as JSON (passed on to the receiver)
+ARGV[7] what becomes of a stream nobody may be handed now: 'keep' (it stays this consumer's, with a new token for a
+  new lease) or 'leave' (untouched, pending under this consumer: close() ends the session next, and the others take
+  it over)
+ARGV[8..] triples of entry id, stream name, the stream's Info as JSON (passed on to the receiver), best in order of
+  entry id (one range of pending entries then answers for all of them)
 
-Returns { 'lost' } (session gone: nothing moved) or { 'ok', room, outcome... } where room is how many streams the
-others could be handed before this call (call it with no triples to learn it), and one outcome per triple:
-{ 'to', receiver }, { 'kept', new token } (nobody may be handed it now: it stays this consumer's, under a new lease)
-or 'not-owner' (not this consumer's through that entry).
+Returns { 'lost' } (session gone: nothing moved) or { 'ok', room, receivers, outcome... } where room is how many
+streams the others could be handed before this call (call it with no triples to learn it), receivers lists the
+consumers handed streams, and there is one outcome per triple: the receiver's place in receivers (1, 2, ...), 0 (not
+this consumer's through that entry), -1 (left) or the new token of a stream kept (a string).
 ]]
 --@include entry
 --@include fencing
@@ -36,7 +40,9 @@ or 'not-owner' (not this consumer's through that entry).
 
 local lbs, session, owners, loads, members, token_key, offers, membership =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local group, me, nonce, tolerance, prefix, db = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local group, me, nonce, tolerance, prefix, db, unhanded =
+  ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+local NOT_OWNER, LEFT = 0, -1
 
 if redis.call('GET', session) ~= nonce then return { 'lost' } end
 
@@ -46,45 +52,72 @@ for _, consumer in ipairs(shares.order) do
   local m = shares.live[consumer]
   if consumer ~= me and m.known then room = room + room_of(m) end
 end
-local result = { 'ok', room }
-if #ARGV < 7 then return result end
+local result = { 'ok', room, {} }
+local count = (#ARGV - 7) / 3
+if count < 1 then return result end
+-- Triple i: entry id, stream, Info.
+local function triple(i) return ARGV[5 + 3 * i], ARGV[6 + 3 * i], ARGV[7 + 3 * i] end
+if room == 0 and unhanded == 'leave' then
+  for _ = 1, count do result[#result + 1] = LEFT end
+  return result
+end
 
--- Per receiver: the streams it is handed, in order of the call.
+-- Which of the streams are still this consumer's through the entry named: the owners record names the entry, and
+-- the entry is pending under this consumer. One XPENDING over the range of the entries (the caller sends them in
+-- order of id) answers for most of them at once; an entry it did not list (a range cut short by other entries of
+-- this consumer, or entries out of order) is looked up alone.
+local streams = {}
+for i = 1, count do streams[i] = select(2, triple(i)) end
+local named = redis.call('HMGET', owners, unpack(streams))
+local listed = {}
+local range = redis.pcall('XPENDING', lbs, group, triple(1), (triple(count)), count, me)
+if type(range) == 'table' and range.err == nil then
+  for _, pending in ipairs(range) do listed[pending[1]] = true end
+end
+local function still_mine(i, id)
+  return named[i] == id and (listed[id] or pending_owner(lbs, group, id) == me)
+end
+
+-- Each stream goes to its receiver; per receiver, its entries are claimed in one XCLAIM and its streams listed for
+-- its message.
 local handed, receivers, given = {}, {}, 0
-for i = 7, #ARGV, 3 do
-  local id, stream, info = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if redis.call('HGET', owners, stream) ~= id or pending_owner(lbs, group, id) ~= me then
-    result[#result + 1] = 'not-owner'
+for i = 1, count do
+  local id, stream, info = triple(i)
+  local receiver = still_mine(i, id) and receiver_among(shares, me)
+  if receiver == false then
+    result[#result + 1] = NOT_OWNER
+  elseif receiver == nil then
+    result[#result + 1] = unhanded == 'keep' and string.format('%d', next_token(token_key)) or LEFT
   else
-    local receiver = receiver_among(shares, me)
-    if receiver == nil then
-      result[#result + 1] = { 'kept', string.format('%d', next_token(token_key)) }
-    else
-      local m = shares.live[receiver]
-      -- JUSTID: a hand-off is no delivery; the count of deliveries stays as it was.
-      redis.call('XCLAIM', lbs, group, receiver, 0, id, 'JUSTID')
-      local token = ''
-      if m.auto then token = string.format('%d', next_token(token_key))
-      else redis.call('HSET', offers, id, me) end
-      if handed[receiver] == nil then
-        handed[receiver] = {}
-        receivers[#receivers + 1] = receiver
-      end
-      local list = handed[receiver]
-      list[#list + 1] = { id, stream, token, info }
-      m.load = m.load + 1
-      given = given + 1
-      result[#result + 1] = { 'to', receiver }
+    local m = shares.live[receiver]
+    local list = handed[receiver]
+    if list == nil then
+      receivers[#receivers + 1] = receiver
+      list = { place = #receivers, ids = {}, streams = {} }
+      handed[receiver] = list
     end
+    local token = ''
+    if m.auto then token = string.format('%d', next_token(token_key))
+    else redis.call('HSET', offers, id, me) end
+    list.ids[#list.ids + 1] = id
+    list.streams[#list.streams + 1] = { id, stream, token, info }
+    m.load = m.load + 1
+    given = given + 1
+    result[#result + 1] = list.place
   end
 end
 if given > 0 then
   redis.call('HINCRBY', loads, me, -given)
   local epoch = redis.call('GET', membership) or '0'
   for _, receiver in ipairs(receivers) do
-    redis.call('HINCRBY', loads, receiver, #handed[receiver])
-    local message = cjson.encode({ n = redis.call('GET', prefix .. receiver), m = epoch, g = me, s = handed[receiver] })
+    local list = handed[receiver]
+    -- JUSTID: a hand-off is no delivery; the count of deliveries stays as it was.
+    list.ids[#list.ids + 1] = 'JUSTID'
+    redis.call('XCLAIM', lbs, group, receiver, 0, unpack(list.ids))
+    redis.call('HINCRBY', loads, receiver, #list.streams)
+    local message = cjson.encode({ n = redis.call('GET', prefix .. receiver), m = epoch, g = me, s = list.streams })
     redis.call('PUBLISH', '__keyspace@' .. db .. '__:' .. prefix .. receiver, 'handoff:' .. message)
   end
 end
+result[3] = receivers
 return result

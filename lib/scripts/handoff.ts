@@ -1,10 +1,13 @@
-import { z } from 'zod';
 import { sessionKey } from '../keys.js';
 import type { ScriptRunner, ScriptScope } from './runner.js';
 
-/** What became of one stream: handed `to` a consumer, `kept` under a new token (nobody could be handed it), or
- * `not-owner` (this consumer did not own it through that entry). */
-export type HandoffOutcome = { readonly to: string } | { readonly kept: number } | 'not-owner';
+/** What became of one stream: handed `to` a consumer; nobody could be handed it, so `kept` under a new token or
+ * `left` as it was (see `unhanded`); or `not-owner` (this consumer did not own it through that entry). */
+export type HandoffOutcome = { readonly to: string } | { readonly kept: number } | 'left' | 'not-owner';
+
+/** What handoff.lua does with a stream nobody may be handed: keep it under a new token (a lease goes on), or leave it
+ * pending as it is (close(): the session ends next, and the others take it over). */
+export type Unhanded = 'keep' | 'leave';
 
 export type HandoffResult =
   | { readonly lost: true }
@@ -17,21 +20,37 @@ export interface HandoffStream {
   readonly info: string;
 }
 
-const reply = z.union([
-  z.tuple([z.literal('lost')]),
-  z
-    .tuple([z.literal('ok'), z.number()])
-    .rest(z.union([z.tuple([z.literal('to'), z.string()]), z.tuple([z.literal('kept'), z.string()]), z.literal('not-owner')])),
-]);
+const TOKEN = /^\d+$/;
 
-/** handoff.lua: hands the given streams to the consumers furthest below their fair share, each receiver told by one
- * message. With no streams, tells how many the others could be handed. */
+/** Reads handoff.lua's reply (checked by hand: it has an item per stream, up to a thousand, and runs on the way to
+ * the receivers). */
+function readReply(raw: unknown, streams: number): HandoffResult {
+  if (!Array.isArray(raw)) throw new TypeError(`handoff.lua replied ${typeof raw}`);
+  if (raw.length === 1 && raw[0] === 'lost') return { lost: true };
+  const [status, room, receivers, ...items] = raw as unknown[];
+  if (status !== 'ok' || typeof room !== 'number' || !Array.isArray(receivers) || items.length !== streams) {
+    throw new TypeError(`handoff.lua replied ${JSON.stringify(raw).slice(0, 200)}`);
+  }
+  // Per stream: a receiver's place in receivers (from 1), 0 (not-owner), -1 (left), or the token of a stream kept.
+  const outcomes = items.map((item): HandoffOutcome => {
+    if (typeof item === 'string' && TOKEN.test(item)) return { kept: Number(item) };
+    if (item === 0) return 'not-owner';
+    if (item === -1) return 'left';
+    const to: unknown = typeof item === 'number' ? receivers[item - 1] : undefined;
+    if (typeof to !== 'string') throw new TypeError(`handoff.lua replied the outcome ${JSON.stringify(item)} with ${receivers.length} receivers`);
+    return { to };
+  });
+  return { lost: false, room, outcomes };
+}
+
+/** handoff.lua: hands the given streams (best in order of entry id) to the consumers furthest below their fair share,
+ * each receiver told by one message. With no streams, tells how many the others could be handed. */
 export async function handoff(
   runner: ScriptRunner,
   { keys, consumerId, options }: ScriptScope,
-  request: { readonly nonce: string; readonly database: number; readonly streams: readonly HandoffStream[] },
+  request: { readonly nonce: string; readonly database: number; readonly unhanded: Unhanded; readonly streams: readonly HandoffStream[] },
 ): Promise<HandoffResult> {
-  const parsed = reply.parse(
+  return readReply(
     await runner.run(
       'handoff',
       [keys.lbs, sessionKey(keys, consumerId), keys.owners, keys.loads, keys.members, keys.token, keys.offers, keys.membership],
@@ -42,20 +61,12 @@ export async function handoff(
         options.rebalanceTolerance,
         keys.sessionPrefix,
         request.database,
+        request.unhanded,
         ...request.streams.flatMap(({ lbsId, stream, info }) => [lbsId, stream, info]),
       ],
     ),
+    request.streams.length,
   );
-  if (parsed[0] === 'lost') return { lost: true };
-  const [, room, ...items] = parsed;
-  return {
-    lost: false,
-    room,
-    outcomes: items.map((item): HandoffOutcome => {
-      if (typeof item === 'string') return item;
-      return item[0] === 'to' ? { to: item[1] } : { kept: Number(item[1]) };
-    }),
-  };
 }
 
 /** A `handoff:` message of handoff.lua, as its receiver reads it. */
@@ -69,30 +80,29 @@ export interface HandoffMessage {
   readonly streams: ReadonlyArray<{ lbsId: string; stream: string; token: number | undefined; info: string }>;
 }
 
-const messageSchema = z.object({
-  n: z.string(),
-  m: z.string(),
-  g: z.string(),
-  s: z.array(z.tuple([z.string(), z.string(), z.string().regex(/^\d*$/), z.string()])),
-});
-
 export const HANDOFF_PREFIX = 'handoff:';
 
-/** Decodes a `handoff:` message; undefined for anything else (another keyspace event, or a malformed message). */
+/** Decodes a `handoff:` message; undefined for anything else (another keyspace event, or a malformed message).
+ * Checked by hand: a message names up to a thousand streams, and a receiver's first one should not wait for a schema
+ * to be compiled. */
 export function decodeHandoff(message: string): HandoffMessage | undefined {
   if (!message.startsWith(HANDOFF_PREFIX)) return undefined;
-  let parsed;
+  let parsed: unknown;
   try {
-    parsed = messageSchema.safeParse(JSON.parse(message.slice(HANDOFF_PREFIX.length)));
+    parsed = JSON.parse(message.slice(HANDOFF_PREFIX.length));
   } catch {
     return undefined;
   }
-  if (!parsed.success) return undefined;
-  const { n, m, g, s } = parsed.data;
-  return {
-    nonce: n,
-    membership: Number(m),
-    giver: g,
-    streams: s.map(([lbsId, stream, token, info]) => ({ lbsId, stream, token: token === '' ? undefined : Number(token), info })),
-  };
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { n, m, g, s } = parsed as Record<string, unknown>;
+  if (typeof n !== 'string' || typeof m !== 'string' || !TOKEN.test(m) || typeof g !== 'string' || !Array.isArray(s)) return undefined;
+  const streams: Array<HandoffMessage['streams'][number]> = [];
+  for (const item of s as unknown[]) {
+    if (!Array.isArray(item) || item.length !== 4) return undefined;
+    const [lbsId, stream, token, info] = item as unknown[];
+    if (typeof lbsId !== 'string' || typeof stream !== 'string' || typeof info !== 'string') return undefined;
+    if (token !== '' && !(typeof token === 'string' && TOKEN.test(token))) return undefined;
+    streams.push({ lbsId, stream, token: token === '' ? undefined : Number(token), info });
+  }
+  return { nonce: n, membership: Number(m), giver: g, streams };
 }

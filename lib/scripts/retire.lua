@@ -1,6 +1,9 @@
 --[[
-Removes this consumer for good after it finished its streams (done()): its session, its place in the fleet and,
-when nothing is pending under it any more, its consumer-group entry.
+Ends this consumer's session for good (done(), close()). With nothing pending under it any more (every stream
+finished or handed over), removes it from the fleet: its session, its place in the fleet and its consumer-group
+entry; nobody needs to hear of it. With entries still pending, ends the session so that peers take them over at
+once: the key is set to expire in 1 ms rather than deleted, since only an expiry publishes the `expired` event peers
+listen for, and the caller touches the key afterwards (a script sees frozen time, so it cannot do it itself).
 
 KEYS[1] session key
 KEYS[2] consumers sorted set
@@ -16,8 +19,8 @@ ARGV[1] nonce of this incarnation
 ARGV[2] consumer id
 ARGV[3] consumer group
 
-Returns 1 when the consumer was removed, 0 when entries were still pending under it (its session then ends
-like close(), so peers take them over) or another incarnation holds the session (nothing is changed then).
+Returns 1 when the consumer was removed, 0 when entries were still pending under it (its session expires now, so
+that peers take them over), -1 when another incarnation holds the session (nothing is changed then).
 ]]
 --@include clock
 --@include entry
@@ -30,7 +33,7 @@ local nonce, me, group = ARGV[1], ARGV[2], ARGV[3]
 
 -- Another live process holds this consumer id now: its place in the fleet is not ours to remove.
 local holder = redis.call('GET', session)
-if holder and holder ~= nonce then return 0 end
+if holder and holder ~= nonce then return -1 end
 
 if has_pending(lbs, group, me) then
   if holder then

@@ -7,10 +7,13 @@ import { Notifier } from '../../lib/notifier.js';
 import { OwnedStreams } from '../../lib/owned-streams.js';
 import { FakeScriptRunner, FakeSession, deferred, isSettled, unitContext } from '../support/unit-fakes.js';
 
+/** handoff.lua's reply: every stream of the call handed to `peer`. */
+const toPeer = (args: ReadonlyArray<string | number>, room = 0) => ['ok', room, ['peer'], ...triples(args).map(() => 1)];
+
 /** The (entry id, stream, Info JSON) triples of a handoff.lua call. */
 function triples(args: ReadonlyArray<string | number>): Array<[string, string, string]> {
   const result: Array<[string, string, string]> = [];
-  for (let i = 6; i < args.length; i += 3) result.push([String(args[i]), String(args[i + 1]), String(args[i + 2])]);
+  for (let i = 7; i < args.length; i += 3) result.push([String(args[i]), String(args[i + 1]), String(args[i + 2])]);
   return result;
 }
 
@@ -43,7 +46,7 @@ function setUp(streams = 3) {
   runner.on('handoff', (args) => {
     const streams = triples(args).map(([, stream]) => stream);
     story.push(`handoff ${streams.join(',')} (aborted before: ${leases.filter((lease) => lease.signal.aborted).length})`);
-    return ['ok', 5, ...streams.map(() => ['to', 'peer'])];
+    return toPeer(args, 5);
   });
   return { runner, session, owned, leases, story, handOver, released, duringRelease };
 }
@@ -61,30 +64,38 @@ describe('HandOver', () => {
     expect(owned.all()).toEqual([]);
     const [call] = runner.callsOf('handoff');
     expect(call!.args[5]).toBe(3); // the database, for the receivers' channel
+    expect(call!.args[6]).toBe('keep'); // what nobody may be handed gets a new lease
     expect(triples(call!.args)).toEqual([['1-0', 's0', '{"i":0}'], ['2-0', 's1', '{"i":1}']]); // Info passed on
   });
 
-  it('closing, does not release the processing again (close() drained and committed it already)', async () => {
-    const { handOver, leases, story } = setUp(1);
-    await handOver.give(leases, 'close');
-    expect(story[0]).toBe('handoff s0 (aborted before: 1)');
-    expect(story[1]).toBe('released s0 close aborted=true');
+  it('closing, does not release the processing again (close() drained and committed it already), and leaves what nobody may be handed for the takeover', async () => {
+    const { handOver, leases, story, runner, owned } = setUp(2);
+    runner.on('handoff', (args) => {
+      story.push(`handoff ${triples(args).map(([, stream]) => stream).join(',')} ${args[6]}`);
+      return ['ok', 1, ['peer'], 1, -1];
+    });
+    expect(await handOver.give(leases, 'close')).toEqual({ handedOver: 1, kept: [] });
+    expect(story).toEqual(['handoff s0,s1 leave', 'released s0 close aborted=true', 'released s1 close aborted=true']);
+    expect(owned.all()).toEqual([]);
   });
 
-  it('sends at most 250 streams per call, every call at once', async () => {
-    const { handOver, leases, runner } = setUp(600);
+  it('sends the streams in order of entry id, at most 1,000 per call, every call at once', async () => {
+    const { handOver, leases, runner } = setUp(2500);
     const replies = [deferred<unknown>(), deferred<unknown>(), deferred<unknown>()];
-    runner.on('handoff', (args) => replies[runner.callsOf('handoff').length - 1]!.promise.then(() => ['ok', 0, ...triples(args).map(() => ['to', 'peer'])]));
-    const given = handOver.give(leases, 'drain');
+    runner.on('handoff', (args) => replies[runner.callsOf('handoff').length - 1]!.promise.then(() => toPeer(args)));
+    const given = handOver.give([...leases].reverse(), 'drain');
     await isSettled(given);
-    expect(runner.callsOf('handoff').map((call) => triples(call.args).length)).toEqual([250, 250, 100]);
+    const calls = runner.callsOf('handoff').map((call) => triples(call.args).map(([id]) => id));
+    expect(calls.map((ids) => ids.length)).toEqual([1000, 1000, 500]);
+    // Numeric order of ids (1-0, 2-0, ..., 10-0, ...), not the order given, nor the order of strings.
+    expect(calls.flat()).toEqual(leases.map((lease) => lease.lbsId));
     for (const reply of replies.reverse()) reply.resolve(undefined);
-    expect((await given).handedOver).toBe(600);
+    expect((await given).handedOver).toBe(2500);
   });
 
   it('keeps under a new lease what nobody could be handed, and reports a stream it did not own as disowned', async () => {
     const { handOver, leases, story, runner, owned } = setUp(2);
-    runner.on('handoff', () => ['ok', 0, ['kept', '99'], 'not-owner']);
+    runner.on('handoff', () => ['ok', 0, [], '99', 0]);
     const result = await handOver.give(leases, 'rebalance');
     expect(result.handedOver).toBe(0);
     expect(result.kept).toMatchObject([{ stream: 's0', token: 99, origin: 'restart' }]);
@@ -102,13 +113,13 @@ describe('HandOver', () => {
   });
 
   it('rejects with the error of a call that failed, having announced what the others handed over', async () => {
-    const { handOver, leases, story, runner } = setUp(300);
+    const { handOver, leases, story, runner } = setUp(1200);
     runner.on('handoff', (args) => {
       if (runner.callsOf('handoff').length === 2) throw new Error('ECONNRESET');
-      return ['ok', 0, ...triples(args).map(() => ['to', 'peer'])];
+      return toPeer(args);
     });
     await expect(handOver.give(leases, 'drain')).rejects.toThrow('ECONNRESET');
-    expect(story.filter((line) => line.startsWith('released'))).toHaveLength(250);
+    expect(story.filter((line) => line.startsWith('released'))).toHaveLength(1000);
   });
 
   it('gives nothing while the session is not valid, and nothing it no longer holds', async () => {
@@ -132,21 +143,21 @@ describe('HandOver', () => {
   it('runs hand-offs one at a time', async () => {
     const { handOver, leases, runner } = setUp(2);
     const first = deferred<unknown>();
-    runner.on('handoff', (args) => (triples(args)[0]?.[1] === 's0' ? first.promise : ['ok', 1, ['to', 'peer']]));
+    runner.on('handoff', (args) => (triples(args)[0]?.[1] === 's0' ? first.promise : toPeer(args)));
     const one = handOver.give([leases[0]!], 'rebalance');
     const two = handOver.give([leases[1]!], 'rebalance');
     await isSettled(one);
     expect(runner.callsOf('handoff')).toHaveLength(1);
-    first.resolve(['ok', 1, ['to', 'peer']]);
+    first.resolve(['ok', 1, ['peer'], 1]);
     await Promise.all([one, two]);
     expect(runner.callsOf('handoff')).toHaveLength(2);
   });
 
   it('tells the room the others have, asking with no streams', async () => {
     const { handOver, runner, session } = setUp(0);
-    runner.on('handoff', () => ['ok', 42]);
+    runner.on('handoff', () => ['ok', 42, []]);
     expect(await handOver.room()).toBe(42);
-    expect(runner.callsOf('handoff')[0]!.args).toHaveLength(6);
+    expect(runner.callsOf('handoff')[0]!.args).toHaveLength(7);
     session.valid = false;
     expect(await handOver.room()).toBe(0);
   });

@@ -5,6 +5,7 @@ import type { Sweep } from '../../lib/failure-detector.js';
 import { parseOptions } from '../../lib/options.js';
 import type { HeartbeatRequest, HeartbeatResult } from '../../lib/scripts/heartbeat.js';
 import type { RegisterRequest, RegisterResult } from '../../lib/scripts/register.js';
+import type { Retired } from '../../lib/scripts/retire.js';
 import { Session, type SessionScripts } from '../../lib/session.js';
 import { deferred, isSettled, never, silentLogger } from '../support/unit-fakes.js';
 
@@ -47,8 +48,7 @@ class FakeSessionScripts implements SessionScripts {
   readonly calls: Array<{ script: string; nonce: string; replaces?: string; request?: HeartbeatRequest; at: number }> = [];
   onRegister: (request: RegisterRequest) => Promise<RegisterResult> = () => Promise.resolve(REGISTERED);
   onHeartbeat: (request: HeartbeatRequest) => Promise<HeartbeatResult> = () => Promise.resolve(EXTENDED);
-  onRelease: () => Promise<boolean> = () => Promise.resolve(true);
-  onRetire: () => Promise<boolean> = () => Promise.resolve(true);
+  onRetire: () => Promise<Retired> = () => Promise.resolve('removed');
   onExists: () => Promise<boolean> = () => Promise.resolve(false);
 
   constructor(private readonly clock: () => number) {}
@@ -63,12 +63,7 @@ class FakeSessionScripts implements SessionScripts {
     return this.onHeartbeat(request);
   }
 
-  release(nonce: string): Promise<boolean> {
-    this.calls.push({ script: 'release', nonce, at: this.clock() });
-    return this.onRelease();
-  }
-
-  retire(nonce: string): Promise<boolean> {
+  retire(nonce: string): Promise<Retired> {
     this.calls.push({ script: 'retire', nonce, at: this.clock() });
     return this.onRetire();
   }
@@ -594,24 +589,25 @@ describe('Session.incarnation()', () => {
   });
 });
 
-describe('Session.release() and retire()', () => {
-  it('release() stops the heartbeat, waits for the call in flight, ends the session under the current nonce and touches the key until it is gone', async () => {
+describe('Session.retire()', () => {
+  it('retire() with streams still pending stops the heartbeat, waits for the call in flight, ends the session under the current nonce and touches the key until it is gone', async () => {
     const { session, scripts, advanceTo } = setUp();
     const inFlight = deferred<HeartbeatResult>();
     scripts.onHeartbeat = inTurn(() => Promise.resolve(EXTENDED), () => inFlight.promise);
+    scripts.onRetire = () => Promise.resolve('expiring');
     let touches = 0;
     scripts.onExists = () => Promise.resolve(++touches < 3); // Redis expires the key by the third touch
     await session.start();
     await advanceTo(PERIOD_MS);
 
-    const released = session.release();
+    const retired = session.retire();
     await vi.advanceTimersByTimeAsync(0);
-    expect(scripts.of('release')).toEqual([]); // not before the heartbeat in flight has its reply
+    expect(scripts.of('retire')).toEqual([]); // not before the heartbeat in flight has its reply
     inFlight.resolve(EXTENDED);
     await vi.advanceTimersByTimeAsync(100);
 
-    await expect(isSettled(released)).resolves.toBe(true);
-    expect(scripts.of('release').map((call) => call.nonce)).toEqual([session.incarnation().nonce]);
+    await expect(isSettled(retired)).resolves.toBe(true);
+    expect(scripts.of('retire').map((call) => call.nonce)).toEqual([session.incarnation().nonce]);
     const touched = scripts.of('exists').map((call) => call.at);
     expect(touched).toHaveLength(3);
     for (let i = 1; i < touched.length; i++) expect(touched[i]! - touched[i - 1]!).toBe(2);
@@ -621,33 +617,34 @@ describe('Session.release() and retire()', () => {
     expect(scripts.of('heartbeat')).toHaveLength(2);
   });
 
-  it('release() touches a key that does not expire (another incarnation holds it) a bounded number of times', async () => {
+  it('retire() touches a key that does not expire (another incarnation took it meanwhile) a bounded number of times', async () => {
     const { session, scripts } = setUp();
+    scripts.onRetire = () => Promise.resolve('expiring');
     scripts.onExists = () => Promise.resolve(true);
     await session.start();
-    const released = session.release();
+    const retired = session.retire();
     await vi.advanceTimersByTimeAsync(1000);
 
-    await expect(isSettled(released)).resolves.toBe(true);
+    await expect(isSettled(retired)).resolves.toBe(true);
     expect(scripts.of('exists')).toHaveLength(20);
   });
 
-  it('release() refused (the key holds another nonce) touches nothing', async () => {
+  it('retire() refused (the key holds another nonce) touches nothing', async () => {
     const { session, scripts } = setUp();
-    scripts.onRelease = () => Promise.resolve(false);
+    scripts.onRetire = () => Promise.resolve('not-ours');
     await session.start();
-    const released = session.release();
+    const retired = session.retire();
     await vi.advanceTimersByTimeAsync(100);
 
-    await expect(isSettled(released)).resolves.toBe(true);
+    await expect(isSettled(retired)).resolves.toBe(true);
     expect(scripts.of('exists')).toEqual([]);
   });
 
-  it('retire() removes the session under the current nonce and resolves true, touching nothing', async () => {
+  it('retire() with nothing pending removes the session under the current nonce, touching nothing', async () => {
     const { session, scripts, advanceTo } = setUp();
     await session.start();
     await advanceTo(0);
-    await expect(session.retire()).resolves.toBe(true);
+    await expect(session.retire()).resolves.toBe('removed');
 
     expect(scripts.of('retire').map((call) => call.nonce)).toEqual([session.incarnation().nonce]);
     expect(scripts.of('exists')).toEqual([]);
@@ -655,18 +652,5 @@ describe('Session.release() and retire()', () => {
     expect(vi.getTimerCount()).toBe(0);
     await advanceTo(10 * HEARTBEAT_MS);
     expect(scripts.of('heartbeat')).toHaveLength(1);
-  });
-
-  it('retire() with streams still pending ends the session as release() does and resolves false', async () => {
-    const { session, scripts } = setUp();
-    scripts.onRetire = () => Promise.resolve(false);
-    let touches = 0;
-    scripts.onExists = () => Promise.resolve(++touches < 2);
-    await session.start();
-    const retired = session.retire();
-    await vi.advanceTimersByTimeAsync(100);
-
-    await expect(retired).resolves.toBe(false);
-    expect(scripts.of('exists')).toHaveLength(2);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { claim } from '../../../lib/scripts/claim.js';
-import { decodeHandoff, handoff, type HandoffMessage } from '../../../lib/scripts/handoff.js';
+import { decodeHandoff, handoff, type HandoffMessage, type Unhanded } from '../../../lib/scripts/handoff.js';
 import { heartbeat } from '../../../lib/scripts/heartbeat.js';
 import { ScriptBench, useScriptBench } from '../../support/script-bench.js';
 import { waitFor } from '../../support/wait.js';
@@ -22,8 +22,8 @@ async function member(id: string, load: number, record: { weight?: number; max?:
   return ids.map((lbsId, i) => ({ lbsId, stream: `${id}-s${i}` }));
 }
 
-function give(giver: string, streams: Array<{ lbsId: string; stream: string }>) {
-  return handoff(bench.runner, bench.scope(giver), { nonce: nonces.get(giver)!, database: 0, streams: streams.map((s) => ({ ...s, info: '{"n":1}' })) });
+function give(giver: string, streams: Array<{ lbsId: string; stream: string }>, unhanded: Unhanded = 'keep') {
+  return handoff(bench.runner, bench.scope(giver), { nonce: nonces.get(giver)!, database: 0, unhanded, streams: streams.map((s) => ({ ...s, info: '{"n":1}' })) });
 }
 
 /** The hand-off messages published on the consumers' session key channels, decoded. `settled()` returns all of them up
@@ -160,6 +160,34 @@ describe('handoff.lua', () => {
     expect(result).toEqual({ lost: false, room: 0, outcomes: [{ kept: Number(await bench.redis.get(bench.keys.token)) }] });
     expect(await bench.pending('a')).toHaveLength(2);
     expect(await loads()).toEqual({ a: 2, b: 1 });
+  });
+
+  it('leaves what nobody may be handed as it is when asked to (close(): the takeover follows)', async () => {
+    const given = await member('a', 3);
+    await member('b', 1, { max: 2 });
+    await bench.command('SET', bench.keys.token, 100);
+    expect(await give('a', given, 'leave')).toEqual({ lost: false, room: 1, outcomes: [{ to: 'b' }, 'left', 'left'] });
+    expect((await bench.pending('a')).map(({ id }) => id)).toEqual([given[1]!.lbsId, given[2]!.lbsId]);
+    expect(await loads()).toEqual({ a: 2, b: 2 });
+    // Nothing was granted for the streams left; with no room at all, nothing is even looked at.
+    expect(await bench.redis.get(bench.keys.token)).toBe('101');
+    expect(await give('a', given.slice(1), 'leave')).toEqual({ lost: false, room: 0, outcomes: ['left', 'left'] });
+  });
+
+  it('checks every entry, in any order and among other entries pending under the giver', async () => {
+    const given = await member('a', 10);
+    const theirs = await member('b', 1, { draining: true });
+    await member('c', 0);
+    await drains('a');
+    const ids = (consumer: string) => bench.pending(consumer).then((pending) => pending.map(({ id }) => id).sort());
+    // Out of order, an entry of another consumer in between, and a range of a's entries wider than the batch.
+    const batch = [given[7]!, given[2]!, theirs[0]!, given[9]!, given[0]!];
+    expect(await give('a', batch)).toMatchObject({ outcomes: [{ to: 'c' }, { to: 'c' }, 'not-owner', { to: 'c' }, { to: 'c' }] });
+    expect(await ids('c')).toEqual([given[0]!, given[2]!, given[7]!, given[9]!].map(({ lbsId }) => lbsId).sort());
+    expect(await ids('b')).toEqual([theirs[0]!.lbsId]);
+    // In order, with a's other entries inside the range.
+    expect(await give('a', [given[1]!, given[8]!])).toMatchObject({ outcomes: [{ to: 'c' }, { to: 'c' }] });
+    expect(await ids('a')).toEqual([3, 4, 5, 6].map((i) => given[i]!.lbsId).sort());
   });
 
   it('lets a draining giver (drain(), close()) give everything: it is out of the shares', async () => {

@@ -27,7 +27,7 @@ describe('retire.lua', () => {
     await finishedEverything();
     expect(await bench.groupConsumers()).toContain(ME);
 
-    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(true);
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe('removed');
 
     expect(await bench.redis.exists(bench.sessionKey(ME))).toBe(0);
     expect(await bench.score(ME)).toBeNull();
@@ -38,11 +38,11 @@ describe('retire.lua', () => {
     expect(await bench.groupConsumers()).not.toContain(ME);
   });
 
-  it('with entries pending: ends the session like release() and keeps the consumer for the takeover', async () => {
+  it('with entries pending: ends the session in 1 ms, recorded as ended now, and keeps the consumer for the takeover', async () => {
     await bench.own(ME, 'a');
     const before = await bench.now();
 
-    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(false);
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe('expiring');
 
     expect([-2, 0, 1]).toContain(await bench.redis.pTTL(bench.sessionKey(ME)));
     await waitFor(async () => (await bench.redis.exists(bench.sessionKey(ME))) === 0);
@@ -55,15 +55,31 @@ describe('retire.lua', () => {
     expect(await bench.groupConsumers()).toContain(ME);
   });
 
+  it('with entries pending, lets the key expire rather than deleting it, so that touching it publishes the expired event peers act on', async () => {
+    await bench.own(ME, 'a');
+    await bench.command('CONFIG', 'SET', 'notify-keyspace-events', 'Kgx');
+    try {
+      const subscriber = await bench.connect();
+      const heard: string[] = [];
+      await subscriber.subscribe(`__keyspace@0__:${bench.sessionKey(ME)}`, (message) => heard.push(message));
+      expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe('expiring');
+      await waitFor(async () => (await bench.redis.exists(bench.sessionKey(ME))) === 0);
+      await waitFor(() => heard.includes('expired'));
+      expect(heard).not.toContain('del');
+    } finally {
+      await bench.command('CONFIG', 'SET', 'notify-keyspace-events', '');
+    }
+  });
+
   it('changes nothing while another incarnation holds the session: its place in the fleet is not ours', async () => {
     await bench.command('SET', bench.sessionKey(ME), 'other', 'PX', SESSION_MS);
     const before = await bench.command('ZSCORE', bench.keys.consumers, ME);
-    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(false);
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe('not-ours');
     expect(await bench.redis.get(bench.sessionKey(ME))).toBe('other');
     expect(await bench.command('ZSCORE', bench.keys.consumers, ME)).toEqual(before);
 
     await bench.own(ME, 'a');
-    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe(false);
+    expect(await retire(bench.runner, bench.scope(ME), nonce)).toBe('not-ours');
     expect(await bench.redis.pTTL(bench.sessionKey(ME))).toBeGreaterThan(SESSION_MS - 5000);
     expect(await bench.command('SISMEMBER', bench.keys.released, ME)).toBe(0);
   });
