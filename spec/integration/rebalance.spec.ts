@@ -143,6 +143,11 @@ describe('leave', () => {
     expect(leaving.log.released.map(({ reason }) => reason)).toEqual(Array(12).fill('close'));
     expect(held.every((lease) => lease.signal.aborted)).toBe(true);
     for (const { log } of stayers) for (const lease of log.added) expect(lease.origin).toBe('handoff');
+    // Nothing was left pending under it: it is gone from the fleet, consumer group included.
+    const keys = keysFor(service);
+    const groupConsumers = (await redis.admin.sendCommand(['XINFO', 'CONSUMERS', keys.lbs, keys.group])) as unknown[][];
+    expect(groupConsumers.map((fields) => fields[1])).not.toContain(leaving.client.id());
+    expect(await redis.admin.exists(`${keys.sessionPrefix}${leaving.client.id()}`)).toBe(0);
   });
 
   it('close() with nobody else alive leaves the streams for the next consumer, which takes them over', async () => {
