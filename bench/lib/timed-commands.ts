@@ -7,11 +7,18 @@ export type TimedCall = [string, number, number];
 
 const scriptNames = new Map<string, string>(Object.entries(luaScripts).map(([name, script]) => [script.sha, name]));
 
+/** How much of an EVAL's script tells the library's scripts apart: SLOWLOG keeps the first 128 bytes of an argument,
+ * and each script starts with its own description. */
+const SCRIPT_HEAD = 100;
+
 /** The command's name, or for EVALSHA and EVAL the library script's (lib/scripts/<name>.lua). */
 export function commandName(args: readonly string[]): string {
   const command = String(args[0]).toUpperCase();
   if (command === 'EVALSHA') return scriptNames.get(String(args[1])) ?? 'EVALSHA';
-  if (command === 'EVAL') return Object.entries(luaScripts).find(([, script]) => script.source === args[1])?.[0] ?? 'EVAL';
+  if (command === 'EVAL') {
+    const head = String(args[1]).slice(0, SCRIPT_HEAD);
+    return Object.entries(luaScripts).find(([, script]) => script.source.slice(0, SCRIPT_HEAD) === head)?.[0] ?? 'EVAL';
+  }
   return command;
 }
 

@@ -27,7 +27,8 @@ ARGV[7] what becomes of a stream nobody may be handed now: 'keep' (it stays this
   new lease) or 'leave' (untouched, pending under this consumer: close() ends the session next, and the others take
   it over)
 ARGV[8..] triples of entry id, stream name, the stream's Info as JSON (passed on to the receiver), best in order of
-  entry id (one range of pending entries then answers for all of them)
+  entry id (one range of pending entries then answers for all of them); a few thousand at most, since they are
+  unpacked into single commands
 
 Returns { 'lost' } (session gone: nothing moved) or { 'ok', room, receivers, outcome... } where room is how many
 streams the others could be handed before this call (call it with no triples to learn it), receivers lists the
