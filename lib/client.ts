@@ -367,7 +367,10 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       // Out of the shares, so that everything may go; what nobody may be handed stays for the takeover. The draining
       // mark and the hand-off go out one after the other on the one connection, without waiting for a reply in
       // between: Redis runs them in that order.
-      await Promise.all([this.membership.setDraining(true), this.handOver.give(this.streams.all(), 'close')]);
+      const calls = [this.membership.setDraining(true), this.handOver.give(this.streams.all(), 'close')];
+      // Both settle before close() goes on to shut down, failed or not.
+      await Promise.allSettled(calls);
+      await Promise.all(calls);
       this.releaseAll('close');
       if (this.session.isValid()) await this.session.retire();
     });
