@@ -1,8 +1,8 @@
 /**
- * What the commands of a hand-off cost Redis per stream: the ones handoff.lua runs per call (HMGET of the owners
- * record, XPENDING over the range of the call's entries), per receiver (one XCLAIM of its entries, its message:
- * cjson.encode of its list and PUBLISH on its session key's keyspace channel, heard by a subscriber as the receiver's
- * would be) and per stream (INCR of the token counter), and for comparison the per-entry XPENDING and XCLAIM they
+ * What the commands of a hand-off cost Redis per stream: the ones handoff.lua runs per call (XPENDING over the range
+ * of the call's entries), per receiver (one XCLAIM of its entries, its message: cjson.encode of its list and PUBLISH
+ * on its session key's keyspace channel, heard by a subscriber as the receiver's would be) and per stream (HGET of
+ * the owners record, INCR of the token counter), and for comparison the per-entry XPENDING and XCLAIM they
  * replace; each timed alone inside one script call per batch of 1,000 (HandOver's batch) handed to 3 receivers, over
  * 10,000 LBS entries pending under a giver. Times are Redis's own (INFO commandstats), without the round trips. The
  * receiver makes no Redis call: it owns the streams from the message. bench/probes/handoff-timeline.ts gives the
@@ -61,7 +61,7 @@ async function cost(script: string): Promise<number> {
 const perReceiver = (body: string): string => `for r = 1, ${RECEIVERS} do ${body} end`;
 const message = `'handoff:' .. cjson.encode({ n = redis.call('GET', 'nonce-' .. r), m = '12', g = 'giver', s = handed[r] })`;
 const parts: Array<[string, string]> = [
-  ['HMGET of the owners record, once per call', `local f = {} for i = 1, #ARGV do f[i] = 'stream-' .. i end redis.call('HMGET', 'owners', unpack(f))`],
+  ['HGET of the owners record, per stream', `for i = 1, #ARGV do redis.call('HGET', 'owners', 'stream-' .. (i - 1)) end`],
   [
     'XPENDING over the range of the call, filtered by the giver, once per call',
     `local listed = {} for _, p in ipairs(redis.call('XPENDING', KEYS[1], KEYS[2], ARGV[1], ARGV[#ARGV], #ARGV, 'giver')) do listed[p[1]] = true end`,

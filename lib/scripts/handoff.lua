@@ -27,8 +27,8 @@ ARGV[7] what becomes of a stream nobody may be handed now: 'keep' (it stays this
   new lease) or 'leave' (untouched, pending under this consumer: close() ends the session next, and the others take
   it over)
 ARGV[8..] triples of entry id, stream name, the stream's Info as JSON (passed on to the receiver), best in order of
-  entry id (one range of pending entries then answers for all of them); a few thousand at most, since they are
-  unpacked into single commands
+  entry id (one range of pending entries then answers for all of them); a few thousand at most, since their ids are
+  unpacked into one XCLAIM per receiver
 
 Returns { 'lost' } (session gone: nothing moved) or { 'ok', room, receivers, outcome... } where room is how many
 streams the others could be handed before this call (call it with no triples to learn it), receivers lists the
@@ -66,17 +66,15 @@ end
 -- Which of the streams are still this consumer's through the entry named: the owners record names the entry, and
 -- the entry is pending under this consumer. One XPENDING over the range of the entries (the caller sends them in
 -- order of id) answers for most of them at once; an entry it did not list (a range cut short by other entries of
--- this consumer, or entries out of order) is looked up alone.
-local streams = {}
-for i = 1, count do streams[i] = select(2, triple(i)) end
-local named = redis.call('HMGET', owners, unpack(streams))
+-- this consumer, or entries out of order) is looked up alone. (HGET per stream rather than one HMGET: the
+-- least-privilege ACL rule has no +hmget, and it would save 0.4 us per stream.)
 local listed = {}
 local range = redis.pcall('XPENDING', lbs, group, triple(1), (triple(count)), count, me)
 if type(range) == 'table' and range.err == nil then
   for _, pending in ipairs(range) do listed[pending[1]] = true end
 end
-local function still_mine(i, id)
-  return named[i] == id and (listed[id] or pending_owner(lbs, group, id) == me)
+local function still_mine(id, stream)
+  return redis.call('HGET', owners, stream) == id and (listed[id] or pending_owner(lbs, group, id) == me)
 end
 
 -- Each stream goes to its receiver; per receiver, its entries are claimed in one XCLAIM and its streams listed for
@@ -84,7 +82,7 @@ end
 local handed, receivers, given = {}, {}, 0
 for i = 1, count do
   local id, stream, info = triple(i)
-  local receiver = still_mine(i, id) and receiver_among(shares, me)
+  local receiver = still_mine(id, stream) and receiver_among(shares, me)
   if receiver == false then
     result[#result + 1] = NOT_OWNER
   elseif receiver == nil then
