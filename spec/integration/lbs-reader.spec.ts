@@ -26,7 +26,10 @@ it('assigns each added stream to exactly one consumer', async () => {
 
 it('spreads a burst of 300 streams evenly over 3 ready consumers', async () => {
   const service = serviceName();
-  const consumers = await Promise.all([1, 2, 3].map(() => redis.fleet.consumer({ serviceName: service })));
+  const names = [1, 2, 3].map((i) => `${service}-${i}`);
+  const consumers = await Promise.all(names.map((clientName) => redis.fleet.consumer({ serviceName: service }, { clientName })));
+  // Ready: every consumer's LBS read is waiting when the burst comes.
+  for (const name of names) await waitFor(() => readerBlocked(redis.admin, name));
   const burst = redis.admin.multi();
   for (let i = 0; i < 300; i++) burst.xAdd(keysFor(service).lbs, '*', { 'lbs-input': JSON.stringify({ DataStreamName: `s${i}` }) });
   await burst.exec();
