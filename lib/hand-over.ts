@@ -90,8 +90,10 @@ export class HandOver {
     batches.forEach((batch, i) => {
       const reply = replies[i]!;
       if (reply.status === 'rejected') {
-        // It may have run: the self-check takes back what is still pending here without a lease.
+        // Given up all the same. The call may have run (a receiver owns them) or not (the self-check, which the
+        // error brings on, takes back what is still pending here without a lease).
         failure ??= reply.reason;
+        for (const lease of batch) this.deps.notifier.notify('streamReleased', { lease, reason });
         return;
       }
       if (reply.value.lost) {
@@ -107,6 +109,7 @@ export class HandOver {
         else if ('kept' in what) {
           const { stream, lbsId, info } = lease;
           if (current) result.kept.push(this.deps.streams.add({ stream, lbsId, info, token: what.kept, origin: 'restart' }));
+          else this.deps.notifier.notify('streamDisowned', lease);
         } else {
           result.handedOver += 1;
           this.deps.notifier.notify('streamReleased', { lease, reason });

@@ -112,14 +112,26 @@ describe('HandOver', () => {
     expect(session.heartbeatsAsked).toBeGreaterThan(0);
   });
 
-  it('rejects with the error of a call that failed, having announced what the others handed over', async () => {
-    const { handOver, leases, story, runner } = setUp(1200);
+  it("rejects with the error of a call that failed, having announced every stream it gave up as released, the failed call's too (it may have run)", async () => {
+    const { handOver, leases, story, runner, owned } = setUp(1200);
     runner.on('handoff', (args) => {
       if (runner.callsOf('handoff').length === 2) throw new Error('ECONNRESET');
       return toPeer(args);
     });
     await expect(handOver.give(leases, 'drain')).rejects.toThrow('ECONNRESET');
-    expect(story.filter((line) => line.startsWith('released'))).toHaveLength(1000);
+    expect(story.filter((line) => line.startsWith('released'))).toHaveLength(1200);
+    expect(owned.all()).toEqual([]);
+  });
+
+  it('announces a stream kept for an incarnation that ended meanwhile as disowned: its lease is gone, the next incarnation takes it back', async () => {
+    const { handOver, leases, story, runner, owned, session } = setUp(1);
+    runner.on('handoff', () => {
+      session.renew();
+      return ['ok', 0, [], '99'];
+    });
+    expect(await handOver.give(leases, 'rebalance')).toEqual({ handedOver: 0, kept: [] });
+    expect(story.slice(1)).toEqual(['disowned s0']);
+    expect(owned.all()).toEqual([]);
   });
 
   it('gives nothing while the session is not valid, and nothing it no longer holds', async () => {
