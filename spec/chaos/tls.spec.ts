@@ -4,7 +4,7 @@
  * reader) are `duplicate()`s of the given client, so they inherit both. Skipped, saying why, when redis-server was
  * built without TLS.
  */
-import { createClient } from 'redis';
+import { createClient } from '../support/node-redis.js';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { RedisStreamClient, keysFor, type RedisStreamClientOptions } from '../../lib/index.js';
 import { startTlsRedis, type TlsRedis } from '../support/chaos-tls.js';

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { createClient } from 'redis';
+import { createClient } from '../support/node-redis.js';
 import {
   NotOwnerError,
   NotRunningError,

@@ -4,7 +4,7 @@
  * guarantee plus ONE summary line:
  *   [chaos] <name>: streams=200 takeovers=1 worst-takeover=1012ms (bound 2500ms) violations=0 ...
  */
-import { createClient } from 'redis';
+import { createClient } from './node-redis.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { addStream, keysFor } from '../../lib/index.js';
 import { parseOptions } from '../../lib/options.js';

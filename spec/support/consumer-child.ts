@@ -6,7 +6,7 @@
  * `processing`, it processes its streams with `client.run()` and records every handler call (handler-records.ts).
  */
 import { fileURLToPath } from 'node:url';
-import { createClient, createCluster } from 'redis';
+import { createClient, createCluster } from './node-redis.js';
 import {
   AlreadyClaimedError,
   NotOwnerError,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createClient } from 'redis';
+import { createClient } from './node-redis.js';
 import { RedisStreamClient, type RedisStreamClientOptions, type StreamLease, type ExpiredStream, type ReleasedStream } from '../../lib/index.js';
 import type { RedisStreamClientError } from '../../lib/errors.js';
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createCluster } from 'redis';
+import { createCluster } from './node-redis.js';
 import { startRedis, type RedisServer } from './redis-server.js';
 import { waitFor } from './wait.js';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createClient } from 'redis';
+import { createClient } from './node-redis.js';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { RedisStreamClientError } from '../../lib/errors.js';
 import type { StreamInfo } from '../../lib/events.js';

@@ -3,7 +3,7 @@
  * `tickMs` a batch of XADDs (pipelined) to streams drawn at random, so that some streams get several entries in a
  * row and others none for a while, as real traffic does.
  */
-import { createClient } from 'redis';
+import { createClient } from './node-redis.js';
 import { Random } from './chaos-random.js';
 import type { NodeRedis } from './fleet.js';
 import { sleep } from './wait.js';

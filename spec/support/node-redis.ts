@@ -1,0 +1,24 @@
+/**
+ * The node-redis major the specs run against: `RSC_NODE_REDIS=5` or `6` picks the `redis5` or `redis6` dev dependency
+ * (npm aliases of redis@5 and redis@6); unset or `4`, the `redis` dev dependency (v4). Specs create their clients
+ * here, typed as v4's (the methods they call are named alike in every major).
+ */
+import { createClient as createClient4, createCluster as createCluster4 } from 'redis';
+import { createClient as createClient5, createCluster as createCluster5 } from 'redis5';
+import { createClient as createClient6, createCluster as createCluster6 } from 'redis6';
+
+export type NodeRedisMajor = 4 | 5 | 6;
+
+function majorFromEnvironment(): NodeRedisMajor {
+  const asked = process.env.RSC_NODE_REDIS ?? '4';
+  if (asked === '4' || asked === '5' || asked === '6') return Number(asked) as NodeRedisMajor;
+  throw new Error(`RSC_NODE_REDIS must be 4, 5 or 6, not ${JSON.stringify(asked)}`);
+}
+
+export const nodeRedisMajor: NodeRedisMajor = majorFromEnvironment();
+
+const clients = { 4: createClient4, 5: createClient5, 6: createClient6 } as const;
+const clusters = { 4: createCluster4, 5: createCluster5, 6: createCluster6 } as const;
+
+export const createClient = clients[nodeRedisMajor] as unknown as typeof createClient4;
+export const createCluster = clusters[nodeRedisMajor] as unknown as typeof createCluster4;
