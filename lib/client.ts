@@ -16,7 +16,7 @@ import { Notifier } from './notifier.js';
 import { parseOptions, parseTimeout, type RedisStreamClientOptions, type ResolvedOptions } from './options.js';
 import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
-import { currentDatabase, type RedisClientLike, type RedisConnection } from './redis.js';
+import { assertNodeRedis, connectionInfo, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
 import { Session, sessionScripts } from './session.js';
 import { isCluster, type RedisClusterLike } from './cluster-client.js';
@@ -128,6 +128,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     options: RedisStreamClientOptions,
   ) {
     super();
+    assertNodeRedis(redis);
     this.options = parseOptions(options);
     const keys = keysFor(this.options.serviceName);
     const log = new ClientLog(this.options.logger, this.options.serviceName, this.options.consumerId);
@@ -456,7 +457,13 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.connections.reopen();
     const node = await this.link.connect();
     signal.throwIfAborted();
-    const database = await currentDatabase(node);
+    const { database, protocol } = await connectionInfo(node);
+    if (protocol !== 2) {
+      throw new ConfigError(
+        `The client speaks RESP${protocol}; redis-stream-client reads RESP2 replies: create it with { RESP: 2 } (node-redis 4 and 5 speak RESP2 by default)`,
+        'redis',
+      );
+    }
     this.database = database;
     signal.throwIfAborted();
     this.subscriber = new KeyspaceSubscriber(this.context.keys, sessionKey(this.context.keys, this.context.consumerId), database, {

@@ -1,3 +1,5 @@
+import { ConfigError } from './errors.js';
+
 /**
  * The slice of a node-redis v4 client this library uses. Every part takes only this, so another client major or a
  * cluster client needs an adapter here and nowhere else.
@@ -52,11 +54,31 @@ export async function closeConnection(connection: RedisConnection | undefined): 
   }
 }
 
-/** The database number the connection really uses (from CLIENT INFO, so URL and options agree by definition). */
-export async function currentDatabase(redis: RedisCommander): Promise<number> {
+/** What the connection really is, from CLIENT INFO (so URL and options agree by definition): the database it uses
+ * and the protocol it speaks (2 or 3). */
+export async function connectionInfo(redis: RedisCommander): Promise<{ database: number; protocol: number }> {
   const info = String(await redis.sendCommand(['CLIENT', 'INFO']));
   const db = /\bdb=(\d+)/.exec(info)?.[1];
-  return db === undefined ? 0 : Number(db);
+  const resp = /\bresp=(\d+)/.exec(info)?.[1];
+  return { database: db === undefined ? 0 : Number(db), protocol: resp === undefined ? 2 : Number(resp) };
+}
+
+/**
+ * Refuses anything but a node-redis client (`createClient()`) or cluster client (`createCluster()`) of a major the
+ * library knows, with a ConfigError naming the problem, rather than a TypeError deep inside later: ioredis and
+ * node-redis 3 have a `sendCommand` of another signature, and neither has node-redis's `isReady` or `masters`.
+ */
+export function assertNodeRedis(redis: unknown): void {
+  const candidate = redis as Record<string, unknown> | null | undefined;
+  const hasFunctions = (...names: string[]) => names.every((name) => typeof candidate?.[name] === 'function');
+  const client = typeof candidate === 'object' && candidate !== null && 'isReady' in candidate && hasFunctions('sendCommand', 'duplicate');
+  const cluster = typeof candidate === 'object' && candidate !== null && 'masters' in candidate && hasFunctions('sendCommand', 'nodeClient');
+  if (!client && !cluster) {
+    throw new ConfigError(
+      'Expected a node-redis client (createClient() or createCluster() of the `redis` package, v4): ioredis, node-redis 3 and other clients are not supported',
+      'redis',
+    );
+  }
 }
 
 export function errorCode(error: unknown): string {

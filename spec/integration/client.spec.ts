@@ -1,6 +1,8 @@
 import { expect, it } from 'vitest';
+import { createClient as createClient5 } from 'redis5';
 import { createClient } from '../support/node-redis.js';
 import {
+  ConfigError,
   NotOwnerError,
   NotRunningError,
   RedisStreamClient,
@@ -116,6 +118,20 @@ it('rejects init() clearly when Redis cannot be reached, and may be tried again'
     await expect(client.init()).rejects.toThrow(/not started yet \(this one is stopped\)/);
   } finally {
     await closed.disconnect();
+  }
+});
+
+it('refuses at init(), with a ConfigError naming the setting, a client that speaks RESP3, leaving nothing running', async () => {
+  const resp3 = createClient5({ url: redis.server.url, RESP: 3 });
+  await resp3.connect();
+  try {
+    const client = new RedisStreamClient(resp3 as never, { serviceName: serviceName() });
+    const failure = await client.init().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect(failure).toMatchObject({ setting: 'redis', message: expect.stringMatching(/speaks RESP3.*\{ RESP: 2 \}/) });
+    expect(client.owned()).toEqual([]);
+  } finally {
+    await resp3.close();
   }
 });
 
