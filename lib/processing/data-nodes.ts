@@ -39,8 +39,9 @@ export function singleNode(commands: RedisCommander, node: Duplicable): DataNode
 
 /** How often the cluster's slot map is asked again, besides after errors. */
 const TOPOLOGY_CHECK_MS = 1000;
-/** A read that takes longer went to a node that is gone (node-redis queues commands while it reconnects). */
-const SEND_TIMEOUT_MS = 5000;
+/** A node that takes longer to connect or to answer a read is gone (node-redis retries a lost node for ever, and
+ * queues commands for it meanwhile). */
+export const NODE_TIMEOUT_MS = 5000;
 
 /**
  * A cluster: each stream's commands go to its slot's master, on one connection of the library's own per master (the
@@ -75,7 +76,7 @@ export class ClusterNodes implements DataNodes {
       const address = this.masterOf(key);
       // Connecting counts too: a connection to a node that died is retried by node-redis for ever.
       const call = this.connectionTo(address).then((connection) => connection.sendCommand(args));
-      return await withTimeout(call, SEND_TIMEOUT_MS, `A command to the master of "${key}" (${address})`);
+      return await withTimeout(call, NODE_TIMEOUT_MS, `A command to the master of "${key}" (${address})`);
     } catch (error) {
       this.refreshSoon();
       throw error;
@@ -116,7 +117,7 @@ export class ClusterNodes implements DataNodes {
   private connectionTo(address: string): Promise<RedisConnection> {
     let connection = this.open.get(address);
     if (!connection) {
-      connection = this.connections.open(`data ${address}`, clusterNode(this.cluster, address));
+      connection = this.connections.open(`data ${address}`, clusterNode(this.cluster, address), NODE_TIMEOUT_MS);
       connection.catch(() => this.open.delete(address));
       this.open.set(address, connection);
     }

@@ -1,7 +1,8 @@
 import type { Connections } from '../connections.js';
 import { ensureStreamEvents, type StreamEventsState } from '../keyspace-config.js';
 import type { RedisConnection } from '../redis.js';
-import type { DataNodes } from './data-nodes.js';
+import { withTimeout } from '../timeout.js';
+import { NODE_TIMEOUT_MS, type DataNodes } from './data-nodes.js';
 
 /** How often every owned stream is read when writes are announced: a safety net for what pub/sub cannot promise
  * (a slot that moved to another node of a cluster). */
@@ -61,7 +62,10 @@ export class StreamWakeups {
       try {
         const connection = await listener.connection;
         if (this.stopped) return;
-        await connection.subscribe(keys.map((key) => this.prefix + key), this.announced(listener));
+        // Bounded: node-redis holds a subscribe back while its connection reconnects (to a master that failed, for
+        // ever), and a stream's opening waits for this.
+        const subscribed = connection.subscribe(keys.map((key) => this.prefix + key), this.announced(listener));
+        await withTimeout(subscribed, NODE_TIMEOUT_MS, `The node ${name} (subscribing)`);
       } catch (error) {
         // Refused (an ACL without the channels) or no connection: these streams are polled instead.
         this.events.onError(error);
@@ -110,6 +114,13 @@ export class StreamWakeups {
     if (moved.length === 0) return;
     this.unwatch(moved);
     await this.watch(moved);
+    // A node none of the streams is on any more (a master that failed) keeps no connection retrying it.
+    const inUse = new Set(this.watchedOn.values());
+    for (const name of [...this.listeners.keys()]) {
+      if (inUse.has(name)) continue;
+      this.listeners.delete(name);
+      await this.connections.close(`data-subscriber ${name}`);
+    }
   }
 
   stop(): void {
@@ -125,7 +136,8 @@ export class StreamWakeups {
     created.connection = (async () => {
       created.state = await this.flagsOn(name, key);
       this.schedule();
-      const connection = await this.connections.open(`data-subscriber ${name}`, node);
+      // Bounded: a stream's opening waits for this, and a master that failed never connects.
+      const connection = await this.connections.open(`data-subscriber ${name}`, node, NODE_TIMEOUT_MS);
       let ready = false;
       // node-redis subscribes again by itself after a reconnect; writes made meanwhile were not announced.
       connection.on('ready', () => {

@@ -84,4 +84,24 @@ describe('Connections', () => {
     connections.reopen();
     await expect(connections.open('session', ready.node)).resolves.toBeDefined();
   });
+
+  it('closes a connection of the role still connecting when the role is closed', async () => {
+    const connections = new Connections(() => undefined);
+    const stuck = fakeNode(true);
+    const opening = connections.open('data-subscriber a:1', stuck.node);
+    await connections.close('data-subscriber a:1');
+    expect(stuck.made[0]!.closed).toBe(true);
+    stuck.made[0]!.connected();
+    await expect(opening).rejects.toThrow(/closed while it connected/);
+  });
+
+  it('gives up on a connection that does not connect within the timeout, and closes it (no retries behind the caller)', async () => {
+    const connections = new Connections(() => undefined);
+    const stuck = fakeNode(true);
+    await expect(connections.open('data a:1', stuck.node, 20)).rejects.toThrow(/did not answer within 20 ms/);
+    expect(stuck.made[0]!.closed).toBe(true);
+    // A later attempt is a new connection.
+    const ready = fakeNode();
+    await expect(connections.open('data a:1', ready.node, 20)).resolves.toBe(ready.made[0]);
+  });
 });
