@@ -118,9 +118,10 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private initAttempt: { abort: AbortController; settled: Promise<void> } | undefined;
 
   /**
-   * @param redis a connected node-redis v4 client (`createClient`) or cluster client (`createCluster`). The client
-   * duplicates it for connections of its own (heartbeats, the blocking LBS read, the subscriber), and closes only
-   * those. On a cluster it
+   * @param redis a connected node-redis client (`createClient`) or cluster client (`createCluster`) of node-redis
+   * 4.7+, 5 or 6, in any protocol. The client duplicates it for connections of its own (commands, heartbeats, the
+   * blocking LBS read, the subscriber), which speak RESP2 without a command timeout whatever the client's settings,
+   * and closes only those. On a cluster it
    * talks to the master that owns the service's hash slot, and follows it when it fails over or moves.
    */
   constructor(
@@ -137,6 +138,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       redis,
       keys.lbs,
       Math.min(1000, this.options.heartbeatMs / 2),
+      (node) => this.connections.open('commands', node),
       (node) => this.moved(node),
       (error) => this.handleError(error),
     );
@@ -459,10 +461,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     signal.throwIfAborted();
     const { database, protocol } = await connectionInfo(node);
     if (protocol !== 2) {
-      throw new ConfigError(
-        `The client speaks RESP${protocol}; redis-stream-client reads RESP2 replies: create it with { RESP: 2 } (node-redis 4 and 5 speak RESP2 by default)`,
-        'redis',
-      );
+      // The library's connections ask for RESP2 (DEDICATED_CONNECTION); a client that ignores it is not node-redis 4-6.
+      throw new ConfigError(`The client's duplicates speak RESP${protocol} though RESP2 was asked for: not a node-redis 4, 5 or 6 client`, 'redis');
     }
     this.database = database;
     signal.throwIfAborted();

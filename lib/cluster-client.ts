@@ -1,8 +1,9 @@
-import { closeConnection, type Duplicable, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
+import { closeConnection, DEDICATED_CONNECTION, type Duplicable, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
 import { withTimeout } from './timeout.js';
 
-/** The slice of a node-redis v4 cluster client (`createCluster()`) this library uses. */
+/** The slice of a node-redis cluster client (`createCluster()`, v4, v5 or v6) this library uses. */
 export interface RedisClusterLike {
+  readonly isOpen: boolean;
   readonly masters: ReadonlyArray<ClusterNode>;
   readonly replicas: ReadonlyArray<ClusterNode>;
   nodeClient(node: never): unknown;
@@ -49,6 +50,7 @@ export function connectionTo(cluster: RedisClusterLike, address: string, reconne
   const template = templateOf(cluster);
   const separator = address.lastIndexOf(':');
   return template.duplicate({
+    ...DEDICATED_CONNECTION,
     socket: {
       ...template.options?.socket,
       host: address.slice(0, separator),

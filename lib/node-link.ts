@@ -1,5 +1,5 @@
-import { RedisStreamClientError } from './errors.js';
-import type { RedisClientLike, RedisCommander, RedisConnection } from './redis.js';
+import { ConfigError, RedisStreamClientError } from './errors.js';
+import type { Duplicable, RedisClientLike, RedisCommander, RedisConnection } from './redis.js';
 import { isCluster, type RedisClusterLike } from './cluster-client.js';
 import { SlotMaster } from './slot-master.js';
 import { withTimeout } from './timeout.js';
@@ -8,9 +8,10 @@ import { withTimeout } from './timeout.js';
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
- * The link to the node that holds a service's keys: the client the user gave, or, on a cluster, a connection to
- * the master of the service's slot that follows the slot when it moves. Commands go through `commander`, so the
- * parts never hold a node themselves.
+ * The link to the node that holds a service's keys: a connection of the library's own to the node of the client
+ * the user gave (never the user's connection itself, whose protocol, timeouts and type mapping are the user's), or,
+ * on a cluster, one to the master of the service's slot that follows the slot when it moves. Commands go through
+ * `commander`, so the parts never hold a node themselves.
  */
 export class NodeLink {
   private current: RedisClientLike | undefined;
@@ -21,6 +22,8 @@ export class NodeLink {
     private readonly redis: RedisClientLike | RedisClusterLike,
     private readonly routingKey: string,
     private readonly checkEveryMs: number,
+    /** Opens the commands connection to a plain client's node (its owner closes it at shutdown). */
+    private readonly open: (node: Duplicable) => Promise<RedisConnection>,
     private readonly onMoved: (node: RedisConnection) => Promise<void>,
     private readonly onError: (error: unknown) => void,
   ) {}
@@ -31,9 +34,12 @@ export class NodeLink {
   }
 
   async connect(): Promise<RedisClientLike> {
+    // Refused rather than connected here: the user's client is theirs to open, and addStream() needs it open too.
+    if (!this.redis.isOpen) throw new ConfigError('The Redis client is not connected: call its connect() before init()', 'redis');
     if (!isCluster(this.redis)) {
-      this.current = this.redis;
-      return this.redis;
+      const node = await withTimeout(this.open(this.redis), CONNECT_TIMEOUT_MS, 'Redis');
+      this.current = node;
+      return node;
     }
     this.slotMaster = new SlotMaster(this.redis, this.routingKey, this.checkEveryMs, (node) => this.moved(node), this.onError);
     const node = await withTimeout(this.slotMaster.start(), CONNECT_TIMEOUT_MS, 'The cluster');

@@ -1,8 +1,9 @@
 import { ConfigError } from './errors.js';
 
 /**
- * The slice of a node-redis v4 client this library uses. Every part takes only this, so another client major or a
- * cluster client needs an adapter here and nowhere else.
+ * The slice of a node-redis client (v4, v5 or v6) this library uses. Every part takes only this; the differences
+ * between the majors are settled where connections are opened (DEDICATED_CONNECTION), and a cluster client has
+ * its adapter in cluster-client.ts.
  */
 export interface RedisCommander {
   // No AbortSignal: node-redis v4 keeps a signal's listener after the command is sent, and an abort then corrupts
@@ -21,13 +22,30 @@ export interface RedisConnection extends RedisClientLike {
   unsubscribe(channels: string | string[]): Promise<void>;
 }
 
-/** A connected node-redis v4 client (`createClient()` then `connect()`). */
+/** A connected node-redis client (`createClient()` then `connect()`), v4, v5 or v6. */
 export interface RedisClientLike extends RedisCommander {
-  duplicate(): RedisConnection;
+  /** Connected, or reconnecting: false before connect() and after close. */
+  readonly isOpen: boolean;
+  duplicate(overrides?: Record<string, unknown>): RedisConnection;
 }
 
 /** What opening a connection needs: a client to duplicate. */
 export type Duplicable = Pick<RedisClientLike, 'duplicate'>;
+
+/**
+ * The options every connection of the library's own sets over those of the client it duplicates, so that it
+ * behaves alike on every node-redis major: RESP2 replies (the parts read RESP2 shapes; v6 speaks RESP3 by
+ * default), no command timeout (v6 times out after 5 s by default, exactly as long as the LBS read blocks; the
+ * library bounds its own waits, as on v4), raw replies (a type mapping rides in the command options replaced
+ * here), and nothing that needs RESP3 (maintenance notifications, on by default in v6; client-side caching).
+ * node-redis 4 has none of these options and ignores them.
+ */
+export const DEDICATED_CONNECTION = {
+  RESP: 2,
+  commandOptions: { timeout: undefined },
+  maintNotifications: 'disabled',
+  clientSideCache: undefined,
+} as const;
 
 /** Opens a connection of the library's own, reporting its errors instead of letting them crash the process
  * (node-redis throws an `error` event nobody listens to). `adopt` receives it before it connects, so that its
@@ -37,7 +55,7 @@ export async function openConnection(
   onError: (error: unknown) => void,
   adopt: (connection: RedisConnection) => void = () => undefined,
 ): Promise<RedisConnection> {
-  const connection = redis.duplicate();
+  const connection = redis.duplicate(DEDICATED_CONNECTION);
   connection.on('error', onError);
   adopt(connection);
   await connection.connect();
@@ -75,7 +93,7 @@ export function assertNodeRedis(redis: unknown): void {
   const cluster = typeof candidate === 'object' && candidate !== null && 'masters' in candidate && hasFunctions('sendCommand', 'nodeClient');
   if (!client && !cluster) {
     throw new ConfigError(
-      'Expected a node-redis client (createClient() or createCluster() of the `redis` package, v4): ioredis, node-redis 3 and other clients are not supported',
+      'Expected a node-redis client (createClient() or createCluster() of the `redis` package, v4, v5 or v6): ioredis, node-redis 3 and other clients are not supported',
       'redis',
     );
   }

@@ -6,13 +6,13 @@ import {
   NotOwnerError,
   NotRunningError,
   RedisStreamClient,
-  RedisStreamClientError,
   addStream,
   keysFor,
 } from '../../lib/index.js';
 import { serviceName } from '../support/fleet.js';
 import { useRedisServer } from '../support/use-redis-server.js';
 import { waitFor } from '../support/wait.js';
+import { clientList } from '../support/redis-clients.js';
 
 const redis = useRedisServer();
 
@@ -106,10 +106,12 @@ it('keeps running when listeners throw or reject, and reports them as errors', a
   ]);
 });
 
-it('rejects init() clearly when Redis cannot be reached, and may be tried again', async () => {
+it('rejects init() with a ConfigError while the client is not connected, and may be tried again', async () => {
   const closed = createClient({ url: redis.server.url });
   const client = new RedisStreamClient(closed, { serviceName: serviceName() });
-  await expect(client.init()).rejects.toBeInstanceOf(RedisStreamClientError);
+  const failure = await client.init().catch((error: unknown) => error);
+  expect(failure).toBeInstanceOf(ConfigError);
+  expect(failure).toMatchObject({ setting: 'redis', message: expect.stringMatching(/not connected: call its connect\(\) before init\(\)/) });
   await closed.connect();
   try {
     await client.init();
@@ -121,17 +123,24 @@ it('rejects init() clearly when Redis cannot be reached, and may be tried again'
   }
 });
 
-it('refuses at init(), with a ConfigError naming the setting, a client that speaks RESP3, leaving nothing running', async () => {
-  const resp3 = createClient5({ url: redis.server.url, RESP: 3 });
-  await resp3.connect();
+it('works on a client of any protocol and command timeout: its own connections speak RESP2 and never time out', async () => {
+  const service = serviceName();
+  // RESP3, and a command timeout far shorter than the LBS read's block (node-redis 6 has 5 s by default).
+  const user = createClient5({ url: redis.server.url, RESP: 3, name: service, commandOptions: { timeout: 200 } });
+  await user.connect();
   try {
-    const client = new RedisStreamClient(resp3 as never, { serviceName: serviceName() });
-    const failure = await client.init().catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(ConfigError);
-    expect(failure).toMatchObject({ setting: 'redis', message: expect.stringMatching(/speaks RESP3.*\{ RESP: 2 \}/) });
-    expect(client.owned()).toEqual([]);
+    const { client, log } = await redis.fleet.consumerOn(user as never, { serviceName: service });
+    const userId = String(await user.clientId());
+    const own = (await clientList(redis.admin)).filter((connection) => connection.name === service && connection.id !== userId);
+    expect(own.length).toBeGreaterThanOrEqual(4);
+    expect(own.map((connection) => connection.resp)).toEqual(own.map(() => '2'));
+    // The LBS read stays blocked well past the user's timeout (idle counts whole seconds: 2 is more than 1 s; a read that timed out would start again at 0).
+    await waitFor(async () => (await clientList(redis.admin)).some((c) => c.name === service && c.cmd === 'xreadgroup' && c.idleSeconds >= 2));
+    await client.addStream('after-a-long-read');
+    await waitFor(() => log.added.length === 1);
+    expect(log.errors).toEqual([]);
   } finally {
-    await resp3.close();
+    await user.close();
   }
 });
 

@@ -4,7 +4,7 @@
  * guarantee plus ONE summary line:
  *   [chaos] <name>: streams=200 takeovers=1 worst-takeover=1012ms (bound 2500ms) violations=0 ...
  */
-import { createClient } from './node-redis.js';
+import { createInspectingClient } from './node-redis.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { addStream, keysFor } from '../../lib/index.js';
 import { parseOptions } from '../../lib/options.js';
@@ -55,7 +55,7 @@ export class ChaosRun implements Expectations {
     options: Omit<FleetOptions, 'serviceName'> & { heartbeatMs: number },
     spawnOptions: FleetSpawnOptions = {},
   ): Promise<ChaosRun> {
-    const admin = createClient({ url });
+    const admin = createInspectingClient({ url });
     admin.on('error', () => undefined);
     await admin.connect();
     return new ChaosRun(url, admin, { ...options, serviceName: serviceName() }, spawnOptions);

@@ -6,7 +6,7 @@
  * `processing`, it processes its streams with `client.run()` and records every handler call (handler-records.ts).
  */
 import { fileURLToPath } from 'node:url';
-import { createClient, createCluster } from './node-redis.js';
+import { createClient, createCluster, createInspectingClient } from './node-redis.js';
 import {
   AlreadyClaimedError,
   NotOwnerError,
@@ -181,7 +181,7 @@ async function runChild({ url, options, claimExpired, clientName, processing }: 
   redis.on('error', () => undefined);
   const client = new RedisStreamClient(redis, options);
   // The records go over a connection of their own, so that they do not wait behind the library's commands.
-  const recorder = processing && !Array.isArray(url) ? createClient({ url }) : undefined;
+  const recorder = processing && !Array.isArray(url) ? createInspectingClient({ url }) : undefined;
   recorder?.on('error', () => undefined);
   if (recorder && processing) client.run({ ...processing.run, eachEntry: recordingHandler(recorder, client.id(), processing) });
   const added = (lease: StreamLease): void =>

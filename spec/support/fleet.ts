@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createClient } from './node-redis.js';
+import { createClient, createInspectingClient } from './node-redis.js';
 import { RedisStreamClient, type RedisStreamClientOptions, type StreamLease, type ExpiredStream, type ReleasedStream } from '../../lib/index.js';
 import type { RedisStreamClientError } from '../../lib/errors.js';
 
@@ -23,6 +23,8 @@ export interface ConnectOptions {
   /** CLIENT SETNAME for the connection, which node-redis passes on to its duplicates (so to every connection of a
    * consumer on it), to find them in CLIENT LIST. Off by default: an ACL user may not be allowed CLIENT SETNAME. */
   clientName?: string;
+  /** For the spec's own look at Redis: RESP2 on every major (createInspectingClient), not a consumer's client. */
+  inspecting?: boolean;
 }
 
 /** Creates connected node-redis clients and consumers, and closes all of them at the end of a test. */
@@ -32,8 +34,9 @@ export class Fleet {
 
   constructor(private readonly url: string) {}
 
-  async connect({ clientName }: ConnectOptions = {}): Promise<NodeRedis> {
-    const redis = createClient({ url: this.url, ...(clientName ? { name: clientName } : {}) });
+  async connect({ clientName, inspecting = false }: ConnectOptions = {}): Promise<NodeRedis> {
+    const create = inspecting ? createInspectingClient : createClient;
+    const redis = create({ url: this.url, ...(clientName ? { name: clientName } : {}) });
     redis.on('error', () => undefined);
     await redis.connect();
     this.connections.push(redis);

@@ -20,5 +20,12 @@ export const nodeRedisMajor: NodeRedisMajor = majorFromEnvironment();
 const clients = { 4: createClient4, 5: createClient5, 6: createClient6 } as const;
 const clusters = { 4: createCluster4, 5: createCluster5, 6: createCluster6 } as const;
 
+/** A client as users create it: the major's defaults (on v6, RESP3 and a 5 s command timeout). */
 export const createClient = clients[nodeRedisMajor] as unknown as typeof createClient4;
 export const createCluster = clusters[nodeRedisMajor] as unknown as typeof createCluster4;
+
+/** A client for specs that look at Redis themselves: RESP2 on every major, so that `sendCommand` replies have
+ * the same shapes (flat arrays, no maps) wherever the spec reads them. v4 ignores the option. */
+export function createInspectingClient(options: Parameters<typeof createClient4>[0] = {}): ReturnType<typeof createClient4> {
+  return createClient({ ...options, RESP: 2 } as typeof options);
+}

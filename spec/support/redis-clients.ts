@@ -13,6 +13,10 @@ export interface ClientEntry {
   flags: string;
   /** The last command run, or the one it is blocked in, lower case. */
   cmd: string;
+  /** The protocol the connection speaks: '2' or '3'. */
+  resp: string;
+  /** Seconds since its last command began (a blocked read counts from its start). */
+  idleSeconds: number;
 }
 
 export async function clientList(redis: NodeRedis): Promise<ClientEntry[]> {
@@ -27,7 +31,14 @@ export async function clientList(redis: NodeRedis): Promise<ClientEntry[]> {
           .split(' ')
           .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
       );
-      return { id: fields.get('id') ?? '', name: fields.get('name') ?? '', flags: fields.get('flags') ?? '', cmd: fields.get('cmd') ?? '' };
+      return {
+        id: fields.get('id') ?? '',
+        name: fields.get('name') ?? '',
+        flags: fields.get('flags') ?? '',
+        cmd: fields.get('cmd') ?? '',
+        resp: fields.get('resp') ?? '',
+        idleSeconds: Number(fields.get('idle') ?? 0),
+      };
     });
 }
 

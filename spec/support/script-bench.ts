@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createClient } from './node-redis.js';
+import { createInspectingClient } from './node-redis.js';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { RedisStreamClientError } from '../../lib/errors.js';
 import type { StreamInfo } from '../../lib/events.js';
@@ -177,7 +177,7 @@ export class ScriptBench {
 }
 
 async function connect(url: string): Promise<NodeRedis> {
-  const redis = createClient({ url });
+  const redis = createInspectingClient({ url });
   redis.on('error', () => undefined);
   await redis.connect();
   return redis;

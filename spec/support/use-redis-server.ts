@@ -68,7 +68,7 @@ class SpecFrame {
 
   async open(): Promise<void> {
     const fleet = new Fleet(this.required('server', this.server).url);
-    this.test = { fleet, admin: await fleet.connect(), children: [] };
+    this.test = { fleet, admin: await fleet.connect({ inspecting: true }), children: [] };
   }
 
   async close(): Promise<void> {
