@@ -27,7 +27,7 @@ beforeAll(async () => {
   // The keyspace flags preset, as on a managed Redis: the consumer needs no CONFIG at all. K and x for the sessions,
   // t for the writes to the data streams.
   server = await startRedis({ args: ['--notify-keyspace-events', 'Kxt'] });
-  admin = await new Fleet(server.url).connect();
+  admin = await new Fleet(server.url).connect({ inspecting: true });
 });
 afterAll(async () => {
   await admin.disconnect();

@@ -43,7 +43,7 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 beforeEach(async () => {
   fleet = new Fleet(server.url);
-  admin = await fleet.connect();
+  admin = await fleet.connect({ inspecting: true });
 });
 afterEach(() => fleet.close());
 

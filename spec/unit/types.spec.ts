@@ -1,8 +1,11 @@
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
+import { createClient as createClient5, createCluster as createCluster5 } from 'redis5';
+import { createClient as createClient6, createCluster as createCluster6 } from 'redis6';
 import { describe, expectTypeOf, it } from 'vitest';
 import { EventEmitter } from 'eventemitter3';
 import {
   RedisStreamClient,
+  addStream,
   on,
   once,
   type ExpiredStream,
@@ -38,8 +41,16 @@ describe('types', () => {
     expectTypeOf<ReturnType<typeof _client.getPosition>>().toEqualTypeOf<Promise<string | undefined>>();
   });
 
-  it('the constructor accepts a node-redis v4 createClient() result without a cast', () => {
-    expectTypeOf<ReturnType<typeof createClient>>().toExtend<ConstructorParameters<typeof RedisStreamClient>[0]>();
+  it('the constructor and addStream() accept a node-redis 4, 5 or 6 client or cluster client without a cast', () => {
+    type Accepted = ConstructorParameters<typeof RedisStreamClient>[0];
+    expectTypeOf<ReturnType<typeof createClient>>().toExtend<Accepted>();
+    expectTypeOf<ReturnType<typeof createCluster>>().toExtend<Accepted>();
+    expectTypeOf<ReturnType<typeof createClient5>>().toExtend<Accepted>();
+    expectTypeOf<ReturnType<typeof createCluster5>>().toExtend<Accepted>();
+    expectTypeOf<ReturnType<typeof createClient6>>().toExtend<Accepted>();
+    expectTypeOf<ReturnType<typeof createCluster6>>().toExtend<Accepted>();
+    expectTypeOf<ReturnType<typeof createClient6>>().toExtend<Parameters<typeof addStream>[0]>();
+    expectTypeOf<ReturnType<typeof createCluster6>>().toExtend<Parameters<typeof addStream>[0]>();
     expectTypeOf<{ sendCommand(args: string[]): Promise<unknown> }>().not.toExtend<
       ConstructorParameters<typeof RedisStreamClient>[0]
     >();
