@@ -2,21 +2,23 @@ import { ConfigError, RedisStreamClientError } from './errors.js';
 import type { FollowerEvents, MasterFollower } from './master-follower.js';
 import type { Duplicable, RedisClientLike, RedisCommander, RedisConnection } from './redis.js';
 import { isCluster, type RedisClusterLike } from './cluster-client.js';
+import { isSentinel, type RedisSentinelLike } from './sentinel-client.js';
+import { SentinelMaster } from './sentinel-master.js';
 import { SlotMaster } from './slot-master.js';
 import { withTimeout } from './timeout.js';
 
 /** How long connecting may take before init() gives up. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** A client the library takes: a node-redis client or cluster client. */
-export type NodeRedisClient = RedisClientLike | RedisClusterLike;
+/** A client the library takes: a node-redis client, cluster client or Sentinel client. */
+export type NodeRedisClient = RedisClientLike | RedisClusterLike | RedisSentinelLike;
 
 /**
  * The link to the node that holds a service's keys: a connection of the library's own to the node of the client
  * the user gave (never the user's connection itself, whose protocol, timeouts and type mapping are the user's), or,
  * where that node can change, one to its current master that a follower moves when another master takes over (the
- * master of the service's slot on a cluster). Commands go through `commander`, so the parts never hold a node
- * themselves.
+ * master of the service's slot on a cluster, the master a Sentinel set-up names). Commands go through `commander`,
+ * so the parts never hold a node themselves.
  */
 export class NodeLink {
   private current: RedisClientLike | undefined;
@@ -53,7 +55,7 @@ export class NodeLink {
       this.current = node;
       return node;
     }
-    const node = await withTimeout(this.follower.start(), CONNECT_TIMEOUT_MS, 'The cluster');
+    const node = await withTimeout(this.follower.start(), CONNECT_TIMEOUT_MS, isCluster(this.redis) ? 'The cluster' : 'The Sentinel set-up');
     this.current = node;
     return node;
   }
@@ -79,6 +81,7 @@ export class NodeLink {
   }
 
   private followerFor(redis: NodeRedisClient, events: FollowerEvents): MasterFollower | undefined {
+    if (isSentinel(redis)) return new SentinelMaster(redis, this.checkEveryMs, events);
     if (isCluster(redis)) return new SlotMaster(redis, this.routingKey, this.checkEveryMs, events.onMoved, events.onError);
     return undefined;
   }

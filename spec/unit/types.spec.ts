@@ -1,8 +1,11 @@
 import { createClient } from 'redis';
+import { createSentinel as createSentinel5 } from 'redis5';
+import { createSentinel as createSentinel6 } from 'redis6';
 import { describe, expectTypeOf, it } from 'vitest';
 import { EventEmitter } from 'eventemitter3';
 import {
   RedisStreamClient,
+  addStream,
   on,
   once,
   type ExpiredStream,
@@ -44,6 +47,13 @@ describe('types', () => {
       ConstructorParameters<typeof RedisStreamClient>[0]
     >();
     expectTypeOf<ConstructorParameters<typeof RedisStreamClient>[1]>().toEqualTypeOf<RedisStreamClientOptions>();
+  });
+
+  it('the constructor and addStream accept a node-redis 5 or 6 createSentinel() result without a cast', () => {
+    expectTypeOf<ReturnType<typeof createSentinel5>>().toExtend<ConstructorParameters<typeof RedisStreamClient>[0]>();
+    expectTypeOf<ReturnType<typeof createSentinel6>>().toExtend<ConstructorParameters<typeof RedisStreamClient>[0]>();
+    expectTypeOf<ReturnType<typeof createSentinel5>>().toExtend<Parameters<typeof addStream>[0]>();
+    expectTypeOf<ReturnType<typeof createSentinel6>>().toExtend<Parameters<typeof addStream>[0]>();
   });
 
   it('listeners receive StreamLease, ExpiredStream, StreamLease and RedisStreamClientError', () => {
