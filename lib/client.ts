@@ -506,7 +506,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       const nodes = new ClusterNodes(this.redis, this.connections, (error) => this.handleError(error));
       return { nodes: await nodes.start(), database: 0 };
     }
-    if (this.link.address !== undefined) {
+    if (this.link.follows) {
       const nodes = new FollowedMaster(this.link, this.connections, (error) => this.handleError(error));
       return { nodes: await nodes.start(), database: this.database };
     }

@@ -41,6 +41,11 @@ export class NodeLink {
     return this.current;
   }
 
+  /** Whether the node can change, and is followed (a cluster slot's master, a Sentinel master). */
+  get follows(): boolean {
+    return this.follower !== undefined;
+  }
+
   /** Where the node is (`host:port`) when it is followed; undefined on a plain client. */
   get address(): string | undefined {
     return this.follower?.address;

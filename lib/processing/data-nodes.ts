@@ -77,7 +77,12 @@ export class FollowedMaster implements DataNodes {
   }
 
   async start(): Promise<this> {
-    await this.connect();
+    try {
+      await this.connect();
+    } catch (error) {
+      this.stop();
+      throw error;
+    }
     return this;
   }
 
