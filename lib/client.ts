@@ -11,7 +11,7 @@ import { ensureExpiredEvents } from './keyspace-config.js';
 import { KeyspaceSubscriber } from './keyspace-subscriber.js';
 import { keysFor, sessionKey } from './keys.js';
 import { LbsReader, createGroup } from './lbs-reader.js';
-import { NodeLink } from './node-link.js';
+import { NodeLink, type NodeRedisClient } from './node-link.js';
 import { Notifier } from './notifier.js';
 import { parseOptions, parseTimeout, type RedisStreamClientOptions, type ResolvedOptions } from './options.js';
 import { OwnedStreams } from './owned-streams.js';
@@ -19,8 +19,8 @@ import { addStream } from './producer.js';
 import { assertNodeRedis, connectionInfo, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
 import { Session, sessionScripts } from './session.js';
-import { isCluster, type RedisClusterLike } from './cluster-client.js';
-import { ClusterNodes, singleNode } from './processing/data-nodes.js';
+import { isCluster } from './cluster-client.js';
+import { ClusterNodes, FollowedMaster, singleNode } from './processing/data-nodes.js';
 import { Processing, type DataAccess } from './processing/processing.js';
 import { parseRunOptions, type RunOptions } from './processing/run-options.js';
 import { isStreamId } from './processing/stream-id.js';
@@ -44,8 +44,8 @@ const expiredSchema = z.object({
   previousOwner: z.string().min(1),
 });
 
-/** Raised on the fencing counter when the service's slot moves to another master: more than asynchronous
- * replication can lose, so tokens granted there stay above every token granted before. */
+/** Raised on the fencing counter when the service's keys move to another master (a failover, a slot migration):
+ * more than asynchronous replication can lose, so tokens granted there stay above every token granted before. */
 const TOKEN_FAILOVER_MARGIN = 2 ** 30;
 /** How long init() may take in all, by default. */
 const INIT_TIMEOUT_MS = 10_000;
@@ -119,13 +119,14 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
 
   /**
    * @param redis a connected node-redis client (`createClient`) or cluster client (`createCluster`) of node-redis
-   * 4.7+, 5 or 6, in any protocol. The client duplicates it for connections of its own (commands, heartbeats, the
-   * blocking LBS read, the subscriber), which speak RESP2 without a command timeout whatever the client's settings,
-   * and closes only those. On a cluster it
-   * talks to the master that owns the service's hash slot, and follows it when it fails over or moves.
+   * 4.7+, 5 or 6, in any protocol, or a node-redis 5 or 6 Sentinel client (`createSentinel`). The client duplicates
+   * it for connections of its own (commands, heartbeats, the blocking LBS read, the subscriber), which speak RESP2
+   * without a command timeout whatever the client's settings, and closes only those. On a cluster it talks to the
+   * master that owns the service's hash slot, and follows it when it fails over or moves; with Sentinel, to the
+   * master the sentinels name, and follows it through failovers.
    */
   constructor(
-    private readonly redis: RedisClientLike | RedisClusterLike,
+    private readonly redis: NodeRedisClient,
     options: RedisStreamClientOptions,
   ) {
     super();
@@ -497,22 +498,27 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.processing.start();
   }
 
-  /** Where the data streams are: on a single Redis, read through a connection of their own; on a cluster, through
-   * one of their own per master, following the slot map. */
+  /** Where the data streams are: on a single Redis, read through a connection of their own; with Sentinel, too,
+   * moved with the client to each new master; on a cluster, through one of their own per master, following the
+   * slot map. */
   private async dataAccess(): Promise<DataAccess> {
     if (isCluster(this.redis)) {
       const nodes = new ClusterNodes(this.redis, this.connections, (error) => this.handleError(error));
       return { nodes: await nodes.start(), database: 0 };
     }
+    if (this.link.follows) {
+      const nodes = new FollowedMaster(this.link, this.connections, (error) => this.handleError(error));
+      return { nodes: await nodes.start(), database: this.database };
+    }
     const node = this.link.node;
     return { nodes: singleNode(await this.connections.open('data', node), node), database: this.database };
   }
 
-  /** The service's slot is now served by another master (failover, or slot migration): move every connection
-   * there. Expiry events and scripts do not follow, so set the flags again and reconcile. */
+  /** The service's keys are now on another master (a failover; on a cluster, a slot migration too): move every
+   * connection there. Expiry events and scripts do not follow, so set the flags again and reconcile. */
   private async moved(node: RedisConnection): Promise<void> {
     if (this.state !== 'running') return;
-    this.context.log.warn(`The service's hash slot moved to another master; following it`);
+    this.context.log.warn(`The service's keys moved to another master; following it`, { node: this.link.address });
     // Raise the fencing counter before anything can be granted there.
     await node.sendCommand(['INCRBY', this.context.keys.token, String(TOKEN_FAILOVER_MARGIN)]);
     // The session first: its heartbeats must reach the new master before the validity window ends.

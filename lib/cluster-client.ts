@@ -1,4 +1,4 @@
-import { closeConnection, DEDICATED_CONNECTION, type Duplicable, type RedisClientLike, type RedisCommander, type RedisConnection } from './redis.js';
+import { closeConnection, DEDICATED_CONNECTION, type Duplicable, type RedisCommander, type RedisConnection } from './redis.js';
 import { withTimeout } from './timeout.js';
 
 /** The slice of a node-redis cluster client (`createCluster()`, v4, v5 or v6) this library uses. */
@@ -25,7 +25,7 @@ type NodeClient = RedisConnection & {
 /** How long a node may take to connect or answer a topology question before another node is asked. */
 export const ASK_TIMEOUT_MS = 500;
 
-export function isCluster(redis: RedisClientLike | RedisClusterLike): redis is RedisClusterLike {
+export function isCluster(redis: object): redis is RedisClusterLike {
   return 'masters' in redis && 'nodeClient' in redis;
 }
 

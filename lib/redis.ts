@@ -82,18 +82,21 @@ export async function connectionInfo(redis: RedisCommander): Promise<{ database:
 }
 
 /**
- * Refuses anything but a node-redis client (`createClient()`) or cluster client (`createCluster()`) of a major the
- * library knows, with a ConfigError naming the problem, rather than a TypeError deep inside later: ioredis and
- * node-redis 3 have a `sendCommand` of another signature, and neither has node-redis's `isReady` or `masters`.
+ * Refuses anything but a node-redis client (`createClient()`), cluster client (`createCluster()`) or Sentinel client
+ * (`createSentinel()`, node-redis 5 and 6) of a major the library knows, with a ConfigError naming the problem,
+ * rather than a TypeError deep inside later: ioredis and node-redis 3 have a `sendCommand` of another signature, and
+ * neither has node-redis's `isReady`, `masters` or `getMasterNode`.
  */
 export function assertNodeRedis(redis: unknown): void {
   const candidate = redis as Record<string, unknown> | null | undefined;
+  const isObject = typeof candidate === 'object' && candidate !== null;
   const hasFunctions = (...names: string[]) => names.every((name) => typeof candidate?.[name] === 'function');
-  const client = typeof candidate === 'object' && candidate !== null && 'isReady' in candidate && hasFunctions('sendCommand', 'duplicate');
-  const cluster = typeof candidate === 'object' && candidate !== null && 'masters' in candidate && hasFunctions('sendCommand', 'nodeClient');
-  if (!client && !cluster) {
+  const client = isObject && 'isReady' in candidate && hasFunctions('sendCommand', 'duplicate');
+  const cluster = isObject && 'masters' in candidate && hasFunctions('sendCommand', 'nodeClient');
+  const sentinel = isObject && 'isReady' in candidate && hasFunctions('sendCommand', 'getMasterNode', 'getSentinelNode', '_execute');
+  if (!client && !cluster && !sentinel) {
     throw new ConfigError(
-      'Expected a node-redis client (createClient() or createCluster() of the `redis` package, v4, v5 or v6): ioredis, node-redis 3 and other clients are not supported',
+      'Expected a node-redis client: createClient() or createCluster() of the `redis` package (v4, v5 or v6), or createSentinel() (v5 or v6); ioredis, node-redis 3 and other clients are not supported',
       'redis',
     );
   }

@@ -1,5 +1,6 @@
 import { ASK_TIMEOUT_MS, connectionTo, onNode, type RedisClusterLike } from './cluster-client.js';
 import { ClusterTopology } from './cluster-topology.js';
+import type { MasterFollower } from './master-follower.js';
 import { closeConnection, type RedisCommander, type RedisConnection } from './redis.js';
 import { withTimeout } from './timeout.js';
 
@@ -9,7 +10,7 @@ import { withTimeout } from './timeout.js';
  * a dead master's slots wait forever, so the topology is checked here on a timer and on demand, and the
  * connection replaced when the slot's master changes.
  */
-export class SlotMaster {
+export class SlotMaster implements MasterFollower {
   private slot = -1;
   private current: { address: string; client: RedisConnection } | undefined;
   private readonly topology: ClusterTopology;
@@ -25,6 +26,10 @@ export class SlotMaster {
     private readonly onError: (error: unknown) => void,
   ) {
     this.topology = new ClusterTopology(cluster);
+  }
+
+  get address(): string | undefined {
+    return this.current?.address;
   }
 
   async start(): Promise<RedisConnection> {

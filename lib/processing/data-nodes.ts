@@ -43,6 +43,96 @@ const TOPOLOGY_CHECK_MS = 1000;
  * queues commands for it meanwhile). */
 export const NODE_TIMEOUT_MS = 5000;
 
+/** The master that holds every stream where it can change (a Redis Sentinel set-up): the client's link to it. */
+export interface FollowedNode {
+  /** The master's address (`host:port`). */
+  readonly address: string | undefined;
+  /** Something to open a connection to the master with. */
+  readonly node: Duplicable;
+  /** Calls `listener` once the client has followed the master to another node; returns how to stop. */
+  onMove(listener: () => void): () => void;
+  /** An error may mean the master changed: look now. */
+  checkSoon(): void;
+}
+
+/**
+ * One master holds every stream, as on a single Redis, but a failover may put another in its place (Redis
+ * Sentinel): reads go through a connection of their own to the current master, opened again there when the client
+ * has followed it, and each stream is listened for on the master by name (not `single`), so that it is listened
+ * for again on the new one.
+ */
+export class FollowedMaster implements DataNodes {
+  readonly single = false;
+  private connection: Promise<RedisConnection> | undefined;
+  private movesListener: () => void = () => undefined;
+  private readonly unsubscribe: () => void;
+  private stopped = false;
+
+  constructor(
+    private readonly master: FollowedNode,
+    private readonly connections: Connections,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.unsubscribe = master.onMove(() => this.moved());
+  }
+
+  async start(): Promise<this> {
+    try {
+      await this.connect();
+    } catch (error) {
+      this.stop();
+      throw error;
+    }
+    return this;
+  }
+
+  async send(_key: string, args: string[]): Promise<unknown> {
+    try {
+      // A connection to a master that died waits in node-redis's queue until the client has followed the new one.
+      return await withTimeout(this.connect().then((connection) => connection.sendCommand(args)), NODE_TIMEOUT_MS, `A command to the master (${this.master.address})`);
+    } catch (error) {
+      this.master.checkSoon();
+      throw error;
+    }
+  }
+
+  group(keys: readonly string[]): string[][] {
+    return [[...keys]];
+  }
+
+  nodeOf(): { readonly name: string; readonly node: Duplicable } {
+    return { name: this.master.address ?? '', node: this.master.node };
+  }
+
+  onMoves(listener: () => void): void {
+    this.movesListener = listener;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+  }
+
+  private connect(): Promise<RedisConnection> {
+    if (!this.connection) {
+      const connection = this.connections.open('data', this.master.node, NODE_TIMEOUT_MS);
+      connection.catch(() => {
+        if (this.connection === connection) this.connection = undefined;
+      });
+      this.connection = connection;
+    }
+    return this.connection;
+  }
+
+  /** The client has followed the master: reads go there, and every stream is listened for there. */
+  private moved(): void {
+    if (this.stopped) return;
+    this.connection = undefined;
+    this.connect().catch((error: unknown) => this.onError(error));
+    this.movesListener();
+  }
+}
+
 /**
  * A cluster: each stream's commands go to its slot's master, on one connection of the library's own per master (the
  * slot map is the library's: see ClusterTopology). An error or a slow answer has the map asked again; a connection

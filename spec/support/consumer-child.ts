@@ -6,7 +6,7 @@
  * `processing`, it processes its streams with `client.run()` and records every handler call (handler-records.ts).
  */
 import { fileURLToPath } from 'node:url';
-import { createClient, createCluster, createInspectingClient } from './node-redis.js';
+import { createClient, createCluster, createInspectingClient, createSentinel } from './node-redis.js';
 import {
   AlreadyClaimedError,
   NotOwnerError,
@@ -83,6 +83,9 @@ export interface SpawnOptions {
 }
 
 const READY_TIMEOUT_MS = 20_000;
+
+/** Where a child connects: a Redis URL, the node URLs of a Redis Cluster, or a Sentinel set-up (node-redis 5, 6). */
+export type ChildTarget = string | string[] | { sentinel: string; rootNodes: Array<{ host: string; port: number }> };
 const CHILD_FILE = fileURLToPath(import.meta.url);
 
 /** The parent's handle on one child consumer and everything it reported. */
@@ -137,15 +140,15 @@ export class ConsumerChild {
   }
 }
 
-/** Starts a child consumer and resolves once its client is initialised. `url` is a Redis URL, or the node URLs of
- * a Redis Cluster. */
+/** Starts a child consumer and resolves once its client is initialised. `url` is a Redis URL, the node URLs of a
+ * Redis Cluster, or a Sentinel set-up's master name and sentinels. */
 export async function spawnConsumer(
-  url: string | string[],
+  url: ChildTarget,
   options: RedisStreamClientOptions,
   { claimExpired = false, clientName, readyTimeoutMs = READY_TIMEOUT_MS, processing }: SpawnOptions = {},
 ): Promise<ConsumerChild> {
-  if (Array.isArray(url) && clientName !== undefined) throw new TypeError('spawnConsumer(): clientName is not supported on a cluster');
-  if (Array.isArray(url) && processing !== undefined) throw new TypeError('spawnConsumer(): processing is not supported on a cluster');
+  if (typeof url !== 'string' && clientName !== undefined) throw new TypeError('spawnConsumer(): clientName is only supported on a single Redis');
+  if (typeof url !== 'string' && processing !== undefined) throw new TypeError('spawnConsumer(): processing is only supported on a single Redis');
   const settings: ChildSettings = { url, options, claimExpired, clientName, processing };
   const forked = forkTs<ConsumerReport, ConsumerCommand>(CHILD_FILE, [JSON.stringify(settings)]);
   const consumer = new ConsumerChild(forked);
@@ -162,7 +165,7 @@ export async function spawnConsumer(
 // ---- the child ----
 
 interface ChildSettings {
-  url: string | string[];
+  url: ChildTarget;
   options: RedisStreamClientOptions;
   claimExpired: boolean;
   clientName: string | undefined;
@@ -175,13 +178,16 @@ async function runChild({ url, options, claimExpired, clientName, processing }: 
     reportCount++;
     return report(sent);
   };
-  const redis = Array.isArray(url)
-    ? createCluster({ rootNodes: url.map((node) => ({ url: node })) })
-    : createClient({ url, ...(clientName ? { name: clientName } : {}) });
+  const redis =
+    typeof url === 'string'
+      ? createClient({ url, ...(clientName ? { name: clientName } : {}) })
+      : Array.isArray(url)
+        ? createCluster({ rootNodes: url.map((node) => ({ url: node })) })
+        : createSentinel({ name: url.sentinel, sentinelRootNodes: url.rootNodes });
   redis.on('error', () => undefined);
   const client = new RedisStreamClient(redis, options);
   // The records go over a connection of their own, so that they do not wait behind the library's commands.
-  const recorder = processing && !Array.isArray(url) ? createInspectingClient({ url }) : undefined;
+  const recorder = processing && typeof url === 'string' ? createInspectingClient({ url }) : undefined;
   recorder?.on('error', () => undefined);
   if (recorder && processing) client.run({ ...processing.run, eachEntry: recordingHandler(recorder, client.id(), processing) });
   const added = (lease: StreamLease): void =>
@@ -215,7 +221,7 @@ async function runChild({ url, options, claimExpired, clientName, processing }: 
       failed = await stopped.then(() => undefined, (error: unknown) => String(error));
       await send({ event: 'stopped', how, ...(failed ? { failed } : {}), at: Date.now() });
     }
-    await redis.disconnect().catch(() => undefined);
+    await ('disconnect' in redis ? redis.disconnect() : redis.close()).catch(() => undefined);
     await recorder?.disconnect().catch(() => undefined);
     const goodbye = (): void => {
       // Diagnosis only (unref'd, so it cannot keep the process alive itself): what still holds the event loop.

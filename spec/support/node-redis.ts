@@ -1,11 +1,12 @@
 /**
  * The node-redis major the specs run against: `RSC_NODE_REDIS=5` or `6` picks the `redis5` or `redis6` dev dependency
  * (npm aliases of redis@5 and redis@6); unset or `4`, the `redis` dev dependency (v4). Specs create their clients
- * here, typed as v4's (the methods they call are named alike in every major).
+ * here, typed as v4's (the methods they call are named alike in every major); Sentinel clients, which v4 lacks, as
+ * v5's.
  */
 import { createClient as createClient4, createCluster as createCluster4 } from 'redis';
-import { createClient as createClient5, createCluster as createCluster5 } from 'redis5';
-import { createClient as createClient6, createCluster as createCluster6 } from 'redis6';
+import { createClient as createClient5, createCluster as createCluster5, createSentinel as createSentinel5 } from 'redis5';
+import { createClient as createClient6, createCluster as createCluster6, createSentinel as createSentinel6 } from 'redis6';
 
 export type NodeRedisMajor = 4 | 5 | 6;
 
@@ -28,4 +29,18 @@ export const createCluster = clusters[nodeRedisMajor] as unknown as typeof creat
  * the same shapes (flat arrays, no maps) wherever the spec reads them. v4 ignores the option. */
 export function createInspectingClient(options: Parameters<typeof createClient4>[0] = {}): ReturnType<typeof createClient4> {
   return createClient({ ...options, RESP: 2 } as typeof options);
+}
+
+/** Why the Sentinel specs cannot run on this major, or undefined when they can: node-redis v4 has no Sentinel
+ * client (`createSentinel` came with v5). */
+export const sentinelUnsupported: string | undefined =
+  nodeRedisMajor === 4 ? 'node-redis v4 has no Sentinel client (createSentinel came with v5): run with RSC_NODE_REDIS=5 or 6' : undefined;
+
+export type NodeRedisSentinel = ReturnType<typeof createSentinel5>;
+
+/** `createSentinel` of the major picked; throws on v4. */
+export function createSentinel(options: Parameters<typeof createSentinel5>[0]): NodeRedisSentinel {
+  if (nodeRedisMajor === 4) throw new Error(sentinelUnsupported);
+  const create = nodeRedisMajor === 5 ? createSentinel5 : (createSentinel6 as unknown as typeof createSentinel5);
+  return create(options);
 }

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,9 @@ const LOG_LIMIT = 16_384;
 export interface StartRedisOptions {
   /** Extra redis-server arguments, appended last so they override the defaults (e.g. `--appendonly yes`). */
   args?: string[];
+  /** The contents of a config file, written in the server's dir and given first: Redis Sentinel needs one it can
+   * rewrite (with `args: ['--sentinel']`). */
+  config?: string;
 }
 
 export interface RedisServer {
@@ -77,11 +80,13 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const dir = await mkdtemp(path.join(os.tmpdir(), 'redis-stream-client-'));
   let port = 0;
   let running: Running | undefined;
+  const configFile = options.config === undefined ? undefined : path.join(dir, 'redis.conf');
   try {
+    if (configFile) await writeFile(configFile, options.config!);
     for (let attempt = 1; !running; attempt++) {
       port = await freePort();
       try {
-        running = await launch(port, dir, extraArgs);
+        running = await launch(port, dir, extraArgs, configFile);
       } catch (error) {
         // Another process may grab the port between probing and binding; pick a new one.
         if (!(error instanceof PortInUseError) || attempt >= PORT_ATTEMPTS) throw error;
@@ -126,7 +131,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     async restart() {
       if (stopped) throw new Error('restart() after stop()');
       await halt();
-      current = await launch(port, dir, extraArgs);
+      current = await launch(port, dir, extraArgs, configFile);
     },
     async cli(...args) {
       const { stdout } = await execFileAsync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
@@ -139,9 +144,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
 
 class PortInUseError extends Error {}
 
-async function launch(port: number, dir: string, extraArgs: string[]): Promise<Running> {
+async function launch(port: number, dir: string, extraArgs: string[], configFile?: string): Promise<Running> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const child = spawn('redis-server', [...args, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', [...(configFile ? [configFile] : []), ...args, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const append = (chunk: Buffer): void => {
     log = (log + chunk.toString()).slice(-LOG_LIMIT);

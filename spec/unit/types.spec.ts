@@ -1,6 +1,6 @@
 import { createClient, createCluster } from 'redis';
-import { createClient as createClient5, createCluster as createCluster5 } from 'redis5';
-import { createClient as createClient6, createCluster as createCluster6 } from 'redis6';
+import { createClient as createClient5, createCluster as createCluster5, createSentinel as createSentinel5 } from 'redis5';
+import { createClient as createClient6, createCluster as createCluster6, createSentinel as createSentinel6 } from 'redis6';
 import { describe, expectTypeOf, it } from 'vitest';
 import { EventEmitter } from 'eventemitter3';
 import {
@@ -55,6 +55,13 @@ describe('types', () => {
       ConstructorParameters<typeof RedisStreamClient>[0]
     >();
     expectTypeOf<ConstructorParameters<typeof RedisStreamClient>[1]>().toEqualTypeOf<RedisStreamClientOptions>();
+  });
+
+  it('the constructor and addStream accept a node-redis 5 or 6 createSentinel() result without a cast', () => {
+    expectTypeOf<ReturnType<typeof createSentinel5>>().toExtend<ConstructorParameters<typeof RedisStreamClient>[0]>();
+    expectTypeOf<ReturnType<typeof createSentinel6>>().toExtend<ConstructorParameters<typeof RedisStreamClient>[0]>();
+    expectTypeOf<ReturnType<typeof createSentinel5>>().toExtend<Parameters<typeof addStream>[0]>();
+    expectTypeOf<ReturnType<typeof createSentinel6>>().toExtend<Parameters<typeof addStream>[0]>();
   });
 
   it('listeners receive StreamLease, ExpiredStream, StreamLease and RedisStreamClientError', () => {
