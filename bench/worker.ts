@@ -2,9 +2,9 @@
  * A consumer process of the benchmarks. The bench process forks it (bench/lib/workers.ts) and drives it over
  * IPC: start a consumer (RedisStreamClient or a baseline), report what it owns and what it processed, hand off,
  * stop, measure memory; or produce entries at a steady rate. Every call its Redis clients send is counted here, by
- * command and by script. Every connection of a consumer carries its id as client name (CLIENT LIST).
+ * command and by script. Every connection of a consumer carries its id as client name (CLIENT LIST). Its clients are
+ * of the node-redis major given as `--client=v4|v5|v6` on its command line (bench/lib/node-redis.ts; v4 without).
  */
-import { createClient } from 'redis';
 import { AlreadyClaimedError, RedisStreamClient, type LeaseOrigin, type ReleaseReason } from '../lib/index.js';
 import { luaScripts } from '../lib/scripts/generated.js';
 import { report, serveRequests, type Replying } from '../spec/support/forked.js';
@@ -13,6 +13,7 @@ import { PerStreamXreadConsumer } from './baselines/per-stream-xread.js';
 import { PollingConsumer } from './baselines/polling.js';
 import type { BaselineEvents, NodeRedis } from './baselines/common.js';
 import { EntryRecorder } from './lib/entry-recorder.js';
+import { baselineClientOptions, loadCreateClient, parseClientMajors } from './lib/node-redis.js';
 import { producePaced } from './lib/paced-producer.js';
 import {
   wallNow,
@@ -31,6 +32,9 @@ import {
 const FLUSH_MS = 20;
 /** Script calls logged one by one after a counters reset. */
 const LOG_LIMIT = 300;
+
+const clientMajor = parseClientMajors(process.argv.find((arg) => arg.startsWith('--client='))?.slice('--client='.length))[0]!;
+const createClient = await loadCreateClient(clientMajor);
 
 const scriptNames = new Map<string, string>(Object.entries(luaScripts).map(([name, script]) => [script.sha, name]));
 scriptNames.set(EXTEND_SHA, 'extend');
@@ -99,7 +103,8 @@ function streamsIn(message: string): number {
 }
 
 /** Wraps a node-redis client so that every sendCommand is counted, and every hand-off message to `consumerId` is
- * timed, on it and on its duplicates. */
+ * timed, on it and on its duplicates. Alike in v4, v5 and v6: sendCommand(args, options?) returns a promise,
+ * duplicate(overrides?) a client, subscribe / pSubscribe take (channels, listener, ...). */
 function counted(client: NodeRedis, consumerId: string): NodeRedis {
   return new Proxy(client, {
     get(target, property) {
@@ -236,7 +241,8 @@ async function start(config: StartConfig): Promise<Started> {
   const recorder = new Recorder(config);
   const consumerId = config.consumerId ?? `${config.impl}-${process.pid}-${config.session}`;
   // The name goes to every duplicate() too: the library's connections and the baselines' are all named for CLIENT LIST.
-  const redis = counted(createClient({ url: config.url, name: consumerId }), consumerId);
+  const clientOptions = { url: config.url, name: consumerId, ...(config.impl === 'ours' ? {} : baselineClientOptions(clientMajor)) };
+  const redis = counted(createClient(clientOptions), consumerId);
   redis.on('error', (error: unknown) => recorder.onError(error));
   await redis.connect();
   const events: BaselineEvents = {

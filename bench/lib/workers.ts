@@ -1,6 +1,7 @@
 /** The bench process's side of the consumer workers: forking, requests over IPC, what each one reported. */
 import { fileURLToPath } from 'node:url';
 import { forkTs, type Exit, type Forked } from '../../spec/support/forked.js';
+import { DEFAULT_CLIENT, type ClientMajor } from './node-redis.js';
 import type {
   AddedItem,
   Counters,
@@ -37,15 +38,19 @@ export class Worker {
   initAt = 0;
   private session = 0;
 
-  private constructor(private readonly forked: Forked<WorkerEvent, Request>) {
+  private constructor(
+    private readonly forked: Forked<WorkerEvent, Request>,
+    /** The node-redis major of every client the worker creates. */
+    readonly client: ClientMajor,
+  ) {
     forked.onReport((event) => this.receive(event));
   }
 
-  /** Forks a worker and resolves once it serves requests. With BENCH_CPU_PROF=<dir>, each worker writes a CPU
-   * profile there when it exits (not when killed). */
-  static async spawn({ gc = false }: { gc?: boolean } = {}): Promise<Worker> {
-    const forked = forkTs<WorkerEvent, Request>(WORKER_FILE, [], { gc, cpuProfileDir: process.env.BENCH_CPU_PROF || undefined });
-    const worker = new Worker(forked);
+  /** Forks a worker whose clients are of node-redis `client` and resolves once it serves requests. With
+   * BENCH_CPU_PROF=<dir>, each worker writes a CPU profile there when it exits (not when killed). */
+  static async spawn({ gc = false, client = DEFAULT_CLIENT }: { gc?: boolean; client?: ClientMajor } = {}): Promise<Worker> {
+    const forked = forkTs<WorkerEvent, Request>(WORKER_FILE, [`--client=${client}`], { gc, cpuProfileDir: process.env.BENCH_CPU_PROF || undefined });
+    const worker = new Worker(forked, client);
     await forked.ready((event) => event.type === 'up', START_TIMEOUT_MS);
     return worker;
   }
@@ -155,10 +160,12 @@ export class Worker {
 }
 
 /** Workers kept up between runs (starting one with tsx costs about a second of CPU). Killed ones are replaced on
- * demand, never during a measurement. */
+ * demand, never during a measurement. All of a pool's workers create clients of one node-redis major. */
 export class WorkerPool {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
+
+  constructor(readonly client: ClientMajor = DEFAULT_CLIENT) {}
 
   async acquire(count: number): Promise<Worker[]> {
     const ready = this.idle.splice(0, count).filter((worker) => worker.alive);
@@ -167,7 +174,7 @@ export class WorkerPool {
 
   /** New worker processes, never idle ones (a restart runs a consumer in a process of its own). */
   async spawn(count: number): Promise<Worker[]> {
-    const spawned = await Promise.all(Array.from({ length: count }, () => Worker.spawn()));
+    const spawned = await Promise.all(Array.from({ length: count }, () => Worker.spawn({ client: this.client })));
     spawned.forEach((worker) => this.all.add(worker));
     return spawned;
   }

@@ -1,8 +1,10 @@
 import type { BenchRedis } from '../lib/harness.js';
+import type { ClientMajor } from '../lib/node-redis.js';
 import type { WorkerPool } from '../lib/workers.js';
 
 export interface Context {
   bench: BenchRedis;
+  /** Workers whose clients are all of one node-redis major (pool.client). */
   pool: WorkerPool;
   smoke: boolean;
   /** Runs per configuration, when given on the command line (--runs). */
@@ -33,6 +35,11 @@ export interface ScenarioResult {
   /** Things that did not run as they must (smoke fails on these). */
   failures: string[];
   data: unknown;
+  /** The library's headline figures, [column, value] in order: a run on several node-redis majors puts each
+   * major's in a row of one table per scenario. */
+  headline?: Array<[string, string]>;
+  /** The node-redis major of the workers' clients (set by the run). */
+  client?: ClientMajor;
 }
 
 export function runsFor(context: Context, full: number, smoke = 1): number {

@@ -82,7 +82,18 @@ export async function heartbeatCost(context: Context): Promise<ScenarioResult> {
     }
   }
   const data: HeartbeatData = { heartbeatMs, runs };
-  return { name: 'heartbeat', title: 'Heartbeat cost', ...heartbeatReport(data), failures, data };
+  return { name: 'heartbeat', title: 'Heartbeat cost', ...heartbeatReport(data), failures, data, headline: heartbeatHeadline(data) };
+}
+
+/** The library's figures for a row per node-redis major: per N, the calls its connections sent and the commands
+ * Redis ran, per second, over the idle window. */
+export function heartbeatHeadline(data: HeartbeatData): Array<[string, string]> {
+  return data.runs
+    .filter((run) => run.impl === 'ours')
+    .map((run) => [
+      `N=${fmt(run.streams)}: calls/s / Redis commands/s`,
+      `${fmt(run.clientCalls / run.windowSeconds, 2)} / ${fmt(run.redis.commands / run.windowSeconds, 1)}`,
+    ]);
 }
 
 /** Waits until the worker owns `streams`, or has stopped gaining streams for 10 s (a baseline that cannot hold

@@ -21,7 +21,7 @@ export async function memory(context: Context): Promise<ScenarioResult> {
   const [streams = 100_000] = sizesFor(context, [100_000], [1000]);
   const heartbeatMs = 2000;
   const service = newService('m');
-  const worker = await Worker.spawn({ gc: true });
+  const worker = await Worker.spawn({ gc: true, client: context.pool.client });
   try {
     await worker.start({ impl: 'ours', url: context.bench.url, serviceName: service, heartbeatMs, autoClaim: true, report: 'count' });
     await sleep(1000);

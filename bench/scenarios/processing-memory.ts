@@ -40,7 +40,7 @@ export async function runProcessingMemory(context: Context, mode: MemoryMode, st
   const redis = context.bench.redis;
   const service = newService('pg');
   const names = streamNames(service, streams);
-  const worker = await Worker.spawn({ gc: true });
+  const worker = await Worker.spawn({ gc: true, client: context.pool.client });
   try {
     await fill(redis, names, 1);
     await worker.start({

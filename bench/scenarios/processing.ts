@@ -82,7 +82,41 @@ export async function processing(context: Context): Promise<ScenarioResult> {
     checks: processingChecks(data),
     failures: processingFailures(data),
     data,
+    headline: processingHeadline(data),
   };
+}
+
+/** The library's figures for a row per node-redis major: drain rate, append → handler start under load, resume
+ * after a SIGKILL, heap per idle stream (each part that ran). */
+export function processingHeadline(data: ProcessingData): Array<[string, string]> {
+  const headline: Array<[string, string]> = [];
+  const ours = data.throughput.filter((run) => run.reading === 'ours');
+  const drain = ours.find((run) => run.produceRate === 0);
+  if (drain) headline.push([`drain ${fmt(drain.streams)} streams entries/s`, `${fmt(entriesPerSecond(drain))}${drain.complete ? '' : ' (incomplete)'}`]);
+  const withProducer = ours.find((run) => run.produceRate > 0);
+  if (withProducer) headline.push([`drain, producer offering ${fmt(withProducer.produceRate)}/s: entries/s`, fmt(whileProducingRate(withProducer))]);
+  for (const run of data.manyStreams.filter((r) => r.reading === 'ours')) {
+    const s = summarize(run.latencies);
+    headline.push([
+      `${fmt(run.streams)} streams at ${fmt(run.rate)}/s: processed, append → start p50 / p99 ms`,
+      `${fmt(run.processed)}/${fmt(run.produced.sent)}, ${fmt(s.p50)} / ${fmt(s.p99)}`,
+    ]);
+  }
+  const resume = data.resume.filter((r) => r.reading === 'ours');
+  if (resume.length > 0) {
+    const p99s = resume.map((run) => quantileOf(run.firstStarted, run.streams, 0.99));
+    headline.push([
+      `resume ${fmt(resume[0]!.streams)} streams: kill → first entry p99 ms`,
+      p99s.map((p99) => (Number.isFinite(p99) ? fmt(p99) : 'not all resumed')).join(', '),
+    ]);
+    headline.push([
+      'resume: processed twice (bound), lost',
+      resume.map((run) => `${fmt(run.duplicates)} (${fmt(run.bound)}), ${fmt(run.lost)}`).join('; '),
+    ]);
+  }
+  const running = data.memory.find((run) => run.mode === 'run');
+  if (running) headline.push([`heap per idle stream under run() (${fmt(running.streams)}) B`, fmt(heapPerStream(running))]);
+  return headline;
 }
 
 /** Things that did not run as they must: ours must process everything it was given. */

@@ -79,7 +79,7 @@ export async function takeoverLatency(context: Context): Promise<ScenarioResult>
     await deleteKeys(context.bench.redis, [`${ttlPrefix}*`]);
   }
   const data: TakeoverData = { heartbeatMs, ttlKeys, capMs, runs };
-  return { name: 'takeover', title: 'Takeover latency', ...takeoverReport(data), failures, data };
+  return { name: 'takeover', title: 'Takeover latency', ...takeoverReport(data), failures, data, headline: takeoverHeadline(data) };
 }
 
 export function targetFor(streams: number, heartbeatMs: number): number {
@@ -108,6 +108,23 @@ export function takeoverSeries(data: TakeoverData): TakeoverSeries[] {
   return series;
 }
 
+/** The q-quantile of a series' latencies, a stream never owned again within the cap counting as later than it. */
+function quantileText(series: TakeoverSeries, q: number, capMs: number): string {
+  const rank = Math.ceil(q * series.total);
+  return rank > series.latencies.length ? `> ${fmt(capMs)}` : fmt(series.latencies[rank - 1]!);
+}
+
+/** The library's figures for a row per node-redis major: ours with autoClaim (its default), p50 / p99 per K. */
+export function takeoverHeadline(data: TakeoverData): Array<[string, string]> {
+  const autoClaim = variantName(VARIANTS[0]!);
+  return takeoverSeries(data)
+    .filter((series) => series.variant === autoClaim)
+    .map((series) => [
+      `K=${fmt(series.streams)}, ${autoClaim}: p50 / p99 ms`,
+      `${quantileText(series, 0.5, data.capMs.ours)} / ${quantileText(series, 0.99, data.capMs.ours)}`,
+    ]);
+}
+
 export function takeoverReport(data: TakeoverData): { tables: string[]; checks: Check[] } {
   const checks: Check[] = [];
   const rows: string[][] = [];
@@ -117,11 +134,7 @@ export function takeoverReport(data: TakeoverData): { tables: string[]; checks: 
     const owned = series.latencies.length;
     const missing = series.total - owned;
     const cap = data.capMs[series.impl];
-    // A stream never owned again within the cap counts as later than the cap.
-    const p = (q: number): string => {
-      const rank = Math.ceil(q * series.total);
-      return rank > owned ? `> ${fmt(cap)}` : fmt(series.latencies[rank - 1]!);
-    };
+    const p = (q: number): string => quantileText(series, q, cap);
     const perRunP99 = runs.map((run) => {
       const rank = Math.ceil(0.99 * run.streams);
       return rank > run.latencies.length ? Number.POSITIVE_INFINITY : run.latencies[rank - 1]!;
