@@ -92,7 +92,10 @@ export class StreamWakeups {
       if (!listener) continue;
       void listener.connection
         .then((connection) => connection.unsubscribe(keys.map((key) => this.prefix + key)))
-        .catch((error: unknown) => this.stopped || this.events.onError(error));
+        .catch((error: unknown) => {
+          // A listener dropped meanwhile (its node no longer holds these streams) was closed: nothing to report.
+          if (!this.stopped && this.listeners.get(name) === listener) this.events.onError(error);
+        });
     }
   }
 
