@@ -52,7 +52,8 @@ function count(args: readonly string[]): (() => void) | undefined {
   const command = String(args[0]).toUpperCase();
   counters.calls[command] = (counters.calls[command] ?? 0) + 1;
   if (command !== 'EVALSHA' && command !== 'EVAL') return undefined;
-  const name = command === 'EVALSHA' ? (scriptNames.get(String(args[1])) ?? 'unknown') : `eval:${scriptNameOfSource(String(args[1]))}`;
+  // A script's first call is an EVAL of its source (ScriptRunner), later ones EVALSHA: both count under its name.
+  const name = command === 'EVALSHA' ? (scriptNames.get(String(args[1])) ?? 'unknown') : scriptNameOfSource(String(args[1]));
   const sentAt = wallNow();
   const entry = (counters.scripts[name] ??= { calls: 0, entries: 0, totalMs: 0, maxMs: 0, firstAt: sentAt, lastAt: 0 });
   entry.calls++;

@@ -116,9 +116,9 @@ export interface Counters {
 /** A 'handoff:' message heard: [wall-clock ms heard, ms to handle it, streams it hands over]. */
 export type HandoffHeard = [number, number, number];
 
-/** The logged calls of one script (Counters.log): by EVALSHA, or by the EVAL that follows a NOSCRIPT. */
+/** The logged calls of one script (Counters.log), by EVAL or EVALSHA. */
 export function loggedCalls(counters: Counters, script: string): Array<[string, number, number]> {
-  return counters.log.filter(([name]) => name === script || name === `eval:${script}`);
+  return counters.log.filter(([name]) => name === script);
 }
 
 /** Script calls of one script, timed in the worker from send to reply (queueing in the client included). */

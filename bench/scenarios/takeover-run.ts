@@ -225,7 +225,7 @@ export interface Phases {
 
 /** A survivor's takeover phases from its call log, in ms after `expiryAt`. */
 function phasesOf(counters: Counters, expiryAt: number): Phases | undefined {
-  const orphans = counters.log.filter(([name]) => /^(eval:)?(list|read)-orphans$/.test(name));
+  const orphans = counters.log.filter(([name]) => /^(list|read)-orphans$/.test(name));
   const claim = counters.scripts.claim;
   if (orphans.length === 0 || !claim || claim.calls === 0) return undefined;
   const listing = orphans.filter(([, sentAt]) => sentAt < claim.firstAt);
