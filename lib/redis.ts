@@ -35,8 +35,9 @@ export type Duplicable = Pick<RedisClientLike, 'duplicate'>;
 /**
  * The options every connection of the library's own sets over those of the client it duplicates, so that it
  * behaves alike on every node-redis major: RESP2 replies (the parts read RESP2 shapes; v6 speaks RESP3 by
- * default), no command timeout (v6 times out after 5 s by default, exactly as long as the LBS read blocks; the
- * library bounds its own waits, as on v4), raw replies (a type mapping rides in the command options replaced
+ * default), no command timeout (v6 gives every command 5 s by default to be sent, and a client with
+ * `rejectInFlight` cuts short commands already sent too: a heartbeat through a slow moment would fail for nothing;
+ * the library bounds its own waits, as on v4), raw replies (a type mapping rides in the command options replaced
  * here), and nothing that needs RESP3 (maintenance notifications, on by default in v6; client-side caching).
  * node-redis 4 has none of these options and ignores them.
  */

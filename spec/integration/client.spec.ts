@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { createClient as createClient5 } from 'redis5';
+import { createClient as createClient6 } from 'redis6';
 import { createClient } from '../support/node-redis.js';
 import {
   ConfigError,
@@ -123,26 +123,35 @@ it('rejects init() with a ConfigError while the client is not connected, and may
   }
 });
 
-it('works on a client of any protocol and command timeout: its own connections speak RESP2 and never time out', async () => {
+it('works on a client of any protocol and command timeout: its own connections speak RESP2 and wait out a pause', async () => {
   const service = serviceName();
-  // RESP3, and a command timeout far shorter than the LBS read's block (node-redis 6 has 5 s by default).
-  const user = createClient5({ url: redis.server.url, RESP: 3, name: service, commandOptions: { timeout: 200 } });
+  // RESP3 (node-redis 6's default), and a command timeout that also cuts short commands already sent.
+  const user = createClient6({ url: redis.server.url, name: service, commandOptions: { timeout: 200, rejectInFlight: true } });
   await user.connect();
   try {
-    const { client, log } = await redis.fleet.consumerOn(user as never, { serviceName: service });
+    const { client, log } = await redis.fleet.consumerOn(user as never, { serviceName: service, heartbeatMs: 6000 });
     const userId = String(await user.clientId());
     const own = (await clientList(redis.admin)).filter((connection) => connection.name === service && connection.id !== userId);
     expect(own.length).toBeGreaterThanOrEqual(4);
     expect(own.map((connection) => connection.resp)).toEqual(own.map(() => '2'));
-    // The LBS read stays blocked well past the user's timeout (idle counts whole seconds: 2 is more than 1 s; a read that timed out would start again at 0).
-    await waitFor(async () => (await clientList(redis.admin)).some((c) => c.name === service && c.cmd === 'xreadgroup' && c.idleSeconds >= 2));
-    await client.addStream('after-a-long-read');
+    // Redis answers nothing for 2.5 s: every command sent meanwhile (a heartbeat goes out every 2 s) waits longer
+    // than the user's timeout, and must not fail for it.
+    const heartbeats = await evalCalls();
+    await redis.admin.sendCommand(['CLIENT', 'PAUSE', '2500', 'ALL']);
+    await waitFor(async () => (await evalCalls()) >= heartbeats + 2, { timeoutMs: 10_000 });
+    await client.addStream('after-the-pause');
     await waitFor(() => log.added.length === 1);
     expect(log.errors).toEqual([]);
   } finally {
     await user.close();
   }
 });
+
+/** How many script calls the server ran (heartbeats among them): INFO commandstats. */
+async function evalCalls(): Promise<number> {
+  const stats = String(await redis.admin.sendCommand(['INFO', 'commandstats']));
+  return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((sum, [, calls]) => sum + Number(calls), 0);
+}
 
 it('takes back an entry whose grant reply was lost, once an error says replies may have been lost', async () => {
   const service = serviceName();
