@@ -20,13 +20,28 @@ ARGV[7] 1 to take even when above the fair share, 0 otherwise
 ARGV[8] id of an entry a blocking read already delivered to this consumer, or ''
 ARGV[9] session key prefix (session key = prefix .. consumer id)
 
-Returns { status, items... }: status 'more' (maybe more entries), 'empty' (none left), 'hold' (above fair share)
-or 'lost' (session gone); items { 'granted', id, name, raw lbs-input, token } | { 'duplicate', id, name }
-| { 'dead', id, reason }.
+Returns { status, items... }: status 'more' (maybe more entries), 'empty' (none left) or 'lost' (session gone);
+or { 'hold', last delivered id, items... } when above the fair share (taking nothing but an adopted entry), with
+the LBS group's last delivered id ('' without the LBS or its group): it moves whenever any consumer is delivered a
+new entry, by a take or a blocking read, and only then (finishing, hand-offs and claims leave it), so the reader can
+tell peers that take, however slowly, from peers that take nothing (lib/hold-back.ts). Items:
+{ 'granted', id, name, raw lbs-input, token } | { 'duplicate', id, name } | { 'dead', id, reason }.
 ]]
 --@include entry
 --@include admit
 --@include shares
+
+-- The id of the last entry delivered to the LBS group's consumers. '' without the LBS or its group: it never moves,
+-- so the reader soon takes anyway, and XREADGROUP's NOGROUP has the group created.
+local function last_delivered(lbs, group)
+  if redis.call('EXISTS', lbs) == 0 then return '' end
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', lbs)) do
+    local fields = {}
+    for i = 1, #info - 1, 2 do fields[info[i]] = info[i + 1] end
+    if fields['name'] == group then return fields['last-delivered-id'] end
+  end
+  return ''
+end
 
 local lbs, session, loads, members, owners, token_key, dead_letter_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local group, me, nonce, max_bytes = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -59,6 +74,7 @@ if not force then
 end
 if allowed <= 0 then
   result[1] = 'hold'
+  table.insert(result, 2, last_delivered(lbs, group))
   return result
 end
 

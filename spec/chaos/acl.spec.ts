@@ -11,6 +11,7 @@ import { consumerAclRule } from '../support/chaos-acl.js';
 import { spawnConsumer, type ConsumerChild } from '../support/consumer-child.js';
 import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { ScriptedPeer } from '../support/scripted-peer.js';
 import { waitFor } from '../support/wait.js';
 
 const PASSWORD = 'consumer-secret';
@@ -105,6 +106,16 @@ it('assigns, claims after a close() hand-off, takes over, finishes and retires w
   expect((await admin.xInfoConsumers(keys.lbs, keys.group)).map((c) => c.name)).not.toContain(third.client.id());
   expect(third.log.errors.map((error) => error.message)).toEqual([]);
   // The one refusal is by design: the client asks CONFIG GET for the flags and, refused, checks them with a probe key.
+  expect((await aclDenials()).filter((denial) => denial !== 'command config|get (toplevel)')).toEqual([]);
+});
+
+it('holds a consumer back above its fair share, and has it take anyway while its peer takes nothing, with only the minimal rule', async () => {
+  const { client, log } = await fleet.consumer({ serviceName: service, rebalance: false });
+  // A live peer whose weight leaves the consumer a share of about nothing, and which takes nothing itself.
+  await ScriptedPeer.join(await fleet.connect(), service, 'idle-peer', { weight: 1000 });
+  for (let i = 0; i < 3; i++) await client.addStream(`s${i}`);
+  await waitFor(() => log.added.length === 3, { timeoutMs: 5000 });
+  expect(log.errors.map((error) => error.message)).toEqual([]);
   expect((await aclDenials()).filter((denial) => denial !== 'command config|get (toplevel)')).toEqual([]);
 });
 
