@@ -1,7 +1,8 @@
 --[[
 Takes new LBS entries for this consumer within its fair share (shares.lua: the same rule rebalancing moves streams
-by), counting the entries it is about to take among the streams shared. Each well formed entry is granted with a
-fencing token; a malformed one goes to the dead-letter stream; one naming a stream that is already owned is dropped.
+by), counting the entries it is about to take among the streams shared (as many as it may take, or as wait to be
+delivered when fewer do). Each well formed entry is granted with a fencing token; a malformed one goes to the
+dead-letter stream; one naming a stream that is already owned is dropped. With no entry waiting it reads nothing.
 
 KEYS[1] LBS stream
 KEYS[2] session key of this consumer
@@ -31,16 +32,20 @@ tell peers that take, however slowly, from peers that take nothing (lib/hold-bac
 --@include admit
 --@include shares
 
--- The id of the last entry delivered to the LBS group's consumers. '' without the LBS or its group: it never moves,
--- so the reader soon takes anyway, and XREADGROUP's NOGROUP has the group created.
-local function last_delivered(lbs, group)
-  if redis.call('EXISTS', lbs) == 0 then return '' end
+-- The LBS consumer group, as the fair share sees it: how many entries wait to be delivered (a delivered entry stays
+-- pending until its stream is finished, and is then deleted, so the stream's length less the pending count), and
+-- the id of the last entry delivered (see above). nil without the LBS or its group: XREADGROUP then says NOGROUP,
+-- and the reader creates the group.
+local function group_state(lbs, group)
+  if redis.call('EXISTS', lbs) == 0 then return nil end
   for _, info in ipairs(redis.call('XINFO', 'GROUPS', lbs)) do
     local fields = {}
     for i = 1, #info - 1, 2 do fields[info[i]] = info[i + 1] end
-    if fields['name'] == group then return fields['last-delivered-id'] end
+    if fields['name'] == group then
+      return { waiting = math.max(0, redis.call('XLEN', lbs) - fields['pending']), last_delivered = fields['last-delivered-id'] }
+    end
   end
-  return ''
+  return nil
 end
 
 local lbs, session, loads, members, owners, token_key, dead_letter_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -69,13 +74,21 @@ if room <= 0 then return result end
 
 local allowed = room
 if not force then
-  local mine = fleet_shares(k, prefix, tolerance, me, room).live[me]
+  local state = group_state(lbs, group)
+  -- Nothing to take: the reader waits in its blocking read, whatever its share.
+  if state and state.waiting == 0 then
+    result[1] = 'empty'
+    return result
+  end
+  -- Counting the entries it is about to take: what it asks for, or fewer when fewer are there (the tail of a burst
+  -- is shared as evenly as the rest).
+  local mine = fleet_shares(k, prefix, tolerance, me, state and math.min(room, state.waiting) or room).live[me]
   allowed = mine and math.min(room, math.floor(mine.share + mine.allowance) - mine.load) or 0
-end
-if allowed <= 0 then
-  result[1] = 'hold'
-  table.insert(result, 2, last_delivered(lbs, group))
-  return result
+  if allowed <= 0 then
+    result[1] = 'hold'
+    table.insert(result, 2, state and state.last_delivered or '')
+    return result
+  end
 end
 
 local read = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', allowed, 'STREAMS', lbs, '>')

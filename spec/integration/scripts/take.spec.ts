@@ -149,6 +149,25 @@ describe('take.lua', () => {
       expect(outcomes).toHaveLength(7);
     });
 
+    it('counts among the streams shared only the entries there are to take, not all it asks for', async () => {
+      await peer(40);
+      await bench.command('HSET', bench.keys.loads, ME, 50);
+      await addMany(5); // share (90 + 5) / 2 = 47.5, tolerance 4.75: 52 at most (asking for 100 would count 95: 104)
+      const first = await takeFor({ capacity: 100 });
+      expect([first.status, first.outcomes.length]).toEqual(['more', 2]);
+      expect(await takeFor({ capacity: 100 })).toEqual({ status: 'hold', progress: expect.any(String), outcomes: [] });
+    });
+
+    it('says empty, reading nothing, when no entry waits to be delivered, whatever its share', async () => {
+      await peer(0);
+      await bench.command('HSET', bench.keys.loads, ME, 12);
+      expect(await takeFor()).toEqual({ status: 'empty', outcomes: [] });
+      // An entry a blocking read delivered (pending, not yet admitted) is no longer waiting either.
+      await bench.add('a');
+      await bench.deliver('peer');
+      expect(await takeFor()).toEqual({ status: 'empty', outcomes: [] });
+    });
+
     it('shares by weight', async () => {
       await peer(30, { weight: 3, auto: true, draining: false });
       await bench.command('HSET', bench.keys.loads, ME, 10); // share (40 + 10) / 4 = 12.5, tolerance 1.25: 13 at most
