@@ -182,15 +182,18 @@ it('stops taking streams at maxStreams and resumes when one is done', async () =
  */
 async function everyEntryAdmitted(service: string, clients: RedisStreamClient[]): Promise<true> {
   const keys = keysFor(service);
-  const [stream, groups, pending] = await Promise.all([
-    redis.admin.xInfoStream(keys.lbs),
-    redis.admin.xInfoGroups(keys.lbs),
-    redis.admin.xPending(keys.lbs, keys.group),
-  ]);
-  const lastDelivered = groups.find((group) => group.name === keys.group)?.lastDeliveredId;
+  // Raw replies: node-redis majors name these fields differently (v5 keeps Redis's names, v4 camel-cases them).
+  const [stream, groups, [pending]] = (await Promise.all([
+    redis.admin.sendCommand(['XINFO', 'STREAM', keys.lbs]),
+    redis.admin.sendCommand(['XINFO', 'GROUPS', keys.lbs]),
+    redis.admin.sendCommand(['XPENDING', keys.lbs, keys.group]),
+  ])) as [unknown[], unknown[][], [number]];
+  const field = (fields: unknown[], name: string) => fields.find((_, i) => i % 2 === 1 && fields[i - 1] === name);
+  const lastGenerated = field(stream, 'last-generated-id');
+  const lastDelivered = field(groups.find((group) => field(group, 'name') === keys.group) ?? [], 'last-delivered-id');
   const leases = clients.reduce((sum, client) => sum + client.owned().length, 0);
-  if (lastDelivered !== stream.lastGeneratedId || pending.pending !== leases) {
-    throw new Error(`delivered up to ${lastDelivered} of ${stream.lastGeneratedId}; ${pending.pending} pending, ${leases} leases`);
+  if (lastGenerated === undefined || lastDelivered !== lastGenerated || pending !== leases) {
+    throw new Error(`delivered up to ${String(lastDelivered)} of ${String(lastGenerated)}; ${pending} pending, ${leases} leases`);
   }
   return true;
 }
