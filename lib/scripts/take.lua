@@ -34,7 +34,7 @@ tell peers that take, however slowly, from peers that take nothing (lib/hold-bac
 
 -- The LBS consumer group, as the fair share sees it: how many entries wait to be delivered (a delivered entry stays
 -- pending until its stream is finished, and is then deleted, so the stream's length less the pending count), and
--- the id of the last entry delivered (see above). nil without the LBS or its group: XREADGROUP then says NOGROUP,
+-- the id of the last entry delivered (see the header). nil without the LBS or its group: XREADGROUP then says NOGROUP,
 -- and the reader creates the group.
 local function group_state(lbs, group)
   if redis.call('EXISTS', lbs) == 0 then return nil end
