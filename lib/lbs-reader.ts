@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { Backoff } from './backoff.js';
 import type { ClientContext } from './context.js';
+import { HoldBack } from './hold-back.js';
 import { errorCode, type RedisConnection } from './redis.js';
 import type { EntryOutcome } from './scripts/outcomes.js';
-import { take, type TakeStatus } from './scripts/take.js';
+import { take, type TakeResult } from './scripts/take.js';
 import type { Incarnation, Session } from './session.js';
 
 export interface ReaderEvents {
@@ -29,9 +30,8 @@ const blockingReadReply = z.array(z.tuple([z.string(), z.array(z.tuple([z.string
 export const BLOCK_MS = 5000;
 /** Most entries one take call grants. */
 const TAKE_BATCH = 100;
-/** While above its fair share, look again this often, and take anyway after HOLD_LIMIT_MS (peers may be slow). */
+/** While above its fair share, look again this often (until the peers have taken or HoldBack says to take anyway). */
 const HOLD_POLL_MS = 10;
-const HOLD_LIMIT_MS = 250;
 /** When nothing can be taken (maxStreams reached, session lost), look again this often. */
 const IDLE_POLL_MS = 50;
 
@@ -94,7 +94,7 @@ export class LbsReader {
   private async run(): Promise<void> {
     /** An entry a blocking read delivered, to be admitted by the next take of the incarnation that read it. */
     let adopt: { id: string; readBy: Incarnation } | undefined;
-    let holdingSince: number | undefined;
+    const holdBack = new HoldBack();
     while (!this.stopping) {
       try {
         if (adopt && adopt.readBy.nonce !== this.session.incarnation().nonce) {
@@ -109,23 +109,23 @@ export class LbsReader {
           await sleep(IDLE_POLL_MS);
           continue;
         }
-        const force = holdingSince !== undefined && performance.now() - holdingSince > HOLD_LIMIT_MS;
-        const status = await this.take(capacity, force, adopt?.id ?? '');
+        const sentAt = performance.now();
+        const result = await this.take(capacity, holdBack.exceeded(), adopt?.id ?? '');
         adopt = undefined;
         this.backoff.reset();
-        if (status === 'hold') {
-          holdingSince ??= performance.now();
+        if (result.status === 'hold') {
+          holdBack.held(result.progress, sentAt);
           await sleep(HOLD_POLL_MS);
           continue;
         }
-        holdingSince = undefined;
+        holdBack.reset();
         // Nothing may be taken (an adopt-only take): no read, that would deliver what may not be taken.
-        if (status === 'empty' && capacity > 0) {
+        if (result.status === 'empty' && capacity > 0) {
           const readBy = this.session.incarnation();
           const id = await this.waitForEntry();
           if (id !== '') adopt = { id, readBy };
         }
-        else if (status === 'lost') await sleep(IDLE_POLL_MS);
+        else if (result.status === 'lost') await sleep(IDLE_POLL_MS);
       } catch (error) {
         if (this.stopping) break;
         if (errorCode(error) === 'NOGROUP') await createGroup(this.context).catch(() => undefined);
@@ -135,17 +135,17 @@ export class LbsReader {
     }
   }
 
-  private async take(capacity: number, force: boolean, adopt: string): Promise<TakeStatus> {
+  private async take(capacity: number, force: boolean, adopt: string): Promise<TakeResult> {
     const incarnation = this.session.incarnation();
-    const { status, outcomes } = await take(
+    const result = await take(
       this.context.scripts,
       this.context,
       { nonce: incarnation.nonce, capacity, force, adopt },
       (error) => this.events.onError(error),
     );
     // Entries granted to an incarnation that has ended meanwhile are taken back by the next one (recover.lua).
-    if (outcomes.length > 0 && incarnation.isCurrent()) this.events.onOutcomes(outcomes);
-    return status;
+    if (result.outcomes.length > 0 && incarnation.isCurrent()) this.events.onOutcomes(result.outcomes);
+    return result;
   }
 
   /** Blocks until an entry is delivered to this consumer; returns its id, or '' when the block timed out (or was

@@ -1,9 +1,10 @@
 /**
  * Security: a consumer of service S runs under an ACL user that may touch only S's keys and keyspace channels, S's
  * data streams and theirs, and run only the commands the client needs (the rule documented in docs/security.md).
- * Assignment, claim, the close() hand-off, takeover, doneStream, done() and the processing of entries with run() all
- * work without an ACL denial (ACL LOG shows none but the expected CONFIG GET, so no denial hides inside a script's
- * pcall), and the user can neither read nor write another service's keys.
+ * Assignment (a consumer held back above its fair share too), claim, the close() hand-off, takeover, doneStream,
+ * done() and the processing of entries with run() all work without an ACL denial (ACL LOG shows none but the expected
+ * CONFIG GET, so no denial hides inside a script's pcall), and the user can neither read nor write another service's
+ * keys.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { EntryDeadLetterError, RedisStreamClient, addStream, keysFor, type ExpiredStream } from '../../lib/index.js';
@@ -11,6 +12,7 @@ import { consumerAclRule } from '../support/chaos-acl.js';
 import { spawnConsumer, type ConsumerChild } from '../support/consumer-child.js';
 import { Fleet, serviceName, type NodeRedis } from '../support/fleet.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { ScriptedPeer } from '../support/scripted-peer.js';
 import { waitFor } from '../support/wait.js';
 
 const PASSWORD = 'consumer-secret';
@@ -105,6 +107,19 @@ it('assigns, claims after a close() hand-off, takes over, finishes and retires w
   expect((await admin.xInfoConsumers(keys.lbs, keys.group)).map((c) => c.name)).not.toContain(third.client.id());
   expect(third.log.errors.map((error) => error.message)).toEqual([]);
   // The one refusal is by design: the client asks CONFIG GET for the flags and, refused, checks them with a probe key.
+  expect((await aclDenials()).filter((denial) => denial !== 'command config|get (toplevel)')).toEqual([]);
+});
+
+it('holds a consumer back above its fair share, and has it take anyway while its peer takes nothing, with only the minimal rule', async () => {
+  const { log } = await fleet.consumer({ serviceName: service, rebalance: false });
+  // A live peer whose weight leaves the consumer a share of about nothing, and which takes nothing itself.
+  await ScriptedPeer.join(await fleet.connect(), service, 'idle-peer', { weight: 1000 });
+  // Added at once: its blocking read is delivered one, the other two wait, and it is held back from them.
+  const burst = admin.multi();
+  for (let i = 0; i < 3; i++) burst.xAdd(keysFor(service).lbs, '*', { 'lbs-input': JSON.stringify({ DataStreamName: `s${i}` }) });
+  await burst.exec();
+  await waitFor(() => log.added.length === 3, { timeoutMs: 5000 });
+  expect(log.errors.map((error) => error.message)).toEqual([]);
   expect((await aclDenials()).filter((denial) => denial !== 'command config|get (toplevel)')).toEqual([]);
 });
 

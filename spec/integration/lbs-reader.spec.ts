@@ -1,10 +1,11 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeadLetterError, addStream, keysFor, type RedisStreamClient } from '../../lib/index.js';
 import { sessionKey } from '../../lib/keys.js';
 import { serviceName } from '../support/fleet.js';
 import { readerBlocked } from '../support/redis-clients.js';
+import { ScriptedPeer } from '../support/scripted-peer.js';
 import { useRedisServer } from '../support/use-redis-server.js';
-import { waitFor } from '../support/wait.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const redis = useRedisServer();
 
@@ -36,6 +37,60 @@ it('spreads a burst of 300 streams evenly over 3 ready consumers', async () => {
   await waitFor(() => consumers.reduce((sum, { log }) => sum + log.added.length, 0) === 300);
   const shares = consumers.map(({ log }) => log.added.length);
   expect(Math.max(...shares)).toBeLessThanOrEqual(2 * Math.min(...shares));
+});
+
+describe('a consumer held back above its fair share', () => {
+  /**
+   * One consumer (weight 1) beside two peers of weight 4 that the spec plays (ScriptedPeer), which hold nothing yet,
+   * on an LBS of `entries` streams: it takes its share and is then held back. `loads()` reads what each holds, as
+   * the fair share counts it.
+   */
+  async function heldBackConsumer(entries: number) {
+    const service = serviceName();
+    const keys = keysFor(service);
+    await redis.admin.sendCommand(['XGROUP', 'CREATE', keys.lbs, keys.group, '0', 'MKSTREAM']);
+    const peers = [];
+    for (const id of ['peer-1', 'peer-2']) peers.push(await ScriptedPeer.join(redis.admin, service, id, { weight: 4 }));
+    const backlog = redis.admin.multi();
+    for (let i = 0; i < entries; i++) backlog.xAdd(keys.lbs, '*', { 'lbs-input': JSON.stringify({ DataStreamName: `s${i}` }) });
+    await backlog.exec();
+    const { client } = await redis.fleet.consumer({ serviceName: service, rebalance: false });
+    const loads = async () => {
+      const all = await redis.admin.hGetAll(keys.loads);
+      return { mine: Number(all[client.id()] ?? 0), peers: Number(all['peer-1'] ?? 0) + Number(all['peer-2'] ?? 0) };
+    };
+    return { service, client, peers, loads };
+  }
+
+  /** The most the consumer may hold while the peers together hold `peers`: its share (1/9) of every stream held
+   * plus the batch of 100 it asks for, with the 10 % tolerance (take.lua, shares.lua). */
+  const limit = (mine: number, peers: number) => Math.floor((1.1 * (mine + peers + 100)) / 9);
+
+  it('stays held back while its peers take, however slowly: it takes only as its share grows', async () => {
+    const { peers, loads } = await heldBackConsumer(400);
+    await waitFor(async () => {
+      const { mine, peers: theirs } = await loads();
+      return mine > 0 && mine === limit(mine, theirs);
+    });
+
+    // The peers take one entry every 40 ms: the consumer's share grows by one stream only every 8 of them (over
+    // 300 ms, beyond the hold limit of 250 ms), but the peers are seen taking all along.
+    for (let step = 0; step < 30; step++) {
+      expect(await peers[step % 2]!.take(1)).toBe(1);
+      const { mine, peers: theirs } = await loads();
+      expect(mine, `after ${step + 1} steps, with the peers holding ${theirs}`).toBeLessThanOrEqual(limit(mine, theirs));
+      await sleep(40);
+    }
+    const { mine, peers: theirs } = await loads();
+    expect(theirs).toBe(30);
+    expect(mine).toBe(limit(mine, theirs)); // and it took what the peers' progress let it
+  });
+
+  it('takes everything once its peers take nothing (alive but stalled) for the hold limit: no entry is stranded', async () => {
+    const { service, client, loads } = await heldBackConsumer(300);
+    await waitFor(() => everyEntryAdmitted(service, [client]), { timeoutMs: 5000 });
+    expect(await loads()).toEqual({ mine: 300, peers: 0 });
+  });
 });
 
 it('delivers a stream added while consumers are blocked waiting', async () => {
@@ -127,15 +182,18 @@ it('stops taking streams at maxStreams and resumes when one is done', async () =
  */
 async function everyEntryAdmitted(service: string, clients: RedisStreamClient[]): Promise<true> {
   const keys = keysFor(service);
-  const [stream, groups, pending] = await Promise.all([
-    redis.admin.xInfoStream(keys.lbs),
-    redis.admin.xInfoGroups(keys.lbs),
-    redis.admin.xPending(keys.lbs, keys.group),
-  ]);
-  const lastDelivered = groups.find((group) => group.name === keys.group)?.lastDeliveredId;
+  // Raw replies: node-redis majors name these fields differently (v5 keeps Redis's names, v4 camel-cases them).
+  const [stream, groups, [pending]] = (await Promise.all([
+    redis.admin.sendCommand(['XINFO', 'STREAM', keys.lbs]),
+    redis.admin.sendCommand(['XINFO', 'GROUPS', keys.lbs]),
+    redis.admin.sendCommand(['XPENDING', keys.lbs, keys.group]),
+  ])) as [unknown[], unknown[][], [number]];
+  const field = (fields: unknown[], name: string) => fields.find((_, i) => i % 2 === 1 && fields[i - 1] === name);
+  const lastGenerated = field(stream, 'last-generated-id');
+  const lastDelivered = field(groups.find((group) => field(group, 'name') === keys.group) ?? [], 'last-delivered-id');
   const leases = clients.reduce((sum, client) => sum + client.owned().length, 0);
-  if (lastDelivered !== stream.lastGeneratedId || pending.pending !== leases) {
-    throw new Error(`delivered up to ${lastDelivered} of ${stream.lastGeneratedId}; ${pending.pending} pending, ${leases} leases`);
+  if (lastGenerated === undefined || lastDelivered !== lastGenerated || pending !== leases) {
+    throw new Error(`delivered up to ${String(lastDelivered)} of ${String(lastGenerated)}; ${pending} pending, ${leases} leases`);
   }
   return true;
 }

@@ -30,5 +30,7 @@ export function consumerAclRule(service: string, dataStreams: string, db = 0): s
     '+get', '+del', '+pexpire', '+pttl', '+incr', '+time',
     '+hget', '+hgetall', '+hset', '+hdel', '+hincrby', '+sadd', '+srem', '+sismember', '+zadd', '+zrange', '+zrangebyscore', '+zscore', '+zrem',
     '+xpending', '+xrange', '+xclaim', '+xack', '+xdel', '+xgroup|delconsumer',
+    // Inside take.lua: how many LBS entries wait to be delivered, and how far the group has been read.
+    '+xinfo|groups', '+xlen',
   ];
 }

@@ -12,7 +12,8 @@ vi.mock('node:timers/promises', async (importOriginal) => ({
   setTimeout: (ms: number) => new Promise<void>((resolve) => globalThis.setTimeout(resolve, ms)),
 }));
 
-/** How long the reader holds back above its fair share before it takes anyway, and how often it looks meanwhile. */
+/** How long the reader holds back above its fair share, without the peers taking anything, before it takes anyway;
+ * and how often it looks meanwhile. */
 const HOLD_LIMIT_MS = 250;
 const HOLD_POLL_MS = 10;
 
@@ -175,8 +176,11 @@ describe('LbsReader takes and waits', () => {
 });
 
 describe('LbsReader keeps to its fair share', () => {
-  it("on 'hold' looks again every 10 ms, and after holding 250 ms takes anyway (force)", async () => {
-    const { reader, takes } = setUp(() => ['hold']);
+  /** A 'hold' reply: the LBS group's last delivered id when the take was held back. */
+  const hold = (progress: string) => ['hold', progress];
+
+  it("on 'hold' looks again every 10 ms, and once 250 ms have passed without progress takes anyway (force)", async () => {
+    const { reader, takes } = setUp(() => hold('5-0'));
     reader.start();
     await vi.advanceTimersByTimeAsync(HOLD_LIMIT_MS + 3 * HOLD_POLL_MS);
 
@@ -184,14 +188,54 @@ describe('LbsReader keeps to its fair share', () => {
     const forced = all.filter((take) => take.force === 1);
     const held = all.filter((take) => take.force === 0);
     for (let i = 1; i < all.length; i++) expect(all[i]!.at - all[i - 1]!.at).toBe(HOLD_POLL_MS);
-    expect(held.at(-1)!.at).toBeLessThanOrEqual(HOLD_LIMIT_MS);
-    expect(forced[0]!.at).toBeGreaterThan(HOLD_LIMIT_MS);
-    expect(forced[0]!.at).toBeLessThanOrEqual(HOLD_LIMIT_MS + HOLD_POLL_MS);
+    expect(held.at(-1)!.at).toBeGreaterThan(HOLD_LIMIT_MS); // the look that proved 250 ms without progress
+    expect(forced[0]!.at).toBeLessThanOrEqual(HOLD_LIMIT_MS + 2 * HOLD_POLL_MS);
+  });
+
+  it('holds back for as long as the peers take, however slowly (the last delivered id moves)', async () => {
+    // A peer takes something every 200 ms: seen every 20th look.
+    const { reader, takes } = setUp((call) => hold(`${Math.floor(call / 20)}-0`));
+    reader.start();
+    await vi.advanceTimersByTimeAsync(10 * HOLD_LIMIT_MS);
+
+    expect(takes().length).toBeGreaterThan(200);
+    expect(takes().filter((take) => take.force === 1)).toEqual([]);
+  });
+
+  it('takes anyway 250 ms after the last progress it saw, once the peers stop taking', async () => {
+    // The peers take until the 30th look (300 ms in), then nothing.
+    const { reader, takes } = setUp((call) => hold(`${Math.min(call, 30)}-0`));
+    reader.start();
+    await vi.advanceTimersByTimeAsync(3 * HOLD_LIMIT_MS);
+
+    const forced = takes().find((take) => take.force === 1)!;
+    expect(forced.at).toBeGreaterThan(300 + HOLD_LIMIT_MS);
+    expect(forced.at).toBeLessThanOrEqual(300 + HOLD_LIMIT_MS + 2 * HOLD_POLL_MS);
+  });
+
+  it('a late reply is no proof that the peers took nothing meanwhile: it looks again before it takes anyway', async () => {
+    const { reader, runner, takes } = setUp();
+    let call = 0;
+    runner.on('take', () => {
+      // The second look's reply comes 400 ms late (a slow Redis, or this process stalled), finding no progress.
+      if (call++ !== 1) return hold('5-0');
+      return new Promise((resolve) => setTimeout(() => resolve(hold('5-0')), 400));
+    });
+    reader.start();
+    await vi.advanceTimersByTimeAsync(400 + 4 * HOLD_POLL_MS);
+
+    // Nothing moved between the first reply (0 ms) and the late look's sending (10 ms): not yet 250 ms of proof.
+    expect(takes().slice(0, 4).map((take) => [take.at, take.force])).toEqual([
+      [0, 0],
+      [10, 0],
+      [420, 0], // the look sent after it, still finding no progress, proves 420 ms...
+      [430, 1], // ...so the next take ignores the fair share
+    ]);
   });
 
   it('a take that is not held back starts the count again', async () => {
-    // Held for 300 ms, then one take goes through, then held again.
-    const { reader, takes } = setUp((call) => [call === 31 ? 'more' : call > 45 ? 'empty' : 'hold']);
+    // Held without progress for 300 ms, then one take goes through, then held again.
+    const { reader, takes } = setUp((call) => (call === 31 ? ['more'] : call > 45 ? ['empty'] : hold('5-0')));
     reader.start();
     await vi.advanceTimersByTimeAsync(1000);
 
@@ -296,7 +340,7 @@ describe('LbsReader.stop()', () => {
   });
 
   it('while held back, ends the loop at its next look', async () => {
-    const { reader, takes } = setUp(() => ['hold']);
+    const { reader, takes } = setUp(() => ['hold', '5-0']);
     reader.start();
     await vi.advanceTimersByTimeAsync(HOLD_POLL_MS * 3);
     const before = takes().length;

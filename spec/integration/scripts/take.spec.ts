@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { finish } from '../../../lib/scripts/finish.js';
 import { take, type TakeRequest } from '../../../lib/scripts/take.js';
 import { failOnDecodeError, ScriptBench, useScriptBench } from '../../support/script-bench.js';
 
@@ -17,11 +18,12 @@ function takeFor(request: Partial<TakeRequest> = {}) {
   return take(bench.runner, bench.scope(ME, { maxEntryBytes: 1024 }), { ...defaults, ...request }, failOnDecodeError);
 }
 
-/** A live peer that owns `load` streams, with a member record when given. */
-async function peer(load: number, member?: Record<string, unknown>): Promise<void> {
-  await bench.startSession('peer');
+/** A live peer that owns `load` streams, with a member record when given; returns its session's nonce. */
+async function peer(load: number, member?: Record<string, unknown>): Promise<string> {
+  const peerNonce = await bench.startSession('peer');
   await bench.command('HSET', bench.keys.loads, 'peer', load);
   if (member) await bench.command('HSET', bench.keys.members, 'peer', JSON.stringify(member));
+  return peerNonce;
 }
 
 async function addMany(count: number): Promise<void> {
@@ -99,9 +101,43 @@ describe('take.lua', () => {
       await bench.command('HSET', bench.keys.loads, ME, 12); // share (12 + 10) / 2 = 11, tolerance max(1, 1.1): 12 at most
       const id = await bench.add('a');
 
-      expect(await takeFor()).toEqual({ status: 'hold', outcomes: [] });
+      expect(await takeFor()).toEqual({ status: 'hold', progress: '0-0', outcomes: [] });
       expect(await bench.pending()).toEqual([]);
       expect(await bench.lbsIds()).toEqual([id]);
+    });
+
+    it("says, when it holds, how far the group has been read: moved by a peer's take or blocking read, and only by those", async () => {
+      const peerNonce = await peer(0);
+      const takeAsPeer = () => take(bench.runner, bench.scope('peer'), { nonce: peerNonce, capacity: 1, force: false, adopt: '' }, failOnDecodeError);
+      await bench.command('HSET', bench.keys.loads, ME, 50); // far above its share, whatever the peer takes here
+      const [a, b, c] = [await bench.add('a'), await bench.add('b'), await bench.add('c')];
+      const progress = async () => {
+        const result = await takeFor();
+        return result.status === 'hold' ? result.progress : `not held back: ${result.status}`;
+      };
+      expect(await progress()).toBe('0-0');
+
+      await bench.deliver('peer'); // a blocking read
+      expect(await progress()).toBe(a);
+      expect((await takeAsPeer()).outcomes).toEqual([expect.objectContaining({ kind: 'granted', lbsId: b })]);
+      expect(await progress()).toBe(b);
+
+      // Finishing a stream, and moving one to another owner, deliver nothing new.
+      expect(await finish(bench.runner, bench.scope('peer'), { nonce: peerNonce, streams: [{ lbsId: b!, stream: 'b' }] })).toEqual({
+        lost: false,
+        outcomes: ['done'],
+      });
+      await bench.command('XCLAIM', bench.keys.lbs, bench.keys.group, ME, 0, a!, 'JUSTID');
+      expect(await progress()).toBe(b);
+      expect(await bench.lbsIds()).toEqual([a, c]);
+    });
+
+    it("says '' when it holds without the LBS; a forced take then finds no group (NOGROUP: the reader creates it)", async () => {
+      await peer(0);
+      await bench.command('HSET', bench.keys.loads, ME, 12);
+      await bench.command('DEL', bench.keys.lbs);
+      expect(await takeFor()).toEqual({ status: 'hold', progress: '', outcomes: [] });
+      await expect(takeFor({ force: true })).rejects.toThrow(/^NOGROUP/);
     });
 
     it('takes only up to the fair share plus the tolerance', async () => {
@@ -111,6 +147,25 @@ describe('take.lua', () => {
       const { status, outcomes } = await takeFor();
       expect(status).toBe('more');
       expect(outcomes).toHaveLength(7);
+    });
+
+    it('counts among the streams shared only the entries there are to take, not all it asks for', async () => {
+      await peer(40);
+      await bench.command('HSET', bench.keys.loads, ME, 50);
+      await addMany(5); // share (90 + 5) / 2 = 47.5, tolerance 4.75: 52 at most (asking for 100 would count 95: 104)
+      const first = await takeFor({ capacity: 100 });
+      expect([first.status, first.outcomes.length]).toEqual(['more', 2]);
+      expect(await takeFor({ capacity: 100 })).toEqual({ status: 'hold', progress: expect.any(String), outcomes: [] });
+    });
+
+    it('says empty, reading nothing, when no entry waits to be delivered, whatever its share', async () => {
+      await peer(0);
+      await bench.command('HSET', bench.keys.loads, ME, 12);
+      expect(await takeFor()).toEqual({ status: 'empty', outcomes: [] });
+      // An entry a blocking read delivered (pending, not yet admitted) is no longer waiting either.
+      await bench.add('a');
+      await bench.deliver('peer');
+      expect(await takeFor()).toEqual({ status: 'empty', outcomes: [] });
     });
 
     it('shares by weight', async () => {
