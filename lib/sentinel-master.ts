@@ -1,4 +1,5 @@
-import type { FollowerEvents, MasterFollower } from './master-follower.js';
+import { CheckLoop } from './check-loop.js';
+import { MasterConnection, type FollowerEvents, type MasterFollower } from './master-follower.js';
 import { closeConnection, type RedisConnection } from './redis.js';
 import { addressOf, isMasterRole, masterOf, type RedisSentinelLike } from './sentinel-client.js';
 import { withTimeout } from './timeout.js';
@@ -19,10 +20,8 @@ const CONNECT_TIMEOUT_MS = 2500;
  * replica.
  */
 export class SentinelMaster implements MasterFollower {
-  private current: { address: string; client: RedisConnection } | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<void> | undefined;
-  private stopped = false;
+  private readonly master = new MasterConnection();
+  private readonly checks: CheckLoop;
   /** The Sentinel client announced a new master: find it even before its connection there is ready. */
   private announced = false;
   private readonly topologyChanged = (event: { type: string }): void => {
@@ -33,49 +32,35 @@ export class SentinelMaster implements MasterFollower {
 
   constructor(
     private readonly sentinel: RedisSentinelLike,
-    private readonly checkEveryMs: number,
+    checkEveryMs: number,
     private readonly events: FollowerEvents,
-  ) {}
+  ) {
+    this.checks = new CheckLoop(checkEveryMs, () => this.check(), events.onError);
+  }
 
   get address(): string | undefined {
-    return this.current?.address;
+    return this.master.address;
   }
 
   async start(): Promise<RedisConnection> {
     this.sentinel.on('topology-change', this.topologyChanged);
     const found = await withTimeout(masterOf(this.sentinel), FIND_TIMEOUT_MS, 'The Sentinel client');
-    this.current = { address: found.address, client: await this.connect(found.address, found.connect()) };
-    this.schedule();
-    return this.current.client;
+    const client = this.master.hold(found.address, await this.connect(found.address, found.connect()));
+    this.checks.start();
+    return client;
   }
 
   checkSoon(): void {
-    if (this.stopped || this.checking) return;
-    this.checking = this.check()
-      .catch((error: unknown) => this.events.onError(error))
-      .finally(() => {
-        this.checking = undefined;
-      });
+    this.checks.soon();
   }
 
   /** One master: nothing else to set up. */
   async onOtherMasters(): Promise<void> {}
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.sentinel.off('topology-change', this.topologyChanged);
-    clearTimeout(this.timer);
-    await withTimeout(this.checking ?? Promise.resolve(), 1000).catch(() => undefined);
-    await closeConnection(this.current?.client);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.checkSoon();
-      this.schedule();
-    }, this.checkEveryMs);
-    this.timer.unref();
+    await this.checks.stop();
+    await this.master.close();
   }
 
   private async check(): Promise<void> {
@@ -85,26 +70,17 @@ export class SentinelMaster implements MasterFollower {
     // No connection of the Sentinel client's to a master is ready, and none was announced: the master is down and
     // the sentinels have not failed it over yet. Asking now would have the client query them in a loop.
     if (!seen && !announced) return;
-    if (seen && addressOf(seen) === this.current?.address && (await this.answersAsMaster(this.current.client))) return;
+    const current = this.master.client;
+    if (seen && current && addressOf(seen) === this.master.address && (await this.answersAsMaster(current))) return;
     const found = await withTimeout(masterOf(this.sentinel), FIND_TIMEOUT_MS, 'The Sentinel client');
     // The same master: the connection here missed a beat, and reconnects by itself.
-    if (found.address === this.current?.address || this.stopped) return;
+    if (found.address === this.master.address || this.checks.stopped) return;
     const client = await this.connect(found.address, found.connect());
-    if (this.stopped) {
+    if (this.checks.stopped) {
       await closeConnection(client);
       return;
     }
-    const previous = this.current;
-    this.current = { address: found.address, client };
-    try {
-      await this.events.onMoved(client);
-    } catch (error) {
-      // Not every part follows yet: the next check sees the move again and tries the whole of it once more.
-      this.current = previous;
-      await closeConnection(client);
-      throw error;
-    }
-    await closeConnection(previous?.client);
+    await this.master.moveTo(found.address, client, (node) => this.events.onMoved(node));
   }
 
   private async answersAsMaster(client: RedisConnection): Promise<boolean> {

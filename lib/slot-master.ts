@@ -1,7 +1,8 @@
 import { ASK_TIMEOUT_MS, connectionTo, onNode, type RedisClusterLike } from './cluster-client.js';
 import { ClusterTopology } from './cluster-topology.js';
-import type { MasterFollower } from './master-follower.js';
-import { closeConnection, type RedisCommander, type RedisConnection } from './redis.js';
+import { CheckLoop } from './check-loop.js';
+import { MasterConnection, type MasterFollower } from './master-follower.js';
+import type { RedisCommander, RedisConnection } from './redis.js';
 import { withTimeout } from './timeout.js';
 
 /**
@@ -12,81 +13,54 @@ import { withTimeout } from './timeout.js';
  */
 export class SlotMaster implements MasterFollower {
   private slot = -1;
-  private current: { address: string; client: RedisConnection } | undefined;
+  private readonly master = new MasterConnection();
   private readonly topology: ClusterTopology;
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<void> | undefined;
-  private stopped = false;
+  private readonly checks: CheckLoop;
 
   constructor(
     private readonly cluster: RedisClusterLike,
     private readonly slotKey: string,
-    private readonly checkEveryMs: number,
+    checkEveryMs: number,
     private readonly onMoved: (client: RedisConnection) => Promise<void>,
     private readonly onError: (error: unknown) => void,
   ) {
     this.topology = new ClusterTopology(cluster);
+    this.checks = new CheckLoop(checkEveryMs, () => this.check(), onError);
   }
 
   get address(): string | undefined {
-    return this.current?.address;
+    return this.master.address;
   }
 
   async start(): Promise<RedisConnection> {
     this.slot = Number(await this.cluster.sendCommand(this.slotKey, true, ['CLUSTER', 'KEYSLOT', this.slotKey]));
     const address = await this.findMaster();
     if (!address) throw new Error(`No node of the cluster says which master owns slot ${this.slot}`);
-    this.current = { address, client: await this.connect(address) };
-    this.schedule();
-    return this.current.client;
+    const client = this.master.hold(address, await this.connect(address));
+    this.checks.start();
+    return client;
   }
 
   /** Checks the topology now (after an error that may mean the slot moved). */
   checkSoon(): void {
-    if (this.stopped || this.checking) return;
-    this.checking = this.check()
-      .catch((error: unknown) => this.onError(error))
-      .finally(() => {
-        this.checking = undefined;
-      });
+    this.checks.soon();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await withTimeout(this.checking ?? Promise.resolve(), 1000).catch(() => undefined);
-    await closeConnection(this.current?.client);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.checkSoon();
-      this.schedule();
-    }, this.checkEveryMs);
-    this.timer.unref();
+    await this.checks.stop();
+    await this.master.close();
   }
 
   private async check(): Promise<void> {
     const address = await this.findMaster();
-    if (!address || address === this.current?.address || this.stopped) return;
-    const client = await this.connect(address);
-    const previous = this.current;
-    this.current = { address, client };
-    try {
-      await this.onMoved(client);
-    } catch (error) {
-      // Not every part follows yet: the next check sees the move again and tries the whole of it once more.
-      this.current = previous;
-      await closeConnection(client);
-      throw error;
-    }
-    await closeConnection(previous?.client);
+    if (!address || address === this.master.address || this.checks.stopped) return;
+    await this.master.moveTo(address, await this.connect(address), this.onMoved);
   }
 
   /** Asks the current master first, then every other known node, which master owns the slot. */
   private async findMaster(): Promise<string | undefined> {
-    const current = this.current && { address: this.current.address, node: this.current.client };
+    const { address, client } = this.master;
+    const current = address !== undefined && client !== undefined ? { address, node: client } : undefined;
     if (!(await this.topology.refresh(current))) return undefined;
     return this.topology.masterOf(this.slot);
   }
@@ -97,7 +71,7 @@ export class SlotMaster implements MasterFollower {
    */
   async onOtherMasters(work: (node: RedisCommander) => Promise<unknown>): Promise<void> {
     for (const address of this.topology.masters) {
-      if (address === this.current?.address) continue;
+      if (address === this.master.address) continue;
       try {
         await onNode(this.cluster, address, (node) => withTimeout(work(node), ASK_TIMEOUT_MS));
       } catch (error) {
