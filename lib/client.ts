@@ -16,6 +16,7 @@ import { Notifier } from './notifier.js';
 import { parseOptions, parseTimeout, type RedisStreamClientOptions, type ResolvedOptions } from './options.js';
 import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
+import type { ClientHealth, ClientState } from './health.js';
 import { assertNodeRedis, connectionInfo, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
 import { Session, sessionScripts } from './session.js';
@@ -87,7 +88,6 @@ export interface StopOptions {
   timeoutMs?: number;
 }
 
-type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /**
  * A consumer of a service's streams. Streams named on the service's load balancer stream are handed out across
@@ -113,7 +113,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   private subscriber: KeyspaceSubscriber | undefined;
   private reader: LbsReader | undefined;
   private readonly connections = new Connections((error) => this.handleError(error));
-  private state: State = 'new';
+  private state: ClientState = 'new';
   /** The init() under way: close() ends it through `abort`, then waits for `settled`. */
   private initAttempt: { abort: AbortController; settled: Promise<void> } | undefined;
 
@@ -213,6 +213,20 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   /** The streams this consumer owns now. */
   owned(): StreamLease[] {
     return this.streams.all();
+  }
+
+  /** For liveness and readiness probes: state, session validity, owned count, last heartbeat, draining. From
+   * memory: no call to Redis. */
+  health(): ClientHealth {
+    const session = this.session.health();
+    return {
+      state: this.state,
+      sessionValid: session.valid,
+      validityMsLeft: session.validityMsLeft,
+      owned: this.streams.size,
+      lastHeartbeatAt: session.lastHeartbeatAt,
+      draining: this.membership.draining,
+    };
   }
 
   /**

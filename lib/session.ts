@@ -93,6 +93,8 @@ const TOUCH_ATTEMPTS = 20;
 export class Session {
   private state: SessionState = 'stopped';
   private nonce = nanoid();
+  /** Wall-clock time (Date.now()) of the last register or heartbeat that extended the session. */
+  private lastExtendedAt: number | undefined;
   /** The nonce a registration may replace: this process's own previous incarnation, or '' for none. */
   private replacedNonce = '';
   /** Whether a register call of this process has succeeded (its nonce may be in Redis). */
@@ -147,6 +149,13 @@ export class Session {
     return { nonce, isCurrent: () => nonce === this.nonce && this.isValid() };
   }
 
+  /** For health checks: whether the session is valid, for how much longer without a heartbeat, and when one last
+   * extended it (wall clock). */
+  health(): { valid: boolean; validityMsLeft: number; lastHeartbeatAt: number | undefined } {
+    const valid = this.isValid();
+    return { valid, validityMsLeft: valid ? Math.floor(this.validity.remainingMs()) : 0, lastHeartbeatAt: this.lastExtendedAt };
+  }
+
   /** True while this consumer may act on its leases: live, and within the validity window by its own clock. */
   isValid(): boolean {
     return this.state === 'live' && this.validity.isValid();
@@ -169,7 +178,7 @@ export class Session {
       const result = await this.register();
       if (generation !== this.generation) throw new NotRunningError('The session was stopped while it started');
       if (result.registered) {
-        this.validity.extended(sentAt);
+        this.extended(sentAt);
         this.become('live');
         return { previousFailed: result.previousFailed };
       }
@@ -319,7 +328,7 @@ export class Session {
     this.sweeps.swept({ ...result, sentAt, receivedAt: this.now() });
     if (this.state !== 'live' || nonce !== this.nonce) return;
     if (result.extended) {
-      this.validity.extended(sentAt);
+      this.extended(sentAt);
       this.armValidityTimer();
       this.events.onHeartbeat(result);
     } else {
@@ -348,8 +357,14 @@ export class Session {
       return;
     }
     this.conflictReported = false;
-    this.validity.extended(sentAt);
+    this.extended(sentAt);
     this.become('live');
+  }
+
+  /** A register or heartbeat sent at `sentAt` extended the session. */
+  private extended(sentAt: number): void {
+    this.validity.extended(sentAt);
+    this.lastExtendedAt = Date.now();
   }
 
   private async register(): Promise<RegisterResult> {
