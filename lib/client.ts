@@ -17,6 +17,7 @@ import { parseOptions, parseTimeout, type RedisStreamClientOptions, type Resolve
 import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
 import type { ClientHealth, ClientState } from './health.js';
+import { ClientMetrics, type MetricsSnapshot } from './metrics.js';
 import { assertNodeRedis, connectionInfo, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
 import { Session, sessionScripts } from './session.js';
@@ -134,7 +135,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.options = parseOptions(options);
     const keys = keysFor(this.options.serviceName);
     const log = new ClientLog(this.options.logger, this.options.serviceName, this.options.consumerId);
-    this.notifier = new Notifier(this, log);
+    const metrics = new ClientMetrics();
+    this.notifier = new Notifier(this, log, metrics);
     this.link = new NodeLink(
       redis,
       keys.lbs,
@@ -144,7 +146,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
       (error) => this.handleError(error),
     );
     const commander = this.link.commander;
-    this.context = { redis: commander, scripts: new ScriptRunner(commander), keys, consumerId: this.options.consumerId, options: this.options, log };
+    this.context = { redis: commander, scripts: new ScriptRunner(commander), keys, consumerId: this.options.consumerId, options: this.options, log, metrics };
     this.detector = new FailureDetector(this.context, {
       // A draining consumer takes nothing over; resume() looks for dead peers again.
       onPeerDead: (consumerId) => {
@@ -213,6 +215,12 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   /** The streams this consumer owns now. */
   owned(): StreamLease[] {
     return this.streams.all();
+  }
+
+  /** Counters since this client was created (streams acquired, released, lost; claims; dead letters) and gauges of
+   * now (owned streams, heartbeat round trips and the validity margin left): see docs/operations.md, "Metrics". */
+  metrics(): MetricsSnapshot {
+    return this.context.metrics.snapshot(this.streams.size);
   }
 
   /** For liveness and readiness probes: state, session validity, owned count, last heartbeat, draining. From

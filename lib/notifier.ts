@@ -1,9 +1,10 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { ClientLog } from './client-log.js';
 import { ErrorFloodControl } from './error-flood.js';
-import { ListenerError, RedisStreamClientError } from './errors.js';
+import { DeadLetterError, EntryDeadLetterError, ListenerError, RedisStreamClientError } from './errors.js';
 import type { RedisStreamClientEvents } from './events.js';
 import { listenerRecords, type ListenerRecord } from './listener-records.js';
+import { ClientMetrics } from './metrics.js';
 
 type StreamEvent = 'streamAdded' | 'streamExpired' | 'streamDisowned' | 'streamReleased';
 
@@ -21,15 +22,22 @@ export class Notifier {
   constructor(
     private readonly emitter: EventEmitter<RedisStreamClientEvents>,
     private readonly log: ClientLog,
+    /** Counts what is given up and lost, and dead letters (acquisitions are counted where leases are made). */
+    private readonly metrics: ClientMetrics = new ClientMetrics(),
   ) {
     this.flood = new ErrorFloodControl((error) => this.deliverError(error));
   }
 
   notify<E extends StreamEvent>(event: E, payload: Parameters<RedisStreamClientEvents[E]>[0]): void {
+    if (event === 'streamReleased') this.metrics.released((payload as Parameters<RedisStreamClientEvents['streamReleased']>[0]).reason);
+    else if (event === 'streamDisowned') this.metrics.lost();
     this.deliver(event, payload, (error) => this.report(new ListenerError(event, error)));
   }
 
   report(error: unknown): void {
+    // Counted before flood control, which holds repeats back.
+    if (error instanceof DeadLetterError) this.metrics.deadLettered('lbs');
+    else if (error instanceof EntryDeadLetterError) this.metrics.deadLettered('entry');
     this.flood.submit(error instanceof RedisStreamClientError ? error : new RedisStreamClientError(String(error), { cause: error }));
   }
 

@@ -88,6 +88,7 @@ export class OwnedStreams {
     const lease = this.leases.add(grant);
     if (!lease) return this.leases.get(grant.stream)!;
     this.context.log.debug('Stream admitted', { stream: lease.stream, lbsId: lease.lbsId, token: lease.token, origin: lease.origin });
+    this.context.metrics.acquired(lease.origin);
     if (announce) this.notifier.notify('streamAdded', lease);
     return lease;
   }

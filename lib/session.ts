@@ -114,7 +114,7 @@ export class Session {
   private readonly heartbeatMs: number;
 
   constructor(
-    private readonly context: Pick<ClientContext, 'consumerId' | 'options' | 'log'>,
+    private readonly context: Pick<ClientContext, 'consumerId' | 'options' | 'log' | 'metrics'>,
     /** On a connection of the session's own: a heartbeat must never wait behind other traffic (a claim storm, say)
      * on a shared connection, or a busy consumer would lose its session. */
     private scripts: SessionScripts,
@@ -328,6 +328,8 @@ export class Session {
     this.sweeps.swept({ ...result, sentAt, receivedAt: this.now() });
     if (this.state !== 'live' || nonce !== this.nonce) return;
     if (result.extended) {
+      const receivedAt = this.now();
+      this.context.metrics.heartbeat(receivedAt - sentAt, this.validity.remainingMs());
       this.extended(sentAt);
       this.armValidityTimer();
       this.events.onHeartbeat(result);

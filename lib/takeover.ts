@@ -157,6 +157,8 @@ export class Takeover {
       throw error;
     }
     if (result.status === 'lost') throw new SessionLostError('This consumer has lost its session; it cannot claim');
+    const won = result.outcomes.filter((outcome) => typeof outcome !== 'string').length;
+    this.context.metrics.claimed(won, result.outcomes.length - won);
     return result.outcomes;
   }
 

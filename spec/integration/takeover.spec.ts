@@ -43,6 +43,10 @@ describe('claim', () => {
       if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(AlreadyClaimedError);
     }
     expect(won[0]!.value.token).toBeGreaterThan(lease!.token);
+    // client.metrics() counts each claim's outcome.
+    const claims = claimers.map(({ client }) => client.metrics().claims);
+    expect(claims.reduce((total, { won: count }) => total + count, 0)).toBe(1);
+    expect(claims.reduce((total, { lost }) => total + lost, 0)).toBe(3);
   });
 
   it('is refused while the owner is alive, and for a payload that does not match its entry', async () => {

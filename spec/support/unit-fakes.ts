@@ -2,6 +2,7 @@
  * Stand-ins for the parts around a part under unit test: replies the test controls (including replies that come
  * late or never), a session whose incarnation the test changes, and a client context that reaches no Redis.
  */
+import { ClientMetrics } from '../../lib/metrics.js';
 import { nanoid } from 'nanoid';
 import { ClientLog } from '../../lib/client-log.js';
 import type { ClientContext } from '../../lib/context.js';
@@ -65,6 +66,7 @@ export function unitContext(
     consumerId: resolved.consumerId,
     options: resolved,
     log: new ClientLog(silentLogger, resolved.serviceName, resolved.consumerId),
+    metrics: new ClientMetrics(),
   };
 }
 

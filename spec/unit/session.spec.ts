@@ -1,3 +1,4 @@
+import { ClientMetrics } from '../../lib/metrics.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ClientLog } from '../../lib/client-log.js';
 import { ConfigError, NotRunningError } from '../../lib/errors.js';
@@ -105,6 +106,7 @@ function setUp() {
     consumerId: 'me',
     options: parseOptions({ serviceName: 'orders', consumerId: 'me', heartbeatMs: HEARTBEAT_MS }),
     log: new ClientLog(silentLogger, 'orders', 'me'),
+    metrics: new ClientMetrics(),
   };
   const session = new Session(
     context,

@@ -1,0 +1,116 @@
+import type { LeaseOrigin, ReleaseReason } from './events.js';
+
+/** Upper bounds of the heartbeat round-trip histogram's buckets, in ms (then +Inf). */
+export const ROUND_TRIP_BUCKETS_MS: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+
+/** A histogram as Prometheus reads one: the count of observations at or below each bound, their count and sum. */
+export interface HistogramSnapshot {
+  /** Cumulative: `count` is how many observations were at most `le` (the last bound is Infinity). */
+  readonly buckets: ReadonlyArray<{ readonly le: number; readonly count: number }>;
+  readonly count: number;
+  readonly sum: number;
+}
+
+/**
+ * What `client.metrics()` returns: counters since the client was created, and gauges of now. Labels are never
+ * stream names: a fleet of thousands of streams keeps a handful of series per consumer.
+ */
+export interface MetricsSnapshot {
+  /** Streams owned now. */
+  readonly owned: number;
+  /** Streams this consumer came to own, by how: new from the LBS, taken over, handed over, taken back on restart
+   * (`lease.origin`), those claim() returned included. */
+  readonly acquired: Readonly<Record<LeaseOrigin, number>>;
+  /** Streams given away (`streamReleased`), by reason. */
+  readonly released: Readonly<Record<ReleaseReason, number>>;
+  /** Streams lost without being given up (`streamDisowned`: a stall, an outage, a later owner). */
+  readonly lost: number;
+  /** Takeover claims (claim.lua outcomes, one per stream): won, or lost (another consumer won, the owner lives, the
+   * entry is gone or was dead-lettered). */
+  readonly claims: { readonly won: number; readonly lost: number };
+  /** Entries moved to a dead-letter stream, by kind: malformed or poison LBS entries (DeadLetterError), data entries
+   * whose handler kept failing (EntryDeadLetterError). */
+  readonly deadLetters: { readonly lbs: number; readonly entry: number };
+  readonly heartbeat: {
+    /** From sending a heartbeat to its reply, for every heartbeat that extended the session. */
+    readonly roundTripMs: HistogramSnapshot;
+    /** How much of the validity window was left when the last heartbeat's reply came (undefined before one): near 0
+     * means the session nearly ended. */
+    readonly validityMarginMs: number | undefined;
+  };
+}
+
+class Histogram {
+  private readonly counts: number[];
+  private count = 0;
+  private sum = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+
+  observe(value: number): void {
+    const index = this.bounds.findIndex((bound) => value <= bound);
+    this.counts[index === -1 ? this.bounds.length : index]! += 1;
+    this.count += 1;
+    this.sum += value;
+  }
+
+  snapshot(): HistogramSnapshot {
+    let cumulative = 0;
+    const buckets = [...this.bounds, Number.POSITIVE_INFINITY].map((le, i) => {
+      cumulative += this.counts[i]!;
+      return { le, count: cumulative };
+    });
+    return { buckets, count: this.count, sum: this.sum };
+  }
+}
+
+/** Collects the client's metrics as its parts report what happened; read through `client.metrics()`. */
+export class ClientMetrics {
+  private readonly acquiredBy: Record<LeaseOrigin, number> = { new: 0, takeover: 0, handoff: 0, restart: 0 };
+  private readonly releasedFor: Record<ReleaseReason, number> = { rebalance: 0, drain: 0, close: 0 };
+  private lostCount = 0;
+  private readonly claimCounts = { won: 0, lost: 0 };
+  private readonly deadLetterCounts = { lbs: 0, entry: 0 };
+  private readonly roundTrip = new Histogram(ROUND_TRIP_BUCKETS_MS);
+  private validityMarginMs: number | undefined;
+
+  acquired(origin: LeaseOrigin): void {
+    this.acquiredBy[origin] += 1;
+  }
+
+  released(reason: ReleaseReason): void {
+    this.releasedFor[reason] += 1;
+  }
+
+  lost(): void {
+    this.lostCount += 1;
+  }
+
+  claimed(won: number, lost: number): void {
+    this.claimCounts.won += won;
+    this.claimCounts.lost += lost;
+  }
+
+  deadLettered(kind: 'lbs' | 'entry'): void {
+    this.deadLetterCounts[kind] += 1;
+  }
+
+  heartbeat(roundTripMs: number, validityMarginMs: number): void {
+    this.roundTrip.observe(roundTripMs);
+    this.validityMarginMs = validityMarginMs;
+  }
+
+  snapshot(owned: number): MetricsSnapshot {
+    return {
+      owned,
+      acquired: { ...this.acquiredBy },
+      released: { ...this.releasedFor },
+      lost: this.lostCount,
+      claims: { ...this.claimCounts },
+      deadLetters: { ...this.deadLetterCounts },
+      heartbeat: { roundTripMs: this.roundTrip.snapshot(), validityMarginMs: this.validityMarginMs },
+    };
+  }
+}
