@@ -217,10 +217,11 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     return this.streams.all();
   }
 
-  /** Counters since this client was created (streams acquired, released, lost; claims; dead letters) and gauges of
-   * now (owned streams, heartbeat round trips and the validity margin left): see docs/operations.md, "Metrics". */
+  /** Counters since this client was created (streams acquired, released, lost; claims; dead letters; entries processed,
+   * failed, retried under run()) and gauges of now (owned streams, heartbeat round trips and the validity margin left,
+   * buffered entries, lag): see docs/operations.md, "Metrics". From memory: no call to Redis. */
   metrics(): MetricsSnapshot {
-    return this.context.metrics.snapshot(this.streams.size);
+    return this.context.metrics.snapshot(this.streams.size, this.processing.backlog());
   }
 
   /** For liveness and readiness probes: state, session validity, owned count, last heartbeat, draining. From

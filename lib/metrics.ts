@@ -1,7 +1,10 @@
 import type { LeaseOrigin, ReleaseReason } from './events.js';
 
-/** Upper bounds of the heartbeat round-trip histogram's buckets, in ms (then +Inf). */
+/** Upper bounds of the heartbeat round-trip and processing histograms' buckets, in ms (then +Inf). */
 export const ROUND_TRIP_BUCKETS_MS: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+export const PROCESSING_BUCKETS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000];
+/** Upper bounds of the lag histogram's buckets, in ms (then +Inf). */
+export const LAG_BUCKETS_MS: readonly number[] = [10, 100, 1000, 5000, 15_000, 60_000, 300_000, 900_000, 3_600_000];
 
 /** A histogram as Prometheus reads one: the count of observations at or below each bound, their count and sum. */
 export interface HistogramSnapshot {
@@ -37,6 +40,22 @@ export interface MetricsSnapshot {
     /** How much of the validity window was left when the last heartbeat's reply came (undefined before one): near 0
      * means the session nearly ended. */
     readonly validityMarginMs: number | undefined;
+  };
+  /** Under run(): handler calls and what they were given (a batch of eachBatch counts its entries). */
+  readonly processing: {
+    /** Entries whose handler call returned. */
+    readonly processed: number;
+    /** Entries whose handler call threw (each attempt counts). */
+    readonly failed: number;
+    /** Entries given to the handler again after it threw. */
+    readonly retried: number;
+    /** How long handler calls took, returned or thrown. */
+    readonly durationMs: HistogramSnapshot;
+    /** Entries read and not handed to the handler yet (see maxBufferedEntries). */
+    readonly buffered: number;
+    /** How far behind the owned streams are: now minus the time (from its id) of each stream's oldest entry read and
+     * not processed; 0 for a stream with nothing waiting. Entries not read yet do not count. */
+    readonly lagMs: { readonly max: number; readonly streams: HistogramSnapshot };
   };
 }
 
@@ -75,6 +94,8 @@ export class ClientMetrics {
   private readonly deadLetterCounts = { lbs: 0, entry: 0 };
   private readonly roundTrip = new Histogram(ROUND_TRIP_BUCKETS_MS);
   private validityMarginMs: number | undefined;
+  private readonly handlerCounts = { processed: 0, failed: 0, retried: 0 };
+  private readonly handlerDuration = new Histogram(PROCESSING_BUCKETS_MS);
 
   acquired(origin: LeaseOrigin): void {
     this.acquiredBy[origin] += 1;
@@ -102,7 +123,19 @@ export class ClientMetrics {
     this.validityMarginMs = validityMarginMs;
   }
 
-  snapshot(owned: number): MetricsSnapshot {
+  handled(entries: number, ms: number, outcome: 'processed' | 'failed'): void {
+    this.handlerDuration.observe(ms);
+    this.handlerCounts[outcome] += entries;
+  }
+
+  retried(entries: number): void {
+    this.handlerCounts.retried += entries;
+  }
+
+  /** `backlog`: what processing holds now (buffered entries, the lag of each stream it processes). */
+  snapshot(owned: number, backlog: { buffered: number; lagsMs: readonly number[] } = { buffered: 0, lagsMs: [] }): MetricsSnapshot {
+    const lags = new Histogram(LAG_BUCKETS_MS);
+    for (const lag of backlog.lagsMs) lags.observe(lag);
     return {
       owned,
       acquired: { ...this.acquiredBy },
@@ -111,6 +144,12 @@ export class ClientMetrics {
       claims: { ...this.claimCounts },
       deadLetters: { ...this.deadLetterCounts },
       heartbeat: { roundTripMs: this.roundTrip.snapshot(), validityMarginMs: this.validityMarginMs },
+      processing: {
+        ...this.handlerCounts,
+        durationMs: this.handlerDuration.snapshot(),
+        buffered: backlog.buffered,
+        lagMs: { max: backlog.lagsMs.reduce((max, lag) => Math.max(max, lag), 0), streams: lags.snapshot() },
+      },
     };
   }
 }

@@ -134,6 +134,17 @@ export class Processing implements LeaseHost {
     this.untrack(work);
   }
 
+  /** Entries read and not processed yet, and how far behind each stream processed under run() is, for metrics. */
+  backlog(now = Date.now()): { buffered: number; lagsMs: number[] } {
+    let buffered = 0;
+    const lagsMs: number[] = [];
+    for (const work of this.works.values()) {
+      buffered += work.buffer.length;
+      lagsMs.push(work.lag(now));
+    }
+    return { buffered, lagsMs };
+  }
+
   lag(lease: OwnedLease): number {
     const work = this.works.get(lease.stream);
     return work?.lease === lease ? work.lag() : 0;
@@ -253,6 +264,8 @@ export class Processing implements LeaseHost {
     deadLetter: (work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void> =>
       this.deadLetter(work, entry, attempts, error),
     report: (error: unknown): void => this.host.report(error),
+    handled: (entries: number, ms: number, outcome: 'processed' | 'failed'): void => this.context.metrics.handled(entries, ms, outcome),
+    retried: (entries: number): void => this.context.metrics.retried(entries),
     settled: (work: StreamWork): void => {
       if (work.busy || work.current !== undefined) return;
       const resolve = this.settling.get(work);

@@ -26,6 +26,11 @@ export interface ProcessorDeps {
    * write failed. */
   deadLetter(work: StreamWork, entry: ReadEntry, attempts: number, error: unknown): Promise<void>;
   report(error: unknown): void;
+  /** A handler call on `entries` entries ended after `ms`: it returned, or threw (and the entries are retried or
+   * dead-lettered). */
+  handled(entries: number, ms: number, outcome: 'processed' | 'failed'): void;
+  /** `entries` entries go to the handler again after it threw. */
+  retried(entries: number): void;
   /** No handler works on the stream any more (for a hand-off waiting on it). */
   settled(work: StreamWork): void;
 }
@@ -155,10 +160,14 @@ export class Processor {
     this.deps.taken(work, entries.length);
     work.current = entries[0];
     for (let attempt = 1; ; attempt += 1) {
+      if (attempt > 1) this.deps.retried(entries.length);
+      const started = performance.now();
       try {
         await call(attempt);
+        this.deps.handled(entries.length, performance.now() - started, 'processed');
         return 'done';
       } catch (error) {
+        this.deps.handled(entries.length, performance.now() - started, 'failed');
         if (work.lease.ended) return 'stopped';
         if (attempt >= this.settings.maxAttempts) return (await this.deadLetter(work, entries, attempt, error)) ? 'done' : 'stopped';
         await sleep(retryDelay(attempt));

@@ -52,3 +52,39 @@ it('counts streams new, taken over, handed over and lost, claims, dead letters a
   await waitFor(() => a!.client.metrics().lost === 4, { timeoutMs: 5000 });
   await waitFor(() => a!.client.metrics().owned === 4, { timeoutMs: 10_000 });
 });
+
+it('counts handler calls under run(): processed, failed, retried, their duration, and the lag and buffer of now', async () => {
+  const service = serviceName();
+  const { client } = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+  let release: (() => void) | undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let failures = 0;
+  client.run({
+    maxAttempts: 3,
+    eachEntry: async (entry) => {
+      if (entry.fields.fail && failures < 1) {
+        failures += 1;
+        throw new Error('once');
+      }
+      if (entry.fields.hold) await held;
+    },
+  });
+  await client.addStream('a');
+  await client.addStream('b');
+  await waitFor(() => client.metrics().owned === 2);
+  for (const n of [1, 2, 3]) await redis.admin.xAdd('a', '*', { n: String(n) });
+  await redis.admin.xAdd('b', '*', { fail: '1' });
+  await waitFor(() => client.metrics().processing.processed === 4);
+  expect(client.metrics().processing).toMatchObject({ processed: 4, failed: 1, retried: 1, buffered: 0 });
+  expect(client.metrics().processing.durationMs.count).toBe(5);
+
+  // A handler that does not return: its stream falls behind, and what comes after it waits in the buffer.
+  await redis.admin.xAdd('a', '*', { hold: '1' });
+  await redis.admin.xAdd('a', '*', { n: '5' });
+  await waitFor(() => client.metrics().processing.buffered === 1 && client.metrics().processing.lagMs.max >= 200);
+  const { lagMs } = client.metrics().processing;
+  expect(lagMs.streams.count).toBe(2);
+  release!();
+  await waitFor(() => client.metrics().processing.processed === 6);
+  expect(client.metrics().processing).toMatchObject({ buffered: 0, lagMs: { max: 0 } });
+});

@@ -69,6 +69,18 @@ export class FakeSteps implements ProcessorDeps, IteratorDeps {
 
   readonly settled = (): void => undefined;
 
+  /** Each handler call's outcome, with how many entries it was given. */
+  readonly handledCalls: Array<{ entries: number; outcome: 'processed' | 'failed' }> = [];
+  retriedEntries = 0;
+
+  readonly handled = (entries: number, _ms: number, outcome: 'processed' | 'failed'): void => {
+    this.handledCalls.push({ entries, outcome });
+  };
+
+  readonly retried = (entries: number): void => {
+    this.retriedEntries += entries;
+  };
+
   readonly taken = (_work: StreamWork, count: number): void => {
     this.takenCount += count;
   };

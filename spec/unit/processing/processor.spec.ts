@@ -218,6 +218,13 @@ describe('Processor: failures', () => {
     expect(handler.calls[3]!.input).toMatchObject({ id: '2-0', attempt: 1 });
     expect(steps.processedOf('s')).toEqual(['1-0']);
     expect(steps.deadLettered).toEqual([]);
+    // For metrics: two calls failed, the entry was given again twice, the third call returned.
+    expect(steps.handledCalls.slice(0, 3)).toEqual([
+      { entries: 1, outcome: 'failed' },
+      { entries: 1, outcome: 'failed' },
+      { entries: 1, outcome: 'processed' },
+    ]);
+    expect(steps.retriedEntries).toBe(2);
   });
 
   it('retries a handler that throws synchronously', async () => {
