@@ -221,7 +221,8 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
    * failed, retried under run()) and gauges of now (owned streams, heartbeat round trips and the validity margin left,
    * buffered entries, lag): see docs/operations.md, "Metrics". From memory: no call to Redis. */
   metrics(): MetricsSnapshot {
-    return this.context.metrics.snapshot(this.streams.size, this.processing.backlog());
+    const snapshot = this.context.metrics.snapshot(this.streams.size, this.processing.backlog());
+    return { service: this.options.serviceName, consumer: this.options.consumerId, ...snapshot };
   }
 
   /** For liveness and readiness probes: state, session validity, owned count, last heartbeat, draining. From

@@ -19,6 +19,9 @@ export interface HistogramSnapshot {
  * stream names: a fleet of thousands of streams keeps a handful of series per consumer.
  */
 export interface MetricsSnapshot {
+  /** Whose figures these are: the service and this consumer's id (the labels of `redis-stream-client/prometheus`). */
+  readonly service: string;
+  readonly consumer: string;
   /** Streams owned now. */
   readonly owned: number;
   /** Streams this consumer came to own, by how: new from the LBS, taken over, handed over, taken back on restart
@@ -133,7 +136,10 @@ export class ClientMetrics {
   }
 
   /** `backlog`: what processing holds now (buffered entries, the lag of each stream it processes). */
-  snapshot(owned: number, backlog: { buffered: number; lagsMs: readonly number[] } = { buffered: 0, lagsMs: [] }): MetricsSnapshot {
+  snapshot(
+    owned: number,
+    backlog: { buffered: number; lagsMs: readonly number[] } = { buffered: 0, lagsMs: [] },
+  ): Omit<MetricsSnapshot, 'service' | 'consumer'> {
     const lags = new Histogram(LAG_BUCKETS_MS);
     for (const lag of backlog.lagsMs) lags.observe(lag);
     return {
