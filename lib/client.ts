@@ -18,6 +18,7 @@ import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
 import type { ClientHealth, ClientState } from './health.js';
 import { ClientMetrics, type MetricsSnapshot } from './metrics.js';
+import { readServiceMetrics, type ServiceMetrics } from './service-metrics.js';
 import { assertNodeRedis, connectionInfo, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
 import { Session, sessionScripts } from './session.js';
@@ -55,6 +56,8 @@ const INIT_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 /** How long drain() tries to hand every stream over, by default. */
 const DRAIN_TIMEOUT_MS = 30_000;
+/** How long serviceMetrics() waits for Redis: a scrape must not hang through an outage. */
+const SERVICE_METRICS_TIMEOUT_MS = 2_000;
 
 /** Options of `init()`. */
 export interface InitOptions {
@@ -223,6 +226,17 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   metrics(): MetricsSnapshot {
     const snapshot = this.context.metrics.snapshot(this.streams.size, this.processing.backlog());
     return { service: this.options.serviceName, consumer: this.options.consumerId, ...snapshot };
+  }
+
+  /**
+   * The service's state in Redis, read now: LBS entries not assigned yet, streams awaiting takeover, dead-letter
+   * stream lengths, live consumers. The same from every consumer of the service. Rejects after `timeoutMs` (2 s by
+   * default) when Redis does not answer, and with a NotRunningError unless the client runs.
+   */
+  async serviceMetrics(options: { timeoutMs?: number } = {}): Promise<ServiceMetrics> {
+    this.assertRunning('serviceMetrics');
+    const timeoutMs = parseTimeout(options.timeoutMs, SERVICE_METRICS_TIMEOUT_MS);
+    return withTimeout(readServiceMetrics(this.context.redis, this.options.serviceName, this.context.keys), timeoutMs);
   }
 
   /** For liveness and readiness probes: state, session validity, owned count, last heartbeat, draining. From

@@ -18,6 +18,7 @@ export {
 export type { ExpiredStream, LeaseOrigin, RedisStreamClientEvents, ReleaseReason, ReleasedStream, StreamInfo, StreamLease } from './events.js';
 export type { ClientHealth, ClientState } from './health.js';
 export type { HistogramSnapshot, MetricsSnapshot } from './metrics.js';
+export type { ServiceMetrics } from './service-metrics.js';
 export type { RedisStreamClientOptions } from './options.js';
 export type { EachBatch, EachEntry, StreamBatch, StreamEntry } from './processing/entry.js';
 export type { EntriesOptions, RunOptions } from './processing/run-options.js';

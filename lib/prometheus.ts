@@ -6,9 +6,10 @@
 import type { Registry } from 'prom-client';
 import type { RedisStreamClient } from './client.js';
 import type { HistogramSnapshot, MetricsSnapshot } from './metrics.js';
+import type { ServiceMetrics } from './service-metrics.js';
 
-/** The part of a client read here: its metrics. */
-export type MetricsSource = Pick<RedisStreamClient, 'metrics'>;
+/** The part of a client read here: its metrics, and its service's. */
+export type MetricsSource = Pick<RedisStreamClient, 'metrics' | 'serviceMetrics'>;
 
 type Labels = Record<string, string | number>;
 
@@ -23,6 +24,18 @@ interface Family {
   readonly help: string;
   readonly type: 'counter' | 'gauge' | 'histogram';
   samples(metrics: MetricsSnapshot, labels: Labels): Sample[];
+}
+
+/** A gauge of the service's state in Redis (serviceMetrics()): every consumer of the service reports the same. */
+interface ServiceFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'gauge';
+  samples(service: ServiceMetrics, labels: Labels): Sample[];
+}
+
+function serviceGauge(name: string, help: string, read: (service: ServiceMetrics) => number): ServiceFamily {
+  return { name, help, type: 'gauge', samples: (service, labels) => [{ value: read(service), labels }] };
 }
 
 const seconds = (ms: number): number => ms / 1000;
@@ -94,6 +107,19 @@ export const PROMETHEUS_FAMILIES: readonly Family[] = [
   gauge('rsc_buffered_entries', 'Entries read and not handed to the handler yet (run())', (m) => m.processing.buffered),
 ];
 
+/** Gauges of the service's state in Redis, read at scrape time, once per service (aggregate them with `max`). */
+export const PROMETHEUS_SERVICE_FAMILIES: readonly ServiceFamily[] = [
+  serviceGauge('rsc_lbs_undelivered_entries', 'LBS entries not assigned to a consumer yet (same from every consumer)', (s) => s.undeliveredEntries),
+  serviceGauge('rsc_streams_awaiting_takeover', 'Streams held by consumers whose session ended (same from every consumer)', (s) => s.streamsAwaitingTakeover),
+  {
+    name: 'rsc_dead_letter_entries',
+    help: 'Entries in the dead-letter streams, by kind (same from every consumer)',
+    type: 'gauge',
+    samples: (service, labels) => Object.entries(service.deadLetterEntries).map(([kind, value]) => ({ value, labels: { ...labels, kind } })),
+  },
+  serviceGauge('rsc_live_consumers', 'Consumers with a live session (same from every consumer)', (s) => s.liveConsumers),
+];
+
 /** The clients each registry reads, so that a later call adds clients rather than registering the metrics twice. */
 const registered = new WeakMap<Registry, ClientsRead>();
 
@@ -108,7 +134,14 @@ export function registerPrometheusMetrics(registry: Registry, clients: MetricsSo
     const clientsRead = new ClientsRead();
     read = clientsRead;
     registered.set(registry, clientsRead);
-    for (const family of PROMETHEUS_FAMILIES) registry.registerMetric(metricOf(family, clientsRead) as never);
+    for (const family of PROMETHEUS_FAMILIES) {
+      registry.registerMetric(metricOf(family, async () => clientsRead.snapshots().flatMap(({ metrics, labels }) => family.samples(metrics, labels))) as never);
+    }
+    for (const family of PROMETHEUS_SERVICE_FAMILIES) {
+      registry.registerMetric(
+        metricOf(family, async () => (await clientsRead.services()).flatMap(({ service, labels }) => family.samples(service, labels))) as never,
+      );
+    }
   }
   for (const client of listOf(clients)) read.add(client);
 }
@@ -124,32 +157,76 @@ function listOf(clients: MetricsSource | readonly MetricsSource[]): readonly Met
   return Array.isArray(clients) ? clients : [clients as MetricsSource];
 }
 
+interface Snapshot {
+  readonly client: MetricsSource;
+  readonly metrics: MetricsSnapshot;
+  readonly labels: Labels;
+}
+
 /** The clients a registry reads, and one metrics() call per client per scrape, however many families read it (a
  * scrape asks them all at once). */
 class ClientsRead {
   private readonly clients = new Set<MetricsSource>();
-  private taken: Array<{ metrics: MetricsSnapshot; labels: Labels }> | undefined;
+  private taken: Snapshot[] | undefined;
+  private servicesRead: Promise<Array<{ service: ServiceMetrics; labels: Labels }>> | undefined;
 
   add(client: MetricsSource): void {
     this.clients.add(client);
-    this.taken = undefined;
+    this.forget();
   }
 
   delete(client: MetricsSource): void {
     this.clients.delete(client);
-    this.taken = undefined;
+    this.forget();
   }
 
   clear(): void {
     this.clients.clear();
-    this.taken = undefined;
+    this.forget();
   }
 
-  snapshots(): Array<{ metrics: MetricsSnapshot; labels: Labels }> {
+  /**
+   * The state of each service in Redis, read once per scrape from one running consumer of it, reported under every
+   * consumer of it. A service none of whose consumers could read it (not running, Redis away past serviceMetrics()'s
+   * timeout) has no samples in that scrape: alert on their absence.
+   */
+  services(): Promise<Array<{ service: ServiceMetrics; labels: Labels }>> {
+    if (!this.servicesRead) {
+      const reading = this.readServices();
+      this.servicesRead = reading;
+      setImmediate(() => {
+        if (this.servicesRead === reading) this.servicesRead = undefined;
+      });
+    }
+    return this.servicesRead;
+  }
+
+  private async readServices(): Promise<Array<{ service: ServiceMetrics; labels: Labels }>> {
+    const byService = new Map<string, Snapshot[]>();
+    for (const snapshot of this.snapshots()) byService.set(snapshot.metrics.service, [...(byService.get(snapshot.metrics.service) ?? []), snapshot]);
+    const read = await Promise.all(
+      [...byService.values()].map(async (members) => {
+        for (const { client } of members) {
+          // Not running, or Redis away: the next consumer of the service may answer.
+          const service = await client.serviceMetrics().catch(() => undefined);
+          if (service) return members.map(({ labels }) => ({ service, labels }));
+        }
+        return [];
+      }),
+    );
+    return read.flat();
+  }
+
+  private forget(): void {
+    this.taken = undefined;
+    this.servicesRead = undefined;
+  }
+
+  snapshots(): Snapshot[] {
     if (!this.taken) {
       const taken = [...this.clients].map((client) => {
         const metrics = client.metrics();
-        return { metrics, labels: { service: metrics.service, consumer: metrics.consumer } };
+        return { client, metrics, labels: { service: metrics.service, consumer: metrics.consumer } };
       });
       this.taken = taken;
       setImmediate(() => {
@@ -161,7 +238,7 @@ class ClientsRead {
 }
 
 /** A metric as prom-client's registry reads one: `get()` gives its samples now. */
-function metricOf(family: Family, clients: ClientsRead) {
+function metricOf(family: Family | ServiceFamily, samples: () => Promise<Sample[]>) {
   const { name, help, type } = family;
   return {
     name,
@@ -173,7 +250,7 @@ function metricOf(family: Family, clients: ClientsRead) {
       help,
       type,
       aggregator: 'sum' as const,
-      values: clients.snapshots().flatMap(({ metrics, labels }) => family.samples(metrics, labels)),
+      values: await samples(),
     }),
     reset: () => undefined,
   };

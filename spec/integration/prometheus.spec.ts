@@ -74,3 +74,47 @@ it('exposes the consumers of a registry after a takeover: counters by service an
   unregisterPrometheusMetrics(registry, a.client);
   expect(new Set((await scrape(registry)).map((sample) => sample.labels.consumer))).toEqual(new Set([b.client.id()]));
 });
+
+it('reads the service state from Redis at scrape time: backlog, streams awaiting takeover, dead letters, live consumers', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const add = (stream: string) => redis.admin.xAdd(keys.lbs, '*', { 'lbs-input': JSON.stringify({ DataStreamName: stream }) });
+  // Manual mode, and room for one stream only: what a dead owner held waits, and so do later entries.
+  const manual = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, autoClaim: false, maxStreams: 1, rebalance: false });
+  await add('mine');
+  await waitFor(() => manual.client.metrics().owned === 1);
+  const owner = await redis.spawnConsumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS, rebalance: false });
+  await add('held-1');
+  await add('held-2');
+  await waitFor(() => owner.owned().size === 2);
+  owner.kill('SIGKILL');
+  // Announced (and announced again while nobody claims them), not claimed.
+  await waitFor(() => new Set(manual.log.expired.map((expired) => expired.stream)).size === 2, { timeoutMs: 10_000 });
+  await add('waiting-1');
+  await add('waiting-2');
+  await redis.admin.xAdd(keys.deadLetter, '*', { reason: 'spec' });
+  for (let i = 0; i < 2; i++) await redis.admin.xAdd(keys.entryDeadLetter, '*', { reason: 'spec' });
+
+  const registry = new Registry();
+  registerPrometheusMetrics(registry, manual.client);
+  const samples = await scrape(registry);
+  const consumer = manual.client.id();
+  expect(total(samples, 'rsc_lbs_undelivered_entries', { service, consumer })).toBe(2);
+  expect(total(samples, 'rsc_streams_awaiting_takeover', { service, consumer })).toBe(2);
+  expect(total(samples, 'rsc_dead_letter_entries', { kind: 'lbs' })).toBe(1);
+  expect(total(samples, 'rsc_dead_letter_entries', { kind: 'entry' })).toBe(2);
+  expect(total(samples, 'rsc_live_consumers', { service, consumer })).toBe(1);
+  await expect(manual.client.serviceMetrics()).resolves.toEqual({
+    service,
+    undeliveredEntries: 2,
+    streamsAwaitingTakeover: 2,
+    deadLetterEntries: { lbs: 1, entry: 2 },
+    liveConsumers: 1,
+  });
+
+  // A client that is not running has no service samples; its own counters stay.
+  await manual.client.close();
+  const after = await scrape(registry);
+  expect(after.filter((sample) => sample.name === 'rsc_live_consumers')).toEqual([]);
+  expect(total(after, 'rsc_owned_streams', { consumer })).toBe(0);
+});
