@@ -8,7 +8,10 @@ import {
   addStream,
   on,
   once,
+  type ClientHealth,
   type ExpiredStream,
+  type MetricsSnapshot,
+  type ServiceMetrics,
   type EventPayload,
   type LogFields,
   type Logger,
@@ -39,6 +42,10 @@ describe('types', () => {
     expectTypeOf<ReturnType<StreamLease['entries']>>().toEqualTypeOf<AsyncIterableIterator<StreamEntry>>();
     expectTypeOf<StreamEntry['fields']>().toEqualTypeOf<Record<string, string>>();
     expectTypeOf<ReturnType<typeof _client.getPosition>>().toEqualTypeOf<Promise<string | undefined>>();
+    expectTypeOf<ReturnType<typeof _client.health>>().toEqualTypeOf<ClientHealth>();
+    expectTypeOf<ReturnType<typeof _client.metrics>>().toEqualTypeOf<MetricsSnapshot>();
+    expectTypeOf<ReturnType<typeof _client.serviceMetrics>>().toEqualTypeOf<Promise<ServiceMetrics>>();
+    expectTypeOf<ClientHealth['state']>().toEqualTypeOf<'new' | 'starting' | 'running' | 'stopping' | 'stopped'>();
   });
 
   it('the constructor and addStream() accept a node-redis 4, 5 or 6 client or cluster client without a cast', () => {
