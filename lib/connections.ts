@@ -1,11 +1,11 @@
 import { closeConnection, openConnection, type Duplicable, type RedisConnection } from './redis.js';
 import { withTimeout } from './timeout.js';
 
-/** The dedicated connections of a client, one per part that needs its own: the parts' commands share one (on a
- * cluster, the slot master's, which SlotMaster holds); the session's heartbeats must never wait behind other
- * traffic, the LBS reader's blocking read ties its connection up, and a subscribed connection can do nothing else.
- * Processing adds one connection for reading data streams and, per Redis node holding them, one subscribed to
- * their writes (on a cluster, both per master). */
+/** The dedicated connections of a client, one per part that needs its own: the parts' commands share one (where
+ * the master can change, on a cluster or with Sentinel, the one its MasterFollower holds); the session's heartbeats
+ * must never wait behind other traffic, the LBS reader's blocking read ties its connection up, and a subscribed
+ * connection can do nothing else. Processing adds one connection for reading data streams and, per Redis node
+ * holding them, one subscribed to their writes (on a cluster, both per master). */
 export type ConnectionRole = 'commands' | 'session' | 'reader' | 'subscriber' | 'data' | `data ${string}` | `data-subscriber ${string}`;
 
 /**
