@@ -92,7 +92,6 @@ export interface StopOptions {
   timeoutMs?: number;
 }
 
-
 /**
  * A consumer of a service's streams. Streams named on the service's load balancer stream are handed out across
  * the consumers of the service; when one dies or stalls, the others are told at once and take its streams over.

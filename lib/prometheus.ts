@@ -129,21 +129,21 @@ const registered = new WeakMap<Registry, ClientsRead>();
  * until `unregisterPrometheusMetrics`.
  */
 export function registerPrometheusMetrics(registry: Registry, clients: MetricsSource | readonly MetricsSource[]): void {
-  let read = registered.get(registry);
-  if (!read) {
-    const clientsRead = new ClientsRead();
-    read = clientsRead;
-    registered.set(registry, clientsRead);
-    for (const family of PROMETHEUS_FAMILIES) {
-      registry.registerMetric(metricOf(family, async () => clientsRead.snapshots().flatMap(({ metrics, labels }) => family.samples(metrics, labels))) as never);
-    }
-    for (const family of PROMETHEUS_SERVICE_FAMILIES) {
-      registry.registerMetric(
-        metricOf(family, async () => (await clientsRead.services()).flatMap(({ service, labels }) => family.samples(service, labels))) as never,
-      );
-    }
-  }
+  const read = registered.get(registry) ?? registerFamilies(registry);
   for (const client of listOf(clients)) read.add(client);
+}
+
+/** Registers every family on `registry`, read from one set of clients. */
+function registerFamilies(registry: Registry): ClientsRead {
+  const read = new ClientsRead();
+  registered.set(registry, read);
+  for (const family of PROMETHEUS_FAMILIES) {
+    registry.registerMetric(metricOf(family, async () => read.snapshots().flatMap(({ metrics, labels }) => family.samples(metrics, labels))) as never);
+  }
+  for (const family of PROMETHEUS_SERVICE_FAMILIES) {
+    registry.registerMetric(metricOf(family, async () => (await read.services()).flatMap(({ service, labels }) => family.samples(service, labels))) as never);
+  }
+  return read;
 }
 
 /** Stops reading `clients` (all of them when not given) on `registry`; the metric families stay registered. */
