@@ -17,7 +17,7 @@ import { parseOptions, parseTimeout, type RedisStreamClientOptions, type Resolve
 import { OwnedStreams } from './owned-streams.js';
 import { addStream } from './producer.js';
 import type { ClientHealth, ClientState } from './health.js';
-import { ClientMetrics, type MetricsSnapshot } from './metrics.js';
+import { ClientMetrics, METRICS_OBSERVERS, type MetricsObserver, type MetricsSnapshot } from './metrics.js';
 import { readServiceMetrics, type ServiceMetrics } from './service-metrics.js';
 import { assertNodeRedis, connectionInfo, type RedisClientLike, type RedisConnection } from './redis.js';
 import { ScriptRunner } from './scripts/runner.js';
@@ -137,7 +137,9 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     this.options = parseOptions(options);
     const keys = keysFor(this.options.serviceName);
     const log = new ClientLog(this.options.logger, this.options.serviceName, this.options.consumerId);
-    const metrics = new ClientMetrics();
+    const metrics = new ClientMetrics((error) =>
+      this.notifier.report(new RedisStreamClientError(`A metrics observer (an exporter's) threw: ${String(error)}`, { cause: error })),
+    );
     this.notifier = new Notifier(this, log, metrics);
     this.link = new NodeLink(
       redis,
@@ -225,6 +227,12 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
   metrics(): MetricsSnapshot {
     const snapshot = this.context.metrics.snapshot(this.streams.size, this.processing.backlog());
     return { service: this.options.serviceName, consumer: this.options.consumerId, ...snapshot };
+  }
+
+  /** Adds an observer of each heartbeat round trip and handler call as it happens, for exporters that record
+   * histograms (redis-stream-client/otel); returns what removes it. Keyed by a symbol: not part of the API. */
+  [METRICS_OBSERVERS](observer: MetricsObserver): () => void {
+    return this.context.metrics.observe(observer);
   }
 
   /**

@@ -62,6 +62,25 @@ export interface MetricsSnapshot {
   };
 }
 
+/**
+ * Told of each observation a histogram of the snapshot takes, as it happens: for exporters whose histograms are
+ * recorded, not read (OpenTelemetry has no observable histogram). Called synchronously on the client's own paths
+ * (a heartbeat's reply, a handler's return), so it must be quick; what it throws is reported through `error`.
+ */
+export interface MetricsObserver {
+  /** A heartbeat that extended the session, from sending it to its reply. */
+  heartbeat?(roundTripMs: number): void;
+  /** A handler call under run() that returned ('processed') or threw ('failed'), for `entries` entries. */
+  handled?(entries: number, ms: number, outcome: 'processed' | 'failed'): void;
+}
+
+/**
+ * The key of the client's method that adds a MetricsObserver (and returns its removal): what
+ * `redis-stream-client/otel` reaches the client's metrics through, without a public method for it. Symbol.for, so
+ * that every copy of this module (the ESM and the CommonJS bundle, each entry point's) names the same method.
+ */
+export const METRICS_OBSERVERS: unique symbol = Symbol.for('redis-stream-client.metrics-observers');
+
 class Histogram {
   private readonly counts: number[];
   private count = 0;
@@ -99,6 +118,32 @@ export class ClientMetrics {
   private validityMarginMs: number | undefined;
   private readonly handlerCounts = { processed: 0, failed: 0, retried: 0 };
   private readonly handlerDuration = new Histogram(PROCESSING_BUCKETS_MS);
+  /** Undefined while nobody observes: the paths that record then pay for one check. Replaced, never changed in
+   * place, so that an observer removed while the others are told does not skip one. */
+  private observers: readonly MetricsObserver[] | undefined;
+
+  /** @param report where what an observer throws goes (the client's `error` event). */
+  constructor(private readonly report: (error: unknown) => void = () => undefined) {}
+
+  /** Adds an observer of the histograms' observations; returns what removes it. */
+  observe(observer: MetricsObserver): () => void {
+    this.observers = [...(this.observers ?? []), observer];
+    return () => {
+      const rest = (this.observers ?? []).filter((other) => other !== observer);
+      this.observers = rest.length > 0 ? rest : undefined;
+    };
+  }
+
+  private tell(call: (observer: MetricsObserver) => void): void {
+    for (const observer of this.observers ?? []) {
+      try {
+        call(observer);
+      } catch (error) {
+        // A fault of the exporter must not break a heartbeat or a handler's bookkeeping.
+        this.report(error);
+      }
+    }
+  }
 
   acquired(origin: LeaseOrigin): void {
     this.acquiredBy[origin] += 1;
@@ -124,11 +169,13 @@ export class ClientMetrics {
   heartbeat(roundTripMs: number, validityMarginMs: number): void {
     this.roundTrip.observe(roundTripMs);
     this.validityMarginMs = validityMarginMs;
+    if (this.observers !== undefined) this.tell((observer) => observer.heartbeat?.(roundTripMs));
   }
 
   handled(entries: number, ms: number, outcome: 'processed' | 'failed'): void {
     this.handlerDuration.observe(ms);
     this.handlerCounts[outcome] += entries;
+    if (this.observers !== undefined) this.tell((observer) => observer.handled?.(entries, ms, outcome));
   }
 
   retried(entries: number): void {

@@ -31,4 +31,56 @@ describe('ClientMetrics', () => {
       lost: 1,
     });
   });
+
+  it('tells each observer of every heartbeat and handler call as it is counted, until it is removed', () => {
+    const errors: unknown[] = [];
+    const metrics = new ClientMetrics((error) => errors.push(error));
+    const heard: string[] = [];
+    const removeFirst = metrics.observe({ heartbeat: (ms) => heard.push(`first heartbeat ${ms}`) });
+    metrics.observe({
+      heartbeat: (ms) => heard.push(`second heartbeat ${ms}`),
+      handled: (entries, ms, outcome) => heard.push(`second ${outcome} ${entries} in ${ms}`),
+    });
+    metrics.heartbeat(3, 100);
+    metrics.handled(5, 40, 'processed');
+    metrics.handled(1, 7, 'failed');
+    removeFirst();
+    metrics.heartbeat(4, 100);
+    expect(heard).toEqual(['first heartbeat 3', 'second heartbeat 3', 'second processed 5 in 40', 'second failed 1 in 7', 'second heartbeat 4']);
+    expect(errors).toEqual([]);
+  });
+
+  it('counts on when an observer throws, tells the others, and reports the error', () => {
+    const errors: unknown[] = [];
+    const metrics = new ClientMetrics((error) => errors.push(error));
+    const failure = new Error('exporter broke');
+    const heard: number[] = [];
+    metrics.observe({
+      heartbeat: () => {
+        throw failure;
+      },
+    });
+    metrics.observe({ heartbeat: (ms) => heard.push(ms) });
+    metrics.heartbeat(3, 100);
+    expect(heard).toEqual([3]);
+    expect(errors).toEqual([failure]);
+    expect(metrics.snapshot(0).heartbeat).toMatchObject({ roundTripMs: { count: 1, sum: 3 }, validityMarginMs: 100 });
+  });
+
+  it('finishes the round under way when an observer is removed during it, and leaves it out after', () => {
+    const metrics = new ClientMetrics();
+    const heard: string[] = [];
+    let removeSecond = () => undefined as void;
+    metrics.observe({
+      heartbeat: () => {
+        heard.push('first');
+        removeSecond();
+      },
+    });
+    removeSecond = metrics.observe({ heartbeat: () => heard.push('second') });
+    metrics.heartbeat(1, 100);
+    metrics.heartbeat(1, 100);
+    // The first call's round had started with both: the second is told once, then never again.
+    expect(heard).toEqual(['first', 'second', 'first']);
+  });
 });
