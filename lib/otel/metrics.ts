@@ -32,76 +32,58 @@ interface Observed<T> extends InstrumentDescription {
 
 const seconds = (ms: number): number => ms / 1000;
 
-function single<T>(
-  kind: Observed<T>['kind'],
-  name: string,
-  unit: string,
-  description: string,
-  read: (source: T) => number | undefined,
-  attributes?: Attributes,
-): Observed<T> {
-  return {
-    name,
-    kind,
-    unit,
-    description,
-    read: (source) => {
-      const value = read(source);
-      return value === undefined ? [] : [{ value, attributes }];
-    },
+function observed<T>(kind: Observed<T>['kind'], name: string, unit: string, description: string, read: (source: T) => Observation[]): Observed<T> {
+  return { name, kind, unit, description, read };
+}
+
+/** One value (none while it is undefined), with `attributes` if given. */
+function one<T>(read: (source: T) => number | undefined, attributes?: Attributes): (source: T) => Observation[] {
+  return (source) => {
+    const value = read(source);
+    return value === undefined ? [] : [{ value, attributes }];
   };
 }
 
-/** One instrument with an attribute taking each key of a record of counts. */
-function byKey<T>(
-  kind: Observed<T>['kind'],
-  name: string,
-  unit: string,
-  description: string,
-  attribute: string,
-  read: (source: T) => Readonly<Record<string, number>>,
-): Observed<T> {
-  return {
-    name,
-    kind,
-    unit,
-    description,
-    read: (source) => Object.entries(read(source)).map(([key, value]) => ({ value, attributes: { [attribute]: key } })),
-  };
+/** A value for each key of a record of counts, with an attribute taking the key. */
+function byKey<T>(attribute: string, read: (source: T) => Readonly<Record<string, number>>): (source: T) => Observation[] {
+  return (source) => Object.entries(read(source)).map(([key, value]) => ({ value, attributes: { [attribute]: key } }));
 }
 
 /** Read from each client's `metrics()` at collection, with the attributes of its service and consumer id. */
 const CONSUMER_INSTRUMENTS: ReadonlyArray<Observed<MetricsSnapshot>> = [
-  single('up-down counter', 'rsc.streams.owned', '{stream}', 'Streams this consumer owns', (m) => m.owned),
-  byKey('counter', 'rsc.streams.acquired', '{stream}', 'Streams this consumer came to own, by origin', 'rsc.origin', (m) => m.acquired),
-  byKey('counter', 'rsc.streams.released', '{stream}', 'Streams this consumer gave away, by reason', 'rsc.reason', (m) => m.released),
-  single('counter', 'rsc.streams.lost', '{stream}', 'Streams lost without being given up (stall, outage)', (m) => m.lost),
-  byKey('counter', 'rsc.claims', '{claim}', 'Takeover claims, one per stream, by result (won, lost)', 'rsc.result', (m) => m.claims),
-  byKey('counter', 'rsc.dead_letters', '{entry}', 'Entries moved to a dead-letter stream, by kind (lbs, entry)', 'rsc.kind', (m) => m.deadLetters),
-  single('gauge', 'rsc.heartbeat.validity_margin', 's', 'Validity left when the last heartbeat reply came', (m) =>
-    m.heartbeat.validityMarginMs === undefined ? undefined : seconds(m.heartbeat.validityMarginMs),
+  observed('up-down counter', 'rsc.streams.owned', '{stream}', 'Streams this consumer owns', one((m) => m.owned)),
+  observed('counter', 'rsc.streams.acquired', '{stream}', 'Streams this consumer came to own, by origin', byKey('rsc.origin', (m) => m.acquired)),
+  observed('counter', 'rsc.streams.released', '{stream}', 'Streams this consumer gave away, by reason', byKey('rsc.reason', (m) => m.released)),
+  observed('counter', 'rsc.streams.lost', '{stream}', 'Streams lost without being given up (stall, outage)', one((m) => m.lost)),
+  observed('counter', 'rsc.claims', '{claim}', 'Takeover claims, one per stream, by result (won, lost)', byKey('rsc.result', (m) => m.claims)),
+  observed('counter', 'rsc.dead_letters', '{entry}', 'Entries moved to a dead-letter stream, by kind (lbs, entry)', byKey('rsc.kind', (m) => m.deadLetters)),
+  observed(
+    'gauge',
+    'rsc.heartbeat.validity_margin',
+    's',
+    'Validity left when the last heartbeat reply came',
+    one((m) => (m.heartbeat.validityMarginMs === undefined ? undefined : seconds(m.heartbeat.validityMarginMs))),
   ),
-  single(
+  observed(
     'counter',
     'messaging.client.consumed.messages',
     '{message}',
     'Entries whose handler call returned (run())',
-    (m) => m.processing.processed,
-    PROCESS_OPERATION,
+    one((m) => m.processing.processed, PROCESS_OPERATION),
   ),
-  single('counter', 'rsc.entries.failed', '{entry}', 'Entries whose handler call threw, each attempt (run())', (m) => m.processing.failed),
-  single('counter', 'rsc.entries.retried', '{entry}', 'Entries given to the handler again after it threw (run())', (m) => m.processing.retried),
-  single('up-down counter', 'rsc.entries.buffered', '{entry}', 'Entries read and not handed to the handler yet (run())', (m) => m.processing.buffered),
-  single('gauge', 'rsc.streams.lag', 's', 'How far behind the most behind owned stream is (run())', (m) => seconds(m.processing.lagMs.max)),
+  observed('counter', 'rsc.entries.failed', '{entry}', 'Entries whose handler call threw, each attempt (run())', one((m) => m.processing.failed)),
+  observed('counter', 'rsc.entries.retried', '{entry}', 'Entries given to the handler again after it threw (run())', one((m) => m.processing.retried)),
+  observed('up-down counter', 'rsc.entries.buffered', '{entry}', 'Entries read and not handed to the handler yet (run())', one((m) => m.processing.buffered)),
+  observed('gauge', 'rsc.streams.lag', 's', 'How far behind the most behind owned stream is (run())', one((m) => seconds(m.processing.lagMs.max))),
 ];
 
 /** Read from `serviceMetrics()` once per service at collection, with the service's attributes only: the same from
  * every consumer of the service (aggregate with max, not sum). */
 const SERVICE_INSTRUMENTS: ReadonlyArray<Observed<ServiceMetrics>> = [
-  single('gauge', 'rsc.service.lbs.undelivered', '{entry}', 'LBS entries not assigned to a consumer yet', (s) => s.undeliveredEntries),
-  single('gauge', 'rsc.service.streams.awaiting_takeover', '{stream}', 'Streams held by consumers whose session ended', (s) => s.streamsAwaitingTakeover),
-  byKey('gauge', 'rsc.service.dead_letter.entries', '{entry}', 'Entries in the dead-letter streams, by kind (lbs, entry)', 'rsc.kind', (s) => s.deadLetterEntries),
-  single('gauge', 'rsc.service.consumers.live', '{consumer}', 'Consumers with a live session', (s) => s.liveConsumers),
+  observed('gauge', 'rsc.service.lbs.undelivered', '{entry}', 'LBS entries not assigned to a consumer yet', one((s) => s.undeliveredEntries)),
+  observed('gauge', 'rsc.service.streams.awaiting_takeover', '{stream}', 'Streams held by consumers whose session ended', one((s) => s.streamsAwaitingTakeover)),
+  observed('gauge', 'rsc.service.dead_letter.entries', '{entry}', 'Entries in the dead-letter streams, by kind (lbs, entry)', byKey('rsc.kind', (s) => s.deadLetterEntries)),
+  observed('gauge', 'rsc.service.consumers.live', '{consumer}', 'Consumers with a live session', one((s) => s.liveConsumers)),
 ];
 
 /** Recorded as they happen (OpenTelemetry has no observable histogram), through the client's metrics observers;
@@ -128,8 +110,8 @@ export const OPENTELEMETRY_INSTRUMENTS: readonly InstrumentDescription[] = [...C
   ({ name, kind, unit, description }) => ({ name, kind, unit, description }),
 );
 
-/** Unregisters what one `registerOpenTelemetryMetrics` call registered: its clients are read no more (the SDK
- * then drops their observable series) and their histograms are no longer recorded. Idempotent. */
+/** Unregisters what one `registerOpenTelemetryMetrics` call registered: its clients are read no more and their
+ * histograms no longer recorded (an SDK on cumulative temporality goes on exporting the last values it saw). Idempotent. */
 export type UnregisterMetrics = () => void;
 
 /**

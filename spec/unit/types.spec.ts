@@ -24,6 +24,8 @@ import {
   type StreamEntry,
   type StreamLease,
 } from '../../lib/index.js';
+import type { Meter, Tracer } from '@opentelemetry/api';
+import { registerOpenTelemetryMetrics, traceEachBatch, traceEachEntry, withProcessSpan, type UnregisterMetrics } from '../../lib/otel.js';
 
 // Type-level only: nothing here runs against Redis. tsc checks these, in `npm run typecheck` and in `vitest run`
 // (vitest.config.ts turns on its typecheck for this file: a wrong type fails the run).
@@ -162,5 +164,23 @@ describe('types', () => {
     expectTypeOf<LogFields>().toHaveProperty('service').toEqualTypeOf<string>();
     expectTypeOf<LogFields>().toHaveProperty('consumerId').toEqualTypeOf<string>();
     expectTypeOf<RedisStreamClientOptions['logger']>().toEqualTypeOf<Logger | undefined>();
+  });
+
+  it('redis-stream-client/otel takes clients and wraps handlers without a cast; a look-alike of a client is refused', () => {
+    type Clients = Parameters<typeof registerOpenTelemetryMetrics>[1];
+    expectTypeOf<RedisStreamClient>().toExtend<Clients>();
+    expectTypeOf<RedisStreamClient[]>().toExtend<Clients>();
+    // The histograms are recorded through the client's own observers, which a look-alike lacks.
+    expectTypeOf<Pick<RedisStreamClient, 'metrics' | 'serviceMetrics'>>().not.toExtend<Clients>();
+    expectTypeOf<ReturnType<typeof registerOpenTelemetryMetrics>>().toEqualTypeOf<UnregisterMetrics>();
+    expectTypeOf<UnregisterMetrics>().toEqualTypeOf<() => void>();
+    // Not called: these only give their types.
+    const _entries = () => ({ eachEntry: traceEachEntry({} as Tracer, _client, (entry: StreamEntry) => entry.token) });
+    const _batches = () => ({ eachBatch: traceEachBatch({} as Tracer, _client, async (batch: StreamBatch) => batch.entries.length) });
+    const _byHand = () => withProcessSpan({} as Tracer, _client, {} as StreamEntry, async () => 'done');
+    expectTypeOf<ReturnType<typeof _entries>>().toExtend<RunOptions>();
+    expectTypeOf<ReturnType<typeof _batches>>().toExtend<RunOptions>();
+    expectTypeOf<ReturnType<typeof _byHand>>().toEqualTypeOf<Promise<string>>();
+    expectTypeOf<Parameters<typeof registerOpenTelemetryMetrics>[0]>().toEqualTypeOf<Meter>();
   });
 });
