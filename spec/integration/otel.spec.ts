@@ -4,6 +4,7 @@ import { DataPointType, MeterProvider, MetricReader, type Histogram, type Resour
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addStream, type RedisStreamClient } from '../../lib/index.js';
+import { METRICS_OBSERVERS } from '../../lib/metrics.js';
 import { OPENTELEMETRY_INSTRUMENTS, registerOpenTelemetryMetrics, traceEachBatch, traceEachEntry, withProcessSpan } from '../../lib/otel.js';
 import { serviceName } from '../support/fleet.js';
 import { append } from '../support/processing.js';
@@ -271,6 +272,22 @@ it('traces eachBatch calls with the batch size, and entries processed by hand th
     throw new TypeError('bad entry');
   })).rejects.toThrow('bad entry');
   expect(spans().at(-1)!.status.code).toBe(SpanStatusCode.ERROR);
+});
+
+it('reports what a faulty exporter throws through error, and the client goes on with its heartbeats', async () => {
+  const { client, log } = await redis.fleet.consumer({ serviceName: serviceName(), heartbeatMs: HEARTBEAT_MS });
+  const remove = client[METRICS_OBSERVERS]({
+    heartbeat: () => {
+      throw new Error('exporter broke');
+    },
+  });
+  const counted = client.metrics().heartbeat.roundTripMs.count;
+  await waitFor(() => client.metrics().heartbeat.roundTripMs.count >= counted + 2);
+  remove();
+  const reported = log.errors.filter((error) => error.message.startsWith('A metrics observer'));
+  expect(reported.length).toBeGreaterThan(0);
+  expect((reported[0]!.cause as Error).message).toBe('exporter broke');
+  expect(client.health()).toMatchObject({ state: 'running', sessionValid: true });
 });
 
 it('refuses what is not a client, naming it, before registering anything', () => {
