@@ -1,4 +1,4 @@
-import { ValueType, type Attributes, type BatchObservableCallback, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
+import { ValueType, type Attributes, type BatchObservableCallback, type BatchObservableResult, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
 import type { RedisStreamClient } from '../client.js';
 import { METRICS_OBSERVERS, PROCESSING_BUCKETS_MS, ROUND_TRIP_BUCKETS_MS, type MetricsObserver, type MetricsSnapshot } from '../metrics.js';
 import type { ServiceMetrics } from '../service-metrics.js';
@@ -86,6 +86,16 @@ const SERVICE_INSTRUMENTS: ReadonlyArray<Observed<ServiceMetrics>> = [
   observed('gauge', 'rsc.service.consumers.live', '{consumer}', 'Consumers with a live session', one((s) => s.liveConsumers)),
 ];
 
+/** Whether the service's state was read at this collection: where it was not, the SDK (on cumulative temporality)
+ * goes on exporting the last values of the gauges above, so their absence cannot show it. */
+const SERVICE_READ: Observed<ServiceMetrics | undefined> = observed(
+  'gauge',
+  'rsc.service.readable',
+  '1',
+  "1 when a consumer of the service read the service's state in Redis at this collection, 0 when none could",
+  (service) => [{ value: service === undefined ? 0 : 1 }],
+);
+
 /** Recorded as they happen (OpenTelemetry has no observable histogram), through the client's metrics observers;
  * buckets as `client.metrics()` keeps them, in seconds. */
 const HISTOGRAMS = {
@@ -106,7 +116,7 @@ const HISTOGRAMS = {
 } as const;
 
 /** Every instrument `registerOpenTelemetryMetrics` registers. */
-export const OPENTELEMETRY_INSTRUMENTS: readonly InstrumentDescription[] = [...CONSUMER_INSTRUMENTS, ...SERVICE_INSTRUMENTS, ...Object.values(HISTOGRAMS)].map(
+export const OPENTELEMETRY_INSTRUMENTS: readonly InstrumentDescription[] = [...CONSUMER_INSTRUMENTS, ...SERVICE_INSTRUMENTS, SERVICE_READ, ...Object.values(HISTOGRAMS)].map(
   ({ name, kind, unit, description }) => ({ name, kind, unit, description }),
 );
 
@@ -126,29 +136,26 @@ export function registerOpenTelemetryMetrics(meter: Meter, clients: MetricsSourc
   const sources = (Array.isArray(clients) ? clients : [clients as MetricsSource]).map((client, index) => sourceOf(client, index));
   const consumerObservables = CONSUMER_INSTRUMENTS.map((instrument) => observableOf(meter, instrument));
   const serviceObservables = SERVICE_INSTRUMENTS.map((instrument) => observableOf(meter, instrument));
+  const readable = observableOf(meter, SERVICE_READ);
   const heartbeat = histogramOf(meter, HISTOGRAMS.heartbeat);
   const processing = histogramOf(meter, HISTOGRAMS.processing);
 
   const readConsumers: BatchObservableCallback = (result) => {
     for (const { client, attributes } of sources) {
       const metrics = client.metrics();
-      CONSUMER_INSTRUMENTS.forEach((instrument, i) => {
-        for (const observation of instrument.read(metrics)) result.observe(consumerObservables[i]!, observation.value, { ...attributes, ...observation.attributes });
-      });
+      CONSUMER_INSTRUMENTS.forEach((instrument, i) => observeEach(result, consumerObservables[i]!, instrument, metrics, attributes));
     }
   };
   // A callback of its own: a Redis slow to answer holds up (or, past the collection's timeout, loses) only these.
   const readServices: BatchObservableCallback = async (result) => {
     for (const { service, metrics } of await readEachService(sources)) {
-      SERVICE_INSTRUMENTS.forEach((instrument, i) => {
-        for (const observation of instrument.read(metrics)) {
-          result.observe(serviceObservables[i]!, observation.value, { ...serviceAttributes(service), ...observation.attributes });
-        }
-      });
+      const attributes = serviceAttributes(service);
+      observeEach(result, readable, SERVICE_READ, metrics, attributes);
+      if (metrics) SERVICE_INSTRUMENTS.forEach((instrument, i) => observeEach(result, serviceObservables[i]!, instrument, metrics, attributes));
     }
   };
   meter.addBatchObservableCallback(readConsumers, consumerObservables);
-  meter.addBatchObservableCallback(readServices, serviceObservables);
+  meter.addBatchObservableCallback(readServices, [...serviceObservables, readable]);
   const removals = sources.map(({ client, attributes }) => client[METRICS_OBSERVERS](histogramsObserver(attributes, heartbeat, processing)));
 
   let registered = true;
@@ -156,7 +163,7 @@ export function registerOpenTelemetryMetrics(meter: Meter, clients: MetricsSourc
     if (!registered) return;
     registered = false;
     meter.removeBatchObservableCallback(readConsumers, consumerObservables);
-    meter.removeBatchObservableCallback(readServices, serviceObservables);
+    meter.removeBatchObservableCallback(readServices, [...serviceObservables, readable]);
     for (const remove of removals) remove();
   };
 }
@@ -178,24 +185,27 @@ function sourceOf(client: MetricsSource, index: number): Source {
 }
 
 /**
- * The state of each service in Redis, read from one running consumer of it: the first that answers. A service none
- * of whose consumers could read it (not running, Redis away past serviceMetrics()'s timeout) is left out of this
- * collection: alert on the absence of its series.
+ * The state of each service in Redis, read from one running consumer of it: the first that answers. Undefined for a
+ * service none of whose consumers could read it (not running, Redis away past serviceMetrics()'s timeout).
  */
-async function readEachService(sources: readonly Source[]): Promise<Array<{ service: string; metrics: ServiceMetrics }>> {
+async function readEachService(sources: readonly Source[]): Promise<Array<{ service: string; metrics: ServiceMetrics | undefined }>> {
   const byService = new Map<string, MetricsSource[]>();
   for (const { client, service } of sources) byService.set(service, [...(byService.get(service) ?? []), client]);
-  const read = await Promise.all(
+  return Promise.all(
     [...byService].map(async ([service, members]) => {
       for (const client of members) {
         // Not running, or Redis away: the next consumer of the service may answer.
         const metrics = await client.serviceMetrics().catch(() => undefined);
-        if (metrics) return [{ service, metrics }];
+        if (metrics) return { service, metrics };
       }
-      return [];
+      return { service, metrics: undefined };
     }),
   );
-  return read.flat();
+}
+
+/** What `instrument` reads from `source`, observed on its `observable` with `attributes` and its own. */
+function observeEach<T>(result: BatchObservableResult, observable: Observable, instrument: Observed<T>, source: T, attributes: Attributes): void {
+  for (const { value, attributes: own } of instrument.read(source)) result.observe(observable, value, { ...attributes, ...own });
 }
 
 function observableOf<T>(meter: Meter, instrument: Observed<T>): Observable {

@@ -120,6 +120,7 @@ it('reports the consumers after a takeover through a Meter: counters by service 
   expect(live).toEqual([expect.objectContaining({ value: 2, attributes: { 'messaging.system': 'redis', 'messaging.consumer.group.name': service } })]);
   expect(total(points, 'rsc.service.streams.awaiting_takeover')).toBe(0);
   expect(total(points, 'rsc.service.lbs.undelivered')).toBe(0);
+  expect(total(points, 'rsc.service.readable')).toBe(1);
 
   // Each instrument as documented (all but the handler histogram: no handler ran), and no stream name anywhere.
   for (const instrument of OPENTELEMETRY_INSTRUMENTS.filter(({ name }) => name !== 'messaging.process.duration')) {
@@ -162,6 +163,12 @@ it('reports the consumers after a takeover through a Meter: counters by service 
   expect(total(after, 'rsc.streams.released', of(gone))).toBe(0);
   expect(total(after, 'rsc.streams.owned', of(staying))).toBe(3);
   expect(total(after, 'rsc.service.consumers.live')).toBe(1);
+
+  // Nobody left to read the service's state: readable says so, while the SDK repeats the gauges' last values.
+  await staying.close();
+  const unread = await collect();
+  expect(total(unread, 'rsc.service.readable')).toBe(0);
+  expect(total(unread, 'rsc.service.consumers.live')).toBe(1);
 });
 
 it('traces each handler call under run(): a CONSUMER span with the entry, its token and attempt, ERROR when it threw', async () => {
