@@ -6,7 +6,7 @@
 import pino from 'pino';
 import { createClient } from 'redis';
 import { RedisStreamClient, type Logger } from 'redis-stream-client';
-import { stopOnSignals } from './shutdown-signals.js';
+import { disconnect, stopOnSignals } from './shutdown-signals.js';
 
 const level = process.env.LOG_LEVEL ?? 'debug';
 const levels = ['debug', 'info', 'warn', 'error'];
@@ -33,5 +33,5 @@ await client.init();
 
 stopOnSignals(async () => {
   await client.close();
-  await redis.quit();
+  await disconnect(redis);
 });
