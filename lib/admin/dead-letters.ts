@@ -22,7 +22,8 @@ import { isInService } from './stream-owner.js';
 
 export type { DeadLetter, DeadLetterKind, EntryDeadLetter, LbsDeadLetter, MalformedDeadLetter } from './dead-letter-records.js';
 
-/** How long the marker of a requeued entry dead letter is kept (s): see requeueDeadLetters. */
+/** How long the marker of a requeued entry dead letter is kept once its record is deleted (s): see
+ * requeueDeadLetters. */
 export const REQUEUE_MARKER_SECONDS = 24 * 60 * 60;
 
 /** The most records listDeadLetters returns per call. */
@@ -103,10 +104,11 @@ export async function showDeadLetters(service: ServiceRedis, kind: DeadLetterKin
  * it is processed after them, out of its original order, by the stream's owner when it gets there. The data
  * stream may live in another cluster slot than the dead-letter stream, so no single script can append and delete;
  * instead the append records the new id in a marker key in the data stream's slot
- * (`rsc:requeued:<service>:{<stream's tag>}:<record id>`, kept one day), and a later append for the same record
- * returns the recorded id instead of appending again; then the record is deleted. A crash between the two leaves
- * the record and the marker: running the requeue again within the day deletes the record without appending a
- * second time; two operators at once append once. Refused: a malformed record; a record whose stream no longer
+ * (`rsc:requeued:<service>:{<stream's tag>}:<record id>`), and a later append for the same record returns the
+ * recorded id instead of appending again; then the record is deleted, and only then is the marker given an expiry
+ * of a day. A crash in between leaves the record and a marker that does not expire: running the requeue again,
+ * however much later, deletes the record without appending a second time; two operators at once append once (the later
+ * one finds the marker up to a day after the record went). Refused: a malformed record; a record whose stream no longer
  * exists or holds another type; a stream that is no longer in the service (finished by doneStream or an end
  * marker, or its LBS entry dead-lettered), since nothing would process the entry there (add the stream again
  * first: it then starts over as its `startAt` says, or process the entry yourself); a stream name no key of
@@ -174,15 +176,15 @@ async function requeueEntry(service: ServiceRedis, deadLetter: EntryDeadLetter):
       `stream ${JSON.stringify(stream)} is no longer in the service (finished, or its LBS entry dead-lettered): nothing would process the entry; add the stream again first (it starts over as its startAt says) or process the entry yourself`,
     );
   }
-  const appended = await appendRequeuedEntry(new ScriptRunner(data), { marker, stream, markerSeconds: REQUEUE_MARKER_SECONDS, fields });
+  const appended = await appendRequeuedEntry(new ScriptRunner(data), { marker, stream, fields });
   if (appended.outcome === 'not-a-stream') {
     const what = appended.type === 'none' ? 'no longer exists' : `holds a ${appended.type}, not a stream`;
     return refused(id, `key ${JSON.stringify(stream)} ${what}`);
   }
   const key = service.keys.entryDeadLetter;
   await service.at(key).sendCommand(['XDEL', key, id]);
-  // The marker stays until it expires: an operator who read the record before it was deleted, and appends only
-  // now, must still find it.
+  // Kept a while yet: an operator who read the record before it was deleted, and appends only now, must find it.
+  await data.sendCommand(['EXPIRE', marker, String(REQUEUE_MARKER_SECONDS)]);
   return { id, outcome: 'requeued', stream, newId: appended.id };
 }
 

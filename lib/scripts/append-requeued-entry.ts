@@ -14,10 +14,10 @@ export type AppendOutcome =
  * ('recorded', with that id); 'not-a-stream' when the key is missing ('none') or holds another type. */
 export async function appendRequeuedEntry(
   runner: ScriptRunner,
-  request: { readonly marker: string; readonly stream: string; readonly markerSeconds: number; readonly fields: ReadonlyArray<readonly [string, string]> },
+  request: { readonly marker: string; readonly stream: string; readonly fields: ReadonlyArray<readonly [string, string]> },
 ): Promise<AppendOutcome> {
   const [outcome, value] = reply.parse(
-    await runner.run('append-requeued-entry', [request.marker, request.stream], [request.markerSeconds, ...request.fields.flat()]),
+    await runner.run('append-requeued-entry', [request.marker, request.stream], request.fields.flat()),
   );
   return outcome === 'not-a-stream' ? { outcome, type: value } : { outcome, id: value };
 }

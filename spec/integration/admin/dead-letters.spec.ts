@@ -5,7 +5,7 @@
  */
 import calculateSlot from 'cluster-key-slot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropDeadLetters, listDeadLetters, requeueDeadLetters, requeueMarkerKey, showDeadLetters, type RequeueOutcome } from '../../../lib/admin/dead-letters.js';
+import { REQUEUE_MARKER_SECONDS, dropDeadLetters, listDeadLetters, requeueDeadLetters, requeueMarkerKey, showDeadLetters, type RequeueOutcome } from '../../../lib/admin/dead-letters.js';
 import { sameSlotTag } from '../../../lib/admin/hash-tag.js';
 import type { ServiceRedis } from '../../../lib/admin/service-redis.js';
 import { addStream, keysFor } from '../../../lib/index.js';
@@ -224,16 +224,19 @@ describe('requeue of an entry dead letter', () => {
     const { seen, recordId } = await entryDeadLetter(service, stream);
     // The first step alone, as a process that died before deleting the record leaves it.
     const marker = requeueMarkerKey(service, sameSlotTag(stream)!, recordId);
-    const first = await appendRequeuedEntry(new ScriptRunner(admin.at(stream)), { marker, stream, markerSeconds: 60, fields: [['n', '1']] });
+    const first = await appendRequeuedEntry(new ScriptRunner(admin.at(stream)), { marker, stream, fields: [['n', '1']] });
     expect(first.outcome).toBe('appended');
     await waitFor(() => seen.count === 3);
+    // However late the rerun: the marker does not expire while the record is there.
+    expect(await redis.admin.ttl(marker)).toBe(-1);
 
     expect(await requeueDeadLetters(admin, 'entries', [recordId])).toEqual([{ id: recordId, outcome: 'requeued', stream, newId: (first as { id: string }).id }]);
     expect(await redis.admin.xLen(stream)).toBe(4);
     expect(await redis.admin.xLen(keysFor(service).entryDeadLetter)).toBe(0);
-    // Kept until it expires, for an operator who read the record before it was deleted.
+    // Now kept a day: an operator who read the record before it was deleted still finds it.
     expect(await redis.admin.get(marker)).toBe((first as { id: string }).id);
-    expect(await redis.admin.ttl(marker)).toBeGreaterThan(0);
+    expect(await redis.admin.ttl(marker)).toBeGreaterThan(REQUEUE_MARKER_SECONDS - 60);
+    expect(await redis.admin.ttl(marker)).toBeLessThanOrEqual(REQUEUE_MARKER_SECONDS);
     expect(await requeueDeadLetters(admin, 'entries', [recordId])).toEqual([{ id: recordId, outcome: 'not-found' }]);
     expect(seen.numbers(stream)).toEqual([0, 2, 1]);
   });
@@ -322,7 +325,7 @@ describe('on a Redis Cluster', () => {
     // Interrupted after the append, then run again: one entry appended, processed by the owner; the record gone.
     const marker = requeueMarkerKey(service, sameSlotTag(stream)!, record!.id);
     expect(calculateSlot(marker)).toBe(calculateSlot(stream));
-    const first = await appendRequeuedEntry(new ScriptRunner(admin.at(stream)), { marker, stream, markerSeconds: 60, fields: [['n', '1']] });
+    const first = await appendRequeuedEntry(new ScriptRunner(admin.at(stream)), { marker, stream, fields: [['n', '1']] });
     const outcomes = await requeueDeadLetters(admin, 'entries', [record!.id]);
     expect(outcomes).toEqual([{ id: record!.id, outcome: 'requeued', stream, newId: (first as { id: string }).id }]);
     await waitFor(() => seen.count === 3);
