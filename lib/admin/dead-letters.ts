@@ -1,7 +1,8 @@
 /**
  * The operator's work on the two dead-letter streams of a service: list, show, requeue and drop their records.
  * The `rsc dead-letter` commands run these. Every function takes the ids it works on and answers for each of them
- * (found or not, requeued or refused and why), so that a batch with one bad id still does the rest.
+ * (found or not, requeued or refused and why), so that a batch with an id not found or refused still does the
+ * rest; an argument that is no stream id at all is refused (TypeError) before anything is done.
  */
 import { isStreamId } from '../processing/stream-id.js';
 import { appendRequeuedEntry } from '../scripts/append-requeued-entry.js';
