@@ -29,6 +29,7 @@ import type { Check, Context, ScenarioResult } from './scenarios/context.js';
 import { handoff } from './scenarios/handoff.js';
 import { heartbeatCost } from './scenarios/heartbeat.js';
 import { memory } from './scenarios/memory.js';
+import { metricsCost } from './scenarios/metrics-cost.js';
 import { processing, type ProcessingData } from './scenarios/processing.js';
 import { processingChart } from './scenarios/processing-report.js';
 import { rebalance, type RebalanceData } from './scenarios/rebalance.js';
@@ -55,6 +56,7 @@ const SCENARIOS: Array<{ name: string; run: (context: Context) => Promise<Scenar
   { name: 'memory', run: memory },
   { name: 'processing', run: processing },
   { name: 'rebalance', run: rebalance },
+  { name: 'metrics-cost', run: metricsCost },
 ];
 
 /** The scenarios a run on several node-redis majors runs without --only: those with a row per major in

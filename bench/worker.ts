@@ -13,6 +13,7 @@ import { PerStreamXreadConsumer } from './baselines/per-stream-xread.js';
 import { PollingConsumer } from './baselines/polling.js';
 import type { BaselineEvents, NodeRedis } from './baselines/common.js';
 import { EntryRecorder } from './lib/entry-recorder.js';
+import { exportMetrics, setRecording } from './lib/metrics-mode.js';
 import { baselineClientOptions, loadCreateClient, parseClientMajors } from './lib/node-redis.js';
 import { producePaced } from './lib/paced-producer.js';
 import {
@@ -255,6 +256,7 @@ async function start(config: StartConfig): Promise<Started> {
   const entries = processing ? new EntryRecorder(processing.latencies, processing.journal, () => recorder.onProcessed()) : undefined;
   if (entries) recorder.processed = () => entries.calls;
   if (config.impl === 'ours') {
+    setRecording(config.metrics ?? 'on');
     const client = new RedisStreamClient(redis, {
       serviceName: config.serviceName,
       heartbeatMs: config.heartbeatMs,
@@ -293,7 +295,9 @@ async function start(config: StartConfig): Promise<Started> {
     if (entries) client.run({ eachEntry: entries.handle, ...(processing?.commitIntervalMs ? { commitIntervalMs: processing.commitIntervalMs } : {}) });
     const initAt = wallNow();
     await client.init();
-    running = { config, recorder, redis, close: (restart) => client.close({ restart }), stop: () => client.close(), entries };
+    const unexport = exportMetrics(config.metrics ?? 'on', client);
+    const closing = <T>(stopped: Promise<T>): Promise<T> => stopped.finally(unexport);
+    running = { config, recorder, redis, close: (restart) => closing(client.close({ restart })), stop: () => closing(client.close()), entries };
     return { consumerId, initAt };
   } else if (config.impl === 'xread') {
     if (!entries) throw new Error('the xread baseline processes entries: start it with `processing`');

@@ -4,7 +4,7 @@
 // run several copies to share them.
 import { createClient } from 'redis';
 import { RedisStreamClient } from 'redis-stream-client';
-import { stopOnSignals } from './shutdown-signals.js';
+import { disconnect, stopOnSignals } from './shutdown-signals.js';
 
 const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
 redis.on('error', (error: Error) => console.error(`redis: ${error.message}`));
@@ -29,5 +29,5 @@ console.log(`${client.id()} is consuming "orders" (Ctrl-C to stop)`);
 // stopOnSignals, not process.once: under tsx one Ctrl-C can arrive twice (see shutdown-signals.ts).
 stopOnSignals(async () => {
   await client.close();
-  await redis.quit();
+  await disconnect(redis);
 });

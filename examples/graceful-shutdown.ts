@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'redis';
 import { RedisStreamClient } from 'redis-stream-client';
-import { stopOnSignals } from './shutdown-signals.js';
+import { disconnect, stopOnSignals } from './shutdown-signals.js';
 
 const finish = process.argv.includes('--finish');
 const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
@@ -32,7 +32,7 @@ async function shutdown(signal: string): Promise<void> {
   // No handler starts from here on; the ones under way may end (up to timeoutMs, by default heartbeatMs), then
   // their signals are aborted. After close(), an entry whose handler had not ended is processed again by the next owner.
   await (finish ? client.done({ timeoutMs: 5000 }) : client.close({ timeoutMs: 5000 }));
-  await redis.quit();
+  await disconnect(redis);
   console.log('stopped');
 }
 

@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import { createClient } from 'redis';
 import { RedisStreamClient } from 'redis-stream-client';
-import { stopOnSignals } from './shutdown-signals.js';
+import { disconnect, stopOnSignals } from './shutdown-signals.js';
 
 const HEARTBEAT_MS = 2000;
 /** Without a valid session this long, the client is taken for stuck: liveness fails and the pod is restarted. */
@@ -41,6 +41,6 @@ server.listen(Number(process.env.PORT ?? 8080), () => console.log(`${client.id()
 stopOnSignals(async () => {
   stopping = true; // a pod being stopped is not unhealthy
   await client.close();
-  await redis.quit();
+  await disconnect(redis);
   server.close();
 });

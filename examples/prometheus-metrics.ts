@@ -6,7 +6,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createClient } from 'redis';
 import { RedisStreamClient } from 'redis-stream-client';
 import { registerPrometheusMetrics } from 'redis-stream-client/prometheus';
-import { stopOnSignals } from './shutdown-signals.js';
+import { disconnect, stopOnSignals } from './shutdown-signals.js';
 
 const redis = createClient({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
 redis.on('error', (error: Error) => console.error(`redis: ${error.message}`));
@@ -37,6 +37,6 @@ server.listen(port, () => console.log(`${client.id()}: metrics on :${port}/metri
 
 stopOnSignals(async () => {
   await client.close();
-  await redis.quit();
+  await disconnect(redis);
   server.close();
 });

@@ -1,4 +1,4 @@
-// Not run by itself: basic-consumer.ts and graceful-shutdown.ts stop through it on Ctrl-C (SIGINT) or SIGTERM.
+// Not run by itself: the long-running examples stop through it on Ctrl-C (SIGINT) or SIGTERM.
 //
 // One Ctrl-C can reach a script twice within a few milliseconds: the terminal signals every process of its
 // foreground group, and `tsx` passes the signal on to the script once more unless it sees, within 30 ms, that the
@@ -38,4 +38,13 @@ export function stopOnSignals(stop: (signal: NodeJS.Signals) => Promise<void>): 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/**
+ * Closes the application's own connection after close(): QUIT when Redis answers; otherwise at once. node-redis
+ * queues QUIT while it reconnects, so `quit()` during an outage would wait for as long as Redis stays away, and
+ * the process would not end. (close() itself gives Redis at most its `timeoutMs`.)
+ */
+export async function disconnect(redis: { isReady: boolean; quit(): Promise<unknown>; disconnect(): Promise<unknown> }): Promise<void> {
+  await (redis.isReady ? redis.quit() : redis.disconnect());
 }

@@ -324,6 +324,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     try {
       await untilAborted(started, signal);
       this.state = 'running';
+      this.context.log.info('Started', { owned: this.streams.size, heartbeatMs: this.options.heartbeatMs });
     } catch (error) {
       // The start may still be waiting for Redis: it gives up at its next step, and what it opened is closed here.
       started.catch(() => undefined);
@@ -486,6 +487,7 @@ export class RedisStreamClient extends EventEmitter<RedisStreamClientEvents> {
     }
     await this.shutDown(Math.max(0, deadline - performance.now()));
     this.state = 'stopped';
+    this.context.log.info('Stopped', { how: strict ? 'done' : 'close', failed: failure !== undefined });
     // Error summaries still held back go out now: no count is lost.
     this.notifier.stop();
     if (failure === undefined) return;

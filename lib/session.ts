@@ -259,11 +259,12 @@ export class Session {
       this.armValidityTimer();
       if (previous === 'starting') this.schedule(0);
       if (previous === 'lost') {
-        this.context.log.info('Session renewed after a loss: taking back what this consumer still holds');
+        this.context.log.warn('Session renewed after a loss: taking back what this consumer still holds');
         this.events.onRenewed();
       }
     }
     if (next === 'lost' && previous === 'live') {
+      this.context.log.warn('Session lost: no heartbeat renewed it within its validity window; its streams are disowned', { heartbeatMs: this.heartbeatMs });
       this.validity.invalidate();
       clearTimeout(this.validityTimer);
       this.events.onLost();

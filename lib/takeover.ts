@@ -64,6 +64,13 @@ export class Takeover {
     this.running.set(previousOwner, false);
     this.context.log.debug('Taking over the streams of a consumer whose session ended', { previousOwner });
     const takeover = this.takeOver(previousOwner)
+      .then((count) => {
+        if (count === 0) return;
+        const message = this.context.options.autoClaim
+          ? 'Took over streams of a consumer whose session ended'
+          : 'Announced the streams of a consumer whose session ended (streamExpired), to be claimed';
+        this.context.log.warn(message, { previousOwner, count });
+      })
       .catch((error: unknown) => this.events.onError(error))
       .finally(() => {
         this.inFlight.delete(takeover);
@@ -164,24 +171,28 @@ export class Takeover {
 
   /**
    * Acts on each page of the listing as it comes, so that claiming the first entries overlaps listing the rest.
-   * After the grace period, whatever is still listed goes to this consumer too.
+   * After the grace period, whatever is still listed goes to this consumer too. Resolves with the number of streams
+   * this consumer took over (autoClaim) or announced (manual mode).
    */
-  private async takeOver(previousOwner: string): Promise<void> {
+  private async takeOver(previousOwner: string): Promise<number> {
     const me = this.context.consumerId;
+    const tally = { streams: 0 };
     let leftToOthers = false;
-    const alive = await this.actOnPages(previousOwner, (ids, live) => {
+    const alive = await this.actOnPages(previousOwner, tally, (ids, live) => {
       const preferred = rendezvous(live.includes(me) ? live : [...live, me]);
       const mine = ids.filter((id) => preferred(id) === me);
       if (mine.length < ids.length) leftToOthers = true;
       return mine;
     });
-    if (alive || !leftToOthers) return;
+    if (alive || !leftToOthers) return tally.streams;
     await sleep(this.graceMs);
-    await this.actOnPages(previousOwner, (ids) => ids);
+    await this.actOnPages(previousOwner, tally, (ids) => ids);
+    return tally.streams;
   }
 
-  /** Lists the entries `previousOwner` holds page by page and acts on those `choose` picks; true while it lives. */
-  private async actOnPages(previousOwner: string, choose: (ids: string[], live: string[]) => string[]): Promise<boolean> {
+  /** Lists the entries `previousOwner` holds page by page and acts on those `choose` picks, counting in `tally` the
+   * streams taken or announced; true while it lives. */
+  private async actOnPages(previousOwner: string, tally: { streams: number }, choose: (ids: string[], live: string[]) => string[]): Promise<boolean> {
     const steps: Array<Promise<void>> = [];
     let failure: { error: unknown } | undefined;
     let alive = false;
@@ -194,7 +205,7 @@ export class Takeover {
           alive = true;
           break;
         }
-        const step = this.act(previousOwner, choose(page.ids, page.live));
+        const step = this.act(previousOwner, choose(page.ids, page.live)).then((count) => void (tally.streams += count));
         steps.push(step.catch((error: unknown) => void (failure ??= { error })));
         after = page.next;
       } while (after !== '');
@@ -206,39 +217,46 @@ export class Takeover {
     return alive;
   }
 
-  private async act(previousOwner: string, ids: readonly string[]): Promise<void> {
-    if (ids.length === 0 || !this.session.isValid()) return;
-    if (this.context.options.autoClaim) await Promise.all(batches(ids).map((batch) => this.claimAndAnnounce(previousOwner, batch)));
-    else await this.announceExpired(previousOwner, ids);
+  /** Claims (autoClaim) or announces the entries `ids`; resolves with how many streams that was. */
+  private async act(previousOwner: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0 || !this.session.isValid()) return 0;
+    if (!this.context.options.autoClaim) return this.announceExpired(previousOwner, ids);
+    const won = await Promise.all(batches(ids).map((batch) => this.claimAndAnnounce(previousOwner, batch)));
+    return won.reduce((sum, count) => sum + count, 0);
   }
 
-  /** autoClaim: claims a batch of entries and announces what this consumer won. */
-  private async claimAndAnnounce(previousOwner: string, ids: readonly string[]): Promise<void> {
+  /** autoClaim: claims a batch of entries and announces what this consumer won; resolves with how many it won. */
+  private async claimAndAnnounce(previousOwner: string, ids: readonly string[]): Promise<number> {
     const incarnation = this.session.incarnation();
     const outcomes = await this.claimBatch(previousOwner, ids.map((lbsId) => ({ lbsId, stream: '', known: false })), incarnation);
     // Claimed by an incarnation that ended meanwhile: the next one takes them back (recover.lua).
-    if (!incarnation.isCurrent()) return;
+    if (!incarnation.isCurrent()) return 0;
+    let won = 0;
     outcomes.forEach((outcome, i) => {
       const lbsId = ids[i]!;
       if (typeof outcome !== 'string') {
         const info = decodeInfo(outcome.raw, { lbsId, stream: outcome.stream }, (error) => this.events.onError(error));
         this.events.onClaimed({ stream: outcome.stream, lbsId, info, token: outcome.token, origin: 'takeover' });
+        won += 1;
       } else if (outcome === 'poison' || outcome === 'malformed') {
         const why = outcome === 'poison' ? `its owners died ${this.context.options.maxDeliveries} times (maxDeliveries)` : 'malformed';
         this.events.onError(new DeadLetterError(lbsId, why));
       }
     });
+    return won;
   }
 
   /**
    * Manual mode: reports the streams that entries of `previousOwner` name, for those still pending under it, a
-   * read batch at a time, so that the listeners' claims of one batch go out while the next is read.
+   * read batch at a time, so that the listeners' claims of one batch go out while the next is read; resolves with
+   * how many it reported.
    */
-  private async announceExpired(previousOwner: string, ids: readonly string[]): Promise<void> {
+  private async announceExpired(previousOwner: string, ids: readonly string[]): Promise<number> {
+    let announced = 0;
     for (const batch of batches(ids)) {
-      if (!this.session.isValid()) return;
+      if (!this.session.isValid()) return announced;
       const read = await readOrphans(this.context.scripts, this.context, { previousOwner, ids: batch });
-      if (read.alive) return;
+      if (read.alive) return announced;
       for (const entry of read.entries) {
         if (entry.kind === 'dead') {
           this.events.onError(new DeadLetterError(entry.lbsId, entry.reason));
@@ -249,8 +267,10 @@ export class Takeover {
         const expired = Object.freeze({ stream, lbsId, info, previousOwner });
         this.reported.add(expired);
         this.events.onExpired(expired);
+        announced += 1;
       }
     }
+    return announced;
   }
 }
 

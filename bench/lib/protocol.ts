@@ -1,6 +1,7 @@
 /** Messages between the bench process and its consumer workers (bench/worker.ts), over the IPC channel: requests
  * answered by one reply each (spec/support/forked.ts carries them), and events the worker reports by itself. */
 import type { LeaseOrigin, ReleaseReason } from '../../lib/index.js';
+import type { MetricsMode } from './metrics-mode.js';
 
 /** ours = RedisStreamClient; locks = per-stream locks (redis-stream-client-go's protocol); polling = XAUTOCLAIM. */
 export type Impl = 'ours' | 'locks' | 'polling';
@@ -46,6 +47,8 @@ export interface StartConfig {
   restartGraceMs?: number;
   /** report each, ours: also time the end of every lease (its signal's abort), sent with its release. */
   leaseEnds?: boolean;
+  /** ours: how much of the metrics machinery runs (bench/lib/metrics-mode.ts); on, the library as shipped, when absent. */
+  metrics?: MetricsMode;
 }
 
 /** What a start reply says: the consumer's id, and when its init() was called (wall-clock ms). */

@@ -98,7 +98,7 @@ export function heartbeatHeadline(data: HeartbeatData): Array<[string, string]> 
 
 /** Waits until the worker owns `streams`, or has stopped gaining streams for 10 s (a baseline that cannot hold
  * them all loses them as fast as it takes them). */
-async function loaded(worker: Worker, streams: number, timeoutMs: number): Promise<void> {
+export async function loaded(worker: Worker, streams: number, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let best = -1;
   let bestAt = performance.now();

@@ -5,6 +5,7 @@
  */
 import type { NodeRedis } from '../baselines/common.js';
 import { lbsKey, produce } from '../lib/harness.js';
+import type { MetricsMode } from '../lib/metrics-mode.js';
 import type { ProcessedSnapshot, ProcessingConfig } from '../lib/protocol.js';
 import { sleep } from '../lib/util.js';
 import type { Worker } from '../lib/workers.js';
@@ -26,6 +27,8 @@ export interface FleetConfig {
   processing: ProcessingConfig;
   /** each: report every owned stream with its time (takeovers); count: only how many. */
   report: 'each' | 'count';
+  /** ours: how much of the metrics machinery runs (the library as shipped when absent). */
+  metrics?: MetricsMode;
 }
 
 /** Starts a processing consumer on each worker. Rebalancing is off: the parts measure reading, and resuming after a
@@ -42,6 +45,7 @@ export async function startFleet(context: Context, workers: readonly Worker[], c
         rebalance: false,
         report: config.report,
         processing: config.processing,
+        ...(config.metrics ? { metrics: config.metrics } : {}),
       }),
     ),
   );

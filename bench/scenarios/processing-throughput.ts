@@ -3,6 +3,7 @@
  * handler; once alone, once while a producer in its own process appends at a steady offered rate.
  */
 import { cleanup, newService, sampleStats, statsDelta, streamNames } from '../lib/harness.js';
+import type { MetricsMode } from '../lib/metrics-mode.js';
 import type { ProduceResult } from '../lib/protocol.js';
 import { fmt } from '../lib/util.js';
 import type { Context } from './context.js';
@@ -15,6 +16,8 @@ export interface ThroughputParams {
   /** Offered rate of the concurrent producer (entries/s) and how long it runs; 0 = none. */
   produceRate: number;
   produceMs: number;
+  /** ours: how much of the metrics machinery runs (the library as shipped when absent). */
+  metrics?: MetricsMode;
 }
 
 export interface ThroughputRun extends ThroughputParams {
@@ -47,7 +50,7 @@ export async function runThroughput(context: Context, reading: Reading, params: 
   const producer = withProducer ? workers[params.consumers] : undefined;
   try {
     const backlog = await fill(redis, names, params.perStream);
-    await startFleet(context, consumers, { reading, serviceName: service, heartbeatMs: 2000, processing: { latencies: false }, report: 'count' });
+    await startFleet(context, consumers, { reading, serviceName: service, heartbeatMs: 2000, processing: { latencies: false }, report: 'count', ...(params.metrics ? { metrics: params.metrics } : {}) });
     const before = await sampleStats(redis);
     const assignedAt = performance.timeOrigin + performance.now();
     await assign(redis, service, names);
