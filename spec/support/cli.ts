@@ -82,3 +82,14 @@ export function startCli(bin: string, args: readonly string[], { env = {}, timeo
 export function runCli(bin: string, args: readonly string[], options?: CliOptions): Promise<CliResult> {
   return startCli(bin, args, options).exited;
 }
+
+/** The ACL rule docs/security.md gives for `rsc inspect` on `service` (after `reset on >password`): read-only
+ * commands on the service's keys and on the data streams matching the glob `dataStreams`. Keep the two in step. */
+export function inspectAclRule(service: string, dataStreams: string): string[] {
+  return [
+    `~rsc:{${service}}:*`,
+    `~${dataStreams}`,
+    '-@all',
+    '+time', '+xlen', '+xpending', '+xrange', '+hgetall', '+hkeys', '+hmget', '+zrange', '+exists', '+pttl',
+  ];
+}
