@@ -56,6 +56,9 @@ export interface StreamInspection {
 
 export interface ServiceInspection {
   readonly service: string;
+  /** The service's LBS exists: a consumer has started, or a stream was added. False for a name no service uses (a
+   * mistyped --service, another database). */
+  readonly found: boolean;
   /** The server's clock when read (TIME), the base of every duration here. */
   readonly serverTime: number;
   /** Every consumer Redis knows of, by id. */
@@ -76,7 +79,8 @@ export interface InspectOptions {
 
 /**
  * Reads a service's state with read-only commands: a fixed handful for the service (HGETALL of the members,
- * owners, started and ended hashes, ZRANGE of the consumers, XPENDING's summary, TIME, and readServiceMetrics), one
+ * owners, started and ended hashes, HKEYS of the positions, ZRANGE of the consumers, XPENDING's summary, TIME,
+ * EXISTS of the LBS, and readServiceMetrics), one
  * PTTL per consumer, HMGET of the positions and tokens of the streams listed, and two commands per stream listed
  * (XPENDING of its LBS entry, XRANGE after its position), all sent together.
  */
@@ -84,8 +88,9 @@ export async function inspectService(redis: ServiceRedis, { limit }: InspectOpti
   const { keys } = redis;
   const service = redis.at(keys.lbs);
   const hash = async (key: string): Promise<Map<string, string>> => pairs((await service.sendCommand(['HGETALL', key])) as string[]);
-  const [time, metrics, pending, members, deadlines, started, ended, owners, positionNames] = await Promise.all([
+  const [time, lbsExists, metrics, pending, members, deadlines, started, ended, owners, positionNames] = await Promise.all([
     service.sendCommand(['TIME']) as Promise<[string, string]>,
+    service.sendCommand(['EXISTS', keys.lbs]),
     readServiceMetrics(service, redis.service, keys),
     pendingSummary(service, keys),
     hash(keys.members),
@@ -151,7 +156,7 @@ export async function inspectService(redis: ServiceRedis, { limit }: InspectOpti
       };
     }),
   );
-  return { service: redis.service, serverTime, consumers, streamCount: names.length, streams, metrics };
+  return { service: redis.service, found: Number(lbsExists) === 1, serverTime, consumers, streamCount: names.length, streams, metrics };
 }
 
 /** The LBS entry `id` as the group's pending entries list has it; undefined when it is not pending (finished). */

@@ -1,7 +1,7 @@
 import { inspectService, type ServiceInspection } from '../../admin/inspect.js';
 import { positiveInteger, positiveIntegerOption, type Command, type Invocation } from '../command.js';
 import { CONNECTION_OPTIONS } from '../connect.js';
-import { EXIT, UsageError } from '../exit-codes.js';
+import { EXIT, OperationError, UsageError } from '../exit-codes.js';
 import { formatDuration, formatTable, formatTime } from '../table.js';
 
 export const DEFAULT_LIMIT = 50;
@@ -33,7 +33,12 @@ export const inspect: Command = {
     const { redis } = await invocation.connect();
     const render = (reading: ServiceInspection): string => (values.json ? `${JSON.stringify(toJson(reading))}\n` : formatInspection(reading));
     if (watchSeconds === undefined) {
-      io.stdout.write(render(await inspectService(redis, { limit })));
+      const reading = await inspectService(redis, { limit });
+      // A mistyped name would otherwise show an empty service. (--watch shows it anyway: it may be about to start.)
+      if (!reading.found && reading.consumers.length === 0) {
+        throw new OperationError(`service '${reading.service}' not found: no ${redis.keys.lbs} in this Redis (check --service and the database)`);
+      }
+      io.stdout.write(render(reading));
       return EXIT.ok;
     }
     const interrupted = io.interrupted;

@@ -78,6 +78,7 @@ it('--json: the consumers, streams, backlog and dead letters as Redis holds them
     const reading = JSON.parse(result.stdout) as { version: number } & ServiceInspection;
     expect(reading.version).toBe(1);
     expect(reading.service).toBe(service);
+    expect(reading.found).toBe(true);
 
     const [deadOne, aliveOne] = [reading.consumers.find((c) => c.id === dead.id), reading.consumers.find((c) => c.id === 'alive-a')];
     expect(reading.consumers).toHaveLength(2);
@@ -168,4 +169,19 @@ it('--watch --json prints one JSON document per line', async () => {
   const documents = result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as ServiceInspection);
   expect(documents.length).toBeGreaterThanOrEqual(2);
   for (const document of documents) expect(document.service).toBe(service);
+});
+
+it('a service Redis has no keys of: exit 1, naming it (a mistyped --service would otherwise look empty)', async () => {
+  const service = serviceName();
+  const result = await runCli(cli.bin, ['inspect', '--service', service, '--url', url(), '--json']);
+  expect(result).toMatchObject({
+    code: 1,
+    stdout: '',
+    stderr: `rsc: service '${service}' not found: no rsc:{${service}}:lbs in this Redis (check --service and the database)\n`,
+  });
+  // Once a stream was added, the service exists, consumers or not.
+  await addStream(redis.admin, service, `${service}-first`);
+  const found = await runCli(cli.bin, ['inspect', '--service', service, '--url', url(), '--json']);
+  expect(found.code).toBe(0);
+  expect(JSON.parse(found.stdout)).toMatchObject({ found: true, consumers: [], streams: [], metrics: { undeliveredEntries: 1 } });
 });

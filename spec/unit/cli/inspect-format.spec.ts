@@ -6,6 +6,7 @@ const T = Date.UTC(2024, 4, 1, 12, 0, 0);
 
 const reading: ServiceInspection = {
   service: 'orders',
+  found: true,
   serverTime: T,
   consumers: [
     { id: 'a', alive: true, sessionMsLeft: 1500, sessionDeadline: T + 1500, sessionEndedAt: null, owned: 1, weight: 2, maxStreams: 5, mode: 'auto', draining: false, startedAt: T - 60_000 },
