@@ -95,6 +95,7 @@ export function connectionSettings(
     if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
       throw new UsageError(`${what} must start with redis:// or rediss://, got '${redact(chosen)}'`, command.name);
     }
+    if (values.tls === true) throw new UsageError("--tls is for --cluster and --sentinel: for a single Redis, use a rediss:// URL", command.name);
     target = { kind: 'client', url: chosen };
   }
   return {
@@ -186,7 +187,7 @@ export async function connectService(settings: ConnectionSettings): Promise<Serv
     const url = new URL(target.url);
     // Credentials in the URL win; the environment's are for URLs without them (and keep them out of `ps`).
     const fromEnv = url.username || url.password ? {} : credentials;
-    const single = redisPackage.createClient({ ...DEDICATED_CONNECTION, ...fromEnv, url: target.url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
+    const single = redisPackage.createClient({ ...DEDICATED_CONNECTION, ...fromEnv, url: target.url, socket });
     client = single;
     commanderAt = () => single;
   } else if (target.kind === 'cluster') {

@@ -68,6 +68,7 @@ describe('bad usage: exit 2, one line naming the argument, then where to read th
     ['a URL of another scheme', ['inspect', '--service', 's', '--url', 'http://127.0.0.1:1'], "rsc: --url must start with redis:// or rediss://, got 'http://127.0.0.1:1/'\nRun 'rsc help inspect' for usage.\n"],
     ['two targets', ['inspect', '--service', 's', '--url', 'DEAD', '--cluster', '127.0.0.1:1'], "rsc: --url and --cluster cannot be used together: give one\nRun 'rsc help inspect' for usage.\n"],
     ['a bad node address', ['inspect', '--service', 's', '--cluster', '127.0.0.1'], "rsc: --cluster takes HOST:PORT[,HOST:PORT...], got '127.0.0.1'\nRun 'rsc help inspect' for usage.\n"],
+    ['--tls with a single Redis', ['inspect', '--service', 's', '--url', 'DEAD', '--tls'], "rsc: --tls is for --cluster and --sentinel: for a single Redis, use a rediss:// URL\nRun 'rsc help inspect' for usage.\n"],
     ['--sentinel without --master-name', ['inspect', '--service', 's', '--sentinel', '127.0.0.1:1'], "rsc: --sentinel needs --master-name\nRun 'rsc help inspect' for usage.\n"],
     ['add without its STREAM', ['add', '--service', 's', '--url', 'DEAD'], "rsc: missing STREAM\nRun 'rsc help add' for usage.\n"],
     ['add with --info not JSON', ['add', '--service', 's', '--url', 'DEAD', 'orders-1', '--info', '{region:eu}'], /^rsc: --info is not valid JSON: .*position 1.*\nRun 'rsc help add' for usage\.\n$/],
