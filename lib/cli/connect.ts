@@ -164,7 +164,7 @@ async function loadRedis(): Promise<RedisPackage> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new OperationError("rsc needs the 'redis' package (node-redis 4, 5 or 6) installed beside redis-stream-client: npm install redis", { cause: error });
+      throw new OperationError("the 'redis' package (node-redis 4, 5 or 6) is not installed beside redis-stream-client: npm install redis", { cause: error });
     }
     throw error;
   }

@@ -1,4 +1,7 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, runCli, type BuiltCli } from '../../support/cli.js';
@@ -122,4 +125,21 @@ describe('an unreachable Redis: exit 1 within the timeout, with the reason', () 
     else expect(result.stderr).toMatch(/^rsc: cannot connect to sentinel master 'm' via 127\.0\.0\.1:\d+: /);
     expect(result.ms).toBeLessThan(5000);
   });
+});
+
+it('without the redis package: exit 1, saying what to install', async () => {
+  // The binary bundles everything but `redis`: a copy of it where no node_modules lies above has none.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rsc-no-redis-'));
+  try {
+    const bin = path.join(dir, 'cli.js');
+    await copyFile(cli.bin, bin);
+    const result = await runCli(bin, ['inspect', '--service', 's', '--url', deadUrl]);
+    expect(result).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: "rsc: the 'redis' package (node-redis 4, 5 or 6) is not installed beside redis-stream-client: npm install redis\n",
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
