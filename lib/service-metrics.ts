@@ -48,7 +48,7 @@ export async function readServiceMetrics(redis: RedisCommander, service: string,
 }
 
 /** XPENDING's summary: how many entries are pending, and under which consumer (none before the group exists). */
-async function pendingSummary(redis: RedisCommander, keys: ServiceKeys): Promise<{ total: number; byConsumer: Array<[string, number]> }> {
+export async function pendingSummary(redis: RedisCommander, keys: ServiceKeys): Promise<{ total: number; byConsumer: Array<[string, number]> }> {
   try {
     const [total, , , consumers] = (await redis.sendCommand(['XPENDING', keys.lbs, keys.group])) as [number, unknown, unknown, Array<[string, string]> | null];
     return { total: Number(total), byConsumer: (consumers ?? []).map(([consumer, count]) => [consumer, Number(count)]) };
