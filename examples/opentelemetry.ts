@@ -10,7 +10,7 @@ import { BasicTracerProvider, ConsoleSpanExporter, SimpleSpanProcessor } from '@
 import { createClient } from 'redis';
 import { RedisStreamClient } from 'redis-stream-client';
 import { registerOpenTelemetryMetrics, traceEachEntry } from 'redis-stream-client/otel';
-import { stopOnSignals } from './shutdown-signals.js';
+import { disconnect, stopOnSignals } from './shutdown-signals.js';
 
 // What an application's SDK setup does (NodeSDK of @opentelemetry/sdk-node does it all, with exporters to a
 // collector): spans carry their context across awaits, metrics are read and exported on a timer.
@@ -49,5 +49,5 @@ stopOnSignals(async () => {
   await client.close();
   // Exports the metrics one last time (the streams handed over by close() included) and ends the span processor.
   await Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]);
-  await redis.quit();
+  await disconnect(redis);
 });

@@ -1,7 +1,8 @@
 /**
  * What metrics cost: the processing drain of the processing scenario (4 consumers, a backlog of 1,000 streams, a
  * no-op handler) and the heartbeat of one idle consumer of 1,000 streams, with metrics off, on (the library as
- * shipped) and exported (prom-client scraped every second), in alternating runs (bench/lib/metrics-mode.ts).
+ * shipped) and exported (a prom-client registry scraped and an OpenTelemetry meter collected every second), in
+ * alternating runs (bench/lib/metrics-mode.ts).
  */
 import { cleanup, lbsKey, newService, produce, sampleStats, statsDelta, streamNames, type StatsDelta } from '../lib/harness.js';
 import { METRICS_MODES, SCRAPE_INTERVAL_MS, type MetricsMode } from '../lib/metrics-mode.js';
@@ -121,7 +122,7 @@ export function metricsCostReport(data: MetricsCostData): { tables: string[]; ch
     const perSecond = (run: HeartbeatRun): number => run.redis.commands / run.redis.seconds;
     const off = data.heartbeat.find((run) => run.mode === 'off');
     tables.push(
-      `**Idle consumer of ${fmt(data.heartbeat[0]!.streams)} streams: Redis commands/s (exported: a scrape every ${SCRAPE_INTERVAL_MS / 1000} s, each reading serviceMetrics())**\n\n` +
+      `**Idle consumer of ${fmt(data.heartbeat[0]!.streams)} streams: Redis commands/s (exported: a Prometheus scrape and an OpenTelemetry collection every ${SCRAPE_INTERVAL_MS / 1000} s, each reading serviceMetrics())**\n\n` +
         table(
           ['metrics', 'commands/s', 'vs off'],
           data.heartbeat.map((run) => [run.mode, fmt(perSecond(run), 1), off && run !== off ? signed(perSecond(run) - perSecond(off)) : '–']),
