@@ -1,13 +1,13 @@
 /**
  * How much of the metrics machinery a bench worker's consumer runs, to measure what metrics cost:
- *   off      - ClientMetrics records nothing: its recording methods are no-ops in this process. There is no option to
- *              turn recording off; this stands for a library without it (the processor still reads the clock twice
- *              per handler call);
- *   on       - the library as shipped: recording, nobody reading (the default of every other scenario);
- *   exported - recording, and the metrics exported as an application would, both ways at once: registered on a
- *              prom-client registry scraped every second (which reads `serviceMetrics()` from Redis too), and on an
- *              OpenTelemetry MeterProvider collected every second (its histograms recorded on every heartbeat and
- *              handler call), to an exporter that drops what it is given.
+ *   off        - ClientMetrics records nothing: its recording methods are no-ops in this process. There is no option
+ *                to turn recording off; this stands for a library without it (the processor still reads the clock
+ *                twice per handler call);
+ *   on         - the library as shipped: recording, nobody reading (the default of every other scenario);
+ *   prometheus - recording, registered on a prom-client registry scraped every second (each scrape reads
+ *                `serviceMetrics()` from Redis too);
+ *   otel       - recording, registered on an OpenTelemetry MeterProvider collected every second (its histograms
+ *                recorded on every heartbeat and handler call), to an exporter that drops what it is given.
  */
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
@@ -16,11 +16,11 @@ import { registerOpenTelemetryMetrics } from '../../lib/otel.js';
 import { registerPrometheusMetrics } from '../../lib/prometheus.js';
 import type { RedisStreamClient } from '../../lib/index.js';
 
-export type MetricsMode = 'off' | 'on' | 'exported';
+export type MetricsMode = 'off' | 'on' | 'prometheus' | 'otel';
 
-export const METRICS_MODES: readonly MetricsMode[] = ['off', 'on', 'exported'];
+export const METRICS_MODES: readonly MetricsMode[] = ['off', 'on', 'prometheus', 'otel'];
 
-/** How often the exported mode scrapes and collects: 15 times the usual rate of a Prometheus set-up. */
+/** How often the prometheus mode scrapes and the otel mode collects: 15 times the usual rate of a Prometheus set-up. */
 export const SCRAPE_INTERVAL_MS = 1000;
 
 type Recording = Exclude<keyof ClientMetrics, 'snapshot'>;
@@ -33,19 +33,22 @@ export function setRecording(mode: MetricsMode): void {
   for (const name of RECORDING) prototype[name] = mode === 'off' ? () => undefined : shipped.get(name);
 }
 
-/** exported: registers the client on a prom-client registry scraped every second and an OpenTelemetry meter
- * collected every second; returns how to stop both. */
+/** prometheus, otel: exports the client's metrics as an application would; returns how to stop. */
 export function exportMetrics(mode: MetricsMode, client: RedisStreamClient): () => void {
-  if (mode !== 'exported') return () => undefined;
-  const registry = new Registry();
-  registerPrometheusMetrics(registry, client);
-  const timer = setInterval(() => void registry.metrics().catch(() => undefined), SCRAPE_INTERVAL_MS);
-  const dropping: PushMetricExporter = { export: (_metrics, done) => done({ code: 0 }), forceFlush: async () => undefined, shutdown: async () => undefined };
-  const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: dropping, exportIntervalMillis: SCRAPE_INTERVAL_MS })] });
-  const unregister = registerOpenTelemetryMetrics(provider.getMeter('bench'), client);
-  return () => {
-    clearInterval(timer);
-    unregister();
-    void provider.shutdown();
-  };
+  if (mode === 'prometheus') {
+    const registry = new Registry();
+    registerPrometheusMetrics(registry, client);
+    const timer = setInterval(() => void registry.metrics().catch(() => undefined), SCRAPE_INTERVAL_MS);
+    return () => clearInterval(timer);
+  }
+  if (mode === 'otel') {
+    const dropping: PushMetricExporter = { export: (_metrics, done) => done({ code: 0 }), forceFlush: async () => undefined, shutdown: async () => undefined };
+    const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: dropping, exportIntervalMillis: SCRAPE_INTERVAL_MS })] });
+    const unregister = registerOpenTelemetryMetrics(provider.getMeter('bench'), client);
+    return () => {
+      unregister();
+      void provider.shutdown();
+    };
+  }
+  return () => undefined;
 }

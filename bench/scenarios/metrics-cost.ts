@@ -1,8 +1,9 @@
 /**
- * What metrics cost: the processing drain of the processing scenario (4 consumers, a backlog of 1,000 streams, a
- * no-op handler) and the heartbeat of one idle consumer of 1,000 streams, with metrics off, on (the library as
- * shipped) and exported (a prom-client registry scraped and an OpenTelemetry meter collected every second), in
- * alternating runs (bench/lib/metrics-mode.ts).
+ * What metrics cost: one consumer draining a backlog (100 streams of 5,000 entries, a no-op eachEntry handler: the
+ * library's own work per entry is all there is to slow down) and one idle consumer of 1,000 streams, with metrics
+ * off, on (the library as shipped), exported to Prometheus, and exported to OpenTelemetry, in alternating runs
+ * (bench/lib/metrics-mode.ts). One consumer, not four: four processes on two cores made the drain rate swing by 2x
+ * from run to run, more than anything measured here.
  */
 import { cleanup, lbsKey, newService, produce, sampleStats, statsDelta, streamNames, type StatsDelta } from '../lib/harness.js';
 import { METRICS_MODES, SCRAPE_INTERVAL_MS, type MetricsMode } from '../lib/metrics-mode.js';
@@ -14,6 +15,9 @@ import { entriesPerSecond, runThroughput, type ThroughputParams } from './proces
 interface DrainRun {
   mode: MetricsMode;
   entriesPerSecond: number;
+  processed: number;
+  /** The consumer's CPU time per entry processed (µs). */
+  cpuMicrosPerEntry: number;
   complete: boolean;
 }
 
@@ -29,11 +33,11 @@ export interface MetricsCostData {
 }
 
 const SIZES = {
-  full: { drain: { streams: 1000, perStream: 250, consumers: 4, produceRate: 0, produceMs: 0 }, runs: 5, heartbeatStreams: 1000, windowMs: 20_000 },
-  smoke: { drain: { streams: 20, perStream: 20, consumers: 4, produceRate: 0, produceMs: 0 }, runs: 1, heartbeatStreams: 10, windowMs: 2000 },
+  full: { drain: { streams: 100, perStream: 5000, consumers: 1, produceRate: 0, produceMs: 0 }, runs: 5, heartbeatStreams: 1000, windowMs: 20_000 },
+  smoke: { drain: { streams: 10, perStream: 20, consumers: 1, produceRate: 0, produceMs: 0 }, runs: 1, heartbeatStreams: 10, windowMs: 2000 },
 } satisfies Record<string, { drain: ThroughputParams; runs: number; heartbeatStreams: number; windowMs: number }>;
 
-/** The drain medians of `on` and `exported` may differ from `off` by this much at most. */
+/** The drain rate's medians with metrics on or exported may differ from `off` by this much at most. */
 const DRAIN_TOLERANCE = 0.05;
 
 export async function metricsCost(context: Context): Promise<ScenarioResult> {
@@ -44,7 +48,7 @@ export async function metricsCost(context: Context): Promise<ScenarioResult> {
     // Each round in another order, so that a slow spell of the machine does not fall on one mode.
     for (const mode of rotated(METRICS_MODES, run)) {
       const result = await runThroughput(context, 'ours', { ...sizes.drain, metrics: mode });
-      data.drain.push({ mode, entriesPerSecond: entriesPerSecond(result), complete: result.complete });
+      data.drain.push({ mode, processed: result.processed, entriesPerSecond: entriesPerSecond(result), cpuMicrosPerEntry: (result.cpuSeconds / result.processed) * 1e6, complete: result.complete });
     }
   }
   for (const mode of partWanted(context, 'heartbeat') ? METRICS_MODES : []) {
@@ -93,23 +97,28 @@ function median(values: readonly number[]): number {
 export function metricsCostReport(data: MetricsCostData): { tables: string[]; checks: Check[] } {
   const tables: string[] = [];
   const checks: Check[] = [];
-  const drainMedian = (mode: MetricsMode): number => median(data.drain.filter((run) => run.mode === mode).map((run) => run.entriesPerSecond));
+  const medianOf = (mode: MetricsMode, pick: (run: DrainRun) => number): number => median(data.drain.filter((run) => run.mode === mode).map(pick));
+  const rate = (run: DrainRun): number => run.entriesPerSecond;
+  const cpu = (run: DrainRun): number => run.cpuMicrosPerEntry;
   if (data.drain.length > 0) {
-    const off = drainMedian('off');
+    const versus = (mode: MetricsMode, pick: (run: DrainRun) => number): string =>
+      mode === 'off' ? '–' : `${fmt(((medianOf(mode, pick) - medianOf('off', pick)) / medianOf('off', pick)) * 100, 1)} %`;
     tables.push(
-      '**Drain, 4 consumers (entries/s), every run in order of its round; the modes alternate**\n\n' +
+      `**Drain, one consumer, ${fmt(data.drain[0]!.processed)} entries, a no-op handler; the modes alternate, each round in another order**\n\n` +
         table(
-          ['metrics', 'runs (entries/s)', 'median', 'median vs off'],
+          ['metrics', 'runs (entries/s)', 'median entries/s', 'vs off', 'CPU µs per entry (median)', 'vs off'],
           METRICS_MODES.map((mode) => [
             mode,
             data.drain.filter((run) => run.mode === mode).map((run) => fmt(run.entriesPerSecond)).join(', '),
-            fmt(drainMedian(mode)),
-            mode === 'off' ? '–' : `${fmt(((drainMedian(mode) - off) / off) * 100, 1)} %`,
+            fmt(medianOf(mode, rate)),
+            versus(mode, rate),
+            fmt(medianOf(mode, cpu), 2),
+            versus(mode, cpu),
           ]),
         ),
     );
-    for (const mode of ['on', 'exported'] as const) {
-      const change = (drainMedian(mode) - off) / off;
+    for (const mode of ['on', 'prometheus', 'otel'] as const) {
+      const change = (medianOf(mode, rate) - medianOf('off', rate)) / medianOf('off', rate);
       checks.push({
         what: `drain throughput, metrics ${mode} vs off (medians)`,
         target: `within ${DRAIN_TOLERANCE * 100} %`,
@@ -122,7 +131,7 @@ export function metricsCostReport(data: MetricsCostData): { tables: string[]; ch
     const perSecond = (run: HeartbeatRun): number => run.redis.commands / run.redis.seconds;
     const off = data.heartbeat.find((run) => run.mode === 'off');
     tables.push(
-      `**Idle consumer of ${fmt(data.heartbeat[0]!.streams)} streams: Redis commands/s (exported: a Prometheus scrape and an OpenTelemetry collection every ${SCRAPE_INTERVAL_MS / 1000} s, each reading serviceMetrics())**\n\n` +
+      `**Idle consumer of ${fmt(data.heartbeat[0]!.streams)} streams: Redis commands/s (prometheus and otel: a scrape or collection every ${SCRAPE_INTERVAL_MS / 1000} s, each reading serviceMetrics())**\n\n` +
         table(
           ['metrics', 'commands/s', 'vs off'],
           data.heartbeat.map((run) => [run.mode, fmt(perSecond(run), 1), off && run !== off ? signed(perSecond(run) - perSecond(off)) : '–']),

@@ -5,7 +5,8 @@
 import { cleanup, newService, sampleStats, statsDelta, streamNames } from '../lib/harness.js';
 import type { MetricsMode } from '../lib/metrics-mode.js';
 import type { ProduceResult } from '../lib/protocol.js';
-import { fmt } from '../lib/util.js';
+import { fmt, processCpuSeconds } from '../lib/util.js';
+import type { Worker } from '../lib/workers.js';
 import type { Context } from './context.js';
 import { assign, awaitProcessed, fill, processedBy, readingName, snapshots, startFleet, type Reading } from './processing-fleet.js';
 
@@ -34,6 +35,8 @@ export interface ThroughputRun extends ThroughputParams {
   processedWhileProducing: number;
   producingWindowMs: number;
   complete: boolean;
+  /** CPU time the consumer processes used from the assignment until every entry was processed (s). */
+  cpuSeconds: number;
   redisCpuSeconds: number;
   redisCommands: number;
   redisCalls: Record<string, number>;
@@ -52,6 +55,7 @@ export async function runThroughput(context: Context, reading: Reading, params: 
     const backlog = await fill(redis, names, params.perStream);
     await startFleet(context, consumers, { reading, serviceName: service, heartbeatMs: 2000, processing: { latencies: false }, report: 'count', ...(params.metrics ? { metrics: params.metrics } : {}) });
     const before = await sampleStats(redis);
+    const cpuBefore = consumerCpuSeconds(consumers);
     const assignedAt = performance.timeOrigin + performance.now();
     await assign(redis, service, names);
     const atProducerStart = processedBy(consumers);
@@ -61,6 +65,7 @@ export async function runThroughput(context: Context, reading: Reading, params: 
     const processedWhileProducing = processedBy(consumers) - atProducerStart;
     const total = backlog + (produced?.sent ?? 0);
     const complete = await awaitProcessed(consumers, total, 180_000, 10_000);
+    const cpuSeconds = consumerCpuSeconds(consumers) - cpuBefore;
     const after = await sampleStats(redis);
     const records = await snapshots(consumers);
     const firstAt = Math.min(...records.filter((r) => r.count > 0).map((r) => r.firstAt));
@@ -78,6 +83,7 @@ export async function runThroughput(context: Context, reading: Reading, params: 
       processedWhileProducing,
       producingWindowMs,
       complete,
+      cpuSeconds,
       redisCpuSeconds: delta.cpuSeconds,
       redisCommands: delta.commands,
       redisCalls: delta.calls,
@@ -94,6 +100,10 @@ export async function runThroughput(context: Context, reading: Reading, params: 
     await context.pool.release(workers);
     await cleanup(redis, service);
   }
+}
+
+function consumerCpuSeconds(consumers: readonly Worker[]): number {
+  return consumers.reduce((sum, worker) => sum + processCpuSeconds(worker.pid), 0);
 }
 
 export function entriesPerSecond(run: ThroughputRun): number {
