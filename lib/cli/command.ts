@@ -1,5 +1,6 @@
 import type { ServiceConnection } from './connect.js';
 import type { CliIo } from './io.js';
+import { isStreamId } from '../processing/stream-id.js';
 import { UsageError } from './exit-codes.js';
 
 /** One option of a command, as `node:util` parseArgs takes it, with what help prints for it. */
@@ -70,4 +71,21 @@ export function positiveInteger(command: Command, what: string, text: string): n
     throw new UsageError(`${what} must be a positive integer, got '${text}'`, command.name);
   }
   return value;
+}
+
+/** A stream id operand or option value (`1700000000000-0`, as Redis writes them); anything else is a UsageError
+ * naming `what`. Checked before connecting: the library would refuse it, after the connection was made. */
+export function streamId(command: Command, what: string, text: string): string {
+  if (!isStreamId(text)) throw new UsageError(`${what} must be a stream id such as 1700000000000-0, got '${text}'`, command.name);
+  return text;
+}
+
+/** The first operand of a command that has actions (`rsc position get ...`): one of `actions`, else a UsageError
+ * listing them. Returns it and the operands after it. */
+export function actionOperand<Action extends string>(command: Command, positionals: readonly string[], actions: readonly Action[]): [Action, string[]] {
+  const [action, ...rest] = positionals;
+  const list = `${actions.slice(0, -1).join(', ')} or ${actions[actions.length - 1]}`;
+  if (action === undefined) throw new UsageError(`missing ACTION: ${list}`, command.name);
+  if (!(actions as readonly string[]).includes(action)) throw new UsageError(`unknown action '${action}': ${list}`, command.name);
+  return [action as Action, rest];
 }

@@ -93,3 +93,15 @@ export function inspectAclRule(service: string, dataStreams: string): string[] {
     '+time', '+xlen', '+xpending', '+xrange', '+hgetall', '+hkeys', '+hmget', '+zrange', '+exists', '+pttl',
   ];
 }
+
+/** The ACL rule docs/security.md gives for an operator running `rsc dead-letter` and `rsc position` on `service`
+ * (after `reset on >password`), the data streams matching the glob `dataStreams`. Keep the two in step. */
+export function operatorAclRule(service: string, dataStreams: string): string[] {
+  return [
+    `~rsc:{${service}}:*`,
+    `~rsc:requeued:${service}:*`,
+    `~${dataStreams}`,
+    '-@all',
+    '+eval', '+evalsha', '+xrange', '+xrevrange', '+xdel', '+xadd', '+xpending', '+hget', '+hset', '+exists', '+get', '+set', '+type', '+expire',
+  ];
+}

@@ -11,51 +11,15 @@ import type { ServiceRedis } from '../../../lib/admin/service-redis.js';
 import { addStream, keysFor } from '../../../lib/index.js';
 import { appendRequeuedEntry } from '../../../lib/scripts/append-requeued-entry.js';
 import { ScriptRunner } from '../../../lib/scripts/runner.js';
+import { deadLetterIds, entryDeadLetter, processingConsumer } from '../../support/dead-letters.js';
 import { Fleet, serviceName } from '../../support/fleet.js';
-import { Seen, append } from '../../support/processing.js';
+import { append } from '../../support/processing.js';
 import { startCluster, type RedisCluster } from '../../support/redis-cluster.js';
 import { serviceRedisOn, serviceRedisOnCluster } from '../../support/service-redis.js';
 import { useRedisServer } from '../../support/use-redis-server.js';
 import { waitFor } from '../../support/wait.js';
 
 const redis = useRedisServer();
-
-/** Ids of the records of a dead-letter stream, oldest first, once there are `count` of them. */
-async function deadLetterIds(key: string, count: number): Promise<string[]> {
-  return waitFor(async () => {
-    const ids = (await redis.admin.xRange(key, '-', '+')).map((entry) => entry.id);
-    return ids.length === count && ids;
-  });
-}
-
-/** A consumer processing every stream it owns with run(): entries whose `n` is in `failing` throw (maxAttempts
- * 1, so they are dead-lettered at once); what it processed is in `seen`. */
-async function processingConsumer(service: string, failing: Set<string>, on?: Parameters<Fleet['consumerOn']>[0], fleet = redis.fleet) {
-  const seen = new Seen();
-  const options = { serviceName: service, consumerId: 'worker-1', heartbeatMs: 1000 };
-  const { client } = on ? await fleet.consumerOn(on, options) : await fleet.consumer(options);
-  client.run({
-    maxAttempts: 1,
-    commitIntervalMs: 20,
-    eachEntry: (entry) => {
-      if (failing.has(entry.fields.n!)) throw new Error(`cannot handle n=${entry.fields.n}`);
-      seen.record(entry);
-    },
-  });
-  return { client, seen };
-}
-
-/** An entry of `stream` dead-lettered by a running owner; the stream keeps being processed. */
-async function entryDeadLetter(service: string, stream: string) {
-  const failing = new Set(['1']);
-  const consumer = await processingConsumer(service, failing);
-  const ids = await append(redis.admin, stream, 3);
-  await addStream(redis.admin, service, stream);
-  await waitFor(() => consumer.seen.count === 2);
-  const [recordId] = await deadLetterIds(keysFor(service).entryDeadLetter, 1);
-  failing.clear();
-  return { ...consumer, ids, recordId: recordId! };
-}
 
 function requeuedIds(outcomes: RequeueOutcome[]): string[] {
   return outcomes.flatMap((outcome) => (outcome.outcome === 'requeued' ? [outcome.newId] : []));
@@ -68,10 +32,10 @@ describe('list and show', () => {
     const admin = serviceRedisOn(redis.admin, service);
     await redis.fleet.consumer({ serviceName: service, heartbeatMs: 1000 });
     const missing = await redis.admin.xAdd(keys.lbs, '*', { origin: 'by hand' });
-    await deadLetterIds(keys.deadLetter, 1);
+    await deadLetterIds(redis.admin, keys.deadLetter, 1);
     const notJson = await redis.admin.xAdd(keys.lbs, '*', { 'lbs-input': '{"DataStreamName":' });
     const named = await redis.admin.xAdd(keys.lbs, '*', { 'lbs-input': '{"DataStreamName":"order-1","Info":[1]}' });
-    const [first, second, third] = await deadLetterIds(keys.deadLetter, 3);
+    const [first, second, third] = await deadLetterIds(redis.admin, keys.deadLetter, 3);
 
     const page = await listDeadLetters(admin, 'lbs', { count: 2 });
     expect(page.deadLetters).toEqual([
@@ -97,7 +61,7 @@ describe('list and show', () => {
     const service = serviceName();
     const stream = `failing-${service}`;
     const admin = serviceRedisOn(redis.admin, service);
-    const { ids, recordId } = await entryDeadLetter(service, stream);
+    const { ids, recordId } = await entryDeadLetter(redis, service, stream);
     const forged = await redis.admin.xAdd(keysFor(service).entryDeadLetter, '*', { stream, note: 'replay me' });
 
     const { deadLetters } = await listDeadLetters(admin, 'entries', { count: 10 });
@@ -124,9 +88,9 @@ describe('requeue of an LBS dead letter', () => {
     const keys = keysFor(service);
     const admin = serviceRedisOn(redis.admin, service);
     await redis.admin.set(stream, 'not a stream');
-    const { client, seen } = await processingConsumer(service, new Set());
+    const { client, seen } = await processingConsumer(redis.fleet, service, new Set());
     const lbsId = await addStream(redis.admin, service, stream, { region: 'eu' });
-    const [recordId] = await deadLetterIds(keys.deadLetter, 1);
+    const [recordId] = await deadLetterIds(redis.admin, keys.deadLetter, 1);
     expect((await showDeadLetters(admin, 'lbs', [recordId!]))[0]).toMatchObject({ deadLetter: { reason: `key "${stream}" holds another type than a stream`, lbsId, stream } });
 
     // The cause fixed: the key is a stream now.
@@ -168,7 +132,7 @@ describe('requeue of an LBS dead letter', () => {
     const admin = serviceRedisOn(redis.admin, service);
     await redis.fleet.consumer({ serviceName: service, heartbeatMs: 1000, maxEntryBytes: 1024 });
     await addStream(redis.admin, service, 'large', { pad: 'x'.repeat(2000) });
-    const [cut] = await deadLetterIds(keys.deadLetter, 1);
+    const [cut] = await deadLetterIds(redis.admin, keys.deadLetter, 1);
     const bare = await redis.admin.xAdd(keys.deadLetter, '*', { reason: 'r', 'lbs-id': '1-0' });
     const forged = await redis.admin.xAdd(keys.deadLetter, '*', { 'lbs-input': '{"DataStreamName":"x"}' });
 
@@ -189,7 +153,7 @@ describe('requeue of an entry dead letter', () => {
     const service = serviceName();
     const stream = `failing-${service}`;
     const admin = serviceRedisOn(redis.admin, service);
-    const { seen, recordId } = await entryDeadLetter(service, stream);
+    const { seen, recordId } = await entryDeadLetter(redis, service, stream);
     const [later] = await append(redis.admin, stream, 1, 3);
     await waitFor(() => seen.count === 3);
 
@@ -205,7 +169,7 @@ describe('requeue of an entry dead letter', () => {
   it('appends once when two operators requeue the same record at once', async () => {
     const service = serviceName();
     const stream = `failing-${service}`;
-    const { seen, recordId } = await entryDeadLetter(service, stream);
+    const { seen, recordId } = await entryDeadLetter(redis, service, stream);
     const [one, other] = [serviceRedisOn(await redis.fleet.connect({ inspecting: true }), service), serviceRedisOn(await redis.fleet.connect({ inspecting: true }), service)];
 
     const outcomes = (await Promise.all([requeueDeadLetters(one, 'entries', [recordId]), requeueDeadLetters(other, 'entries', [recordId])])).flat();
@@ -221,7 +185,7 @@ describe('requeue of an entry dead letter', () => {
     const service = serviceName();
     const stream = `failing-${service}`;
     const admin = serviceRedisOn(redis.admin, service);
-    const { seen, recordId } = await entryDeadLetter(service, stream);
+    const { seen, recordId } = await entryDeadLetter(redis, service, stream);
     // The first step alone, as a process that died before deleting the record leaves it.
     const marker = requeueMarkerKey(service, sameSlotTag(stream)!, recordId);
     const first = await appendRequeuedEntry(new ScriptRunner(admin.at(stream)), { marker, stream, fields: [['n', '1']] });
@@ -246,7 +210,7 @@ describe('requeue of an entry dead letter', () => {
     const stream = `failing-${service}`;
     const keys = keysFor(service);
     const admin = serviceRedisOn(redis.admin, service);
-    const { client, recordId } = await entryDeadLetter(service, stream);
+    const { client, recordId } = await entryDeadLetter(redis, service, stream);
     const forged = await redis.admin.xAdd(keys.entryDeadLetter, '*', { stream, id: '1-0', attempts: 'many', error: 'e', fields: '{"n":"9"}' });
     await client.doneStream(stream);
     // Streams still in the LBS of a service with no consumer yet, one deleted, one of another type.
@@ -312,7 +276,7 @@ describe('on a Redis Cluster', () => {
       if ((await cluster.masterOf(calculateSlot(candidate))) !== serviceMaster) stream = candidate;
     }
     const failing = new Set(['1']);
-    const { seen } = await processingConsumer(service, failing, await cluster.connect(), fleet);
+    const { seen } = await processingConsumer(fleet, service, failing, await cluster.connect());
     for (let n = 0; n < 3; n += 1) await client.xAdd(stream, '*', { n: String(n) });
     await addStream(client, service, stream);
     await waitFor(() => seen.count === 2);

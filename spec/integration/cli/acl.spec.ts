@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ServiceInspection } from '../../../lib/admin/inspect.js';
-import { buildCli, inspectAclRule, runCli, type BuiltCli } from '../../support/cli.js';
+import { addStream, keysFor } from '../../../lib/index.js';
+import { buildCli, inspectAclRule, operatorAclRule, runCli, type BuiltCli } from '../../support/cli.js';
+import { deadLetterIds, entryDeadLetter } from '../../support/dead-letters.js';
 import { serviceName } from '../../support/fleet.js';
 import { useRedisServer } from '../../support/use-redis-server.js';
 import { waitFor } from '../../support/wait.js';
@@ -70,4 +72,55 @@ it('a wrong password: exit 1, and the reason', async () => {
   });
   expect(result.code).toBe(1);
   expect(result.stderr).toMatch(/^rsc: cannot connect to redis:\/\/127\.0\.0\.1:\d+\/?: WRONGPASS/);
+});
+
+it('dead-letter requeue and drop, and position get and set, work under the operator rule of docs/security.md; nothing more', async () => {
+  const service = serviceName();
+  const keys = keysFor(service);
+  const user = `rsc-operator-${service}`;
+  const password = 'a-long-random-password';
+  await redis.admin.sendCommand(['ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...operatorAclRule(service, `${service}-*`)]);
+  await redis.admin.sendCommand(['ACL', 'LOG', 'RESET']);
+  // An entry dead letter of a stream the owner goes on processing, and an LBS dead letter (its key is no stream).
+  const stream = `${service}-orders`;
+  const { seen, recordId } = await entryDeadLetter(redis, service, stream);
+  const wrongType = `${service}-wrong`;
+  await redis.admin.set(wrongType, 'not a stream');
+  await addStream(redis.admin, service, wrongType);
+  const [lbsRecord] = await deadLetterIds(redis.admin, keys.deadLetter, 1);
+  await redis.admin.del(wrongType);
+  await redis.admin.xAdd(wrongType, '*', { n: '0' });
+  const dropped = await redis.admin.xAdd(keys.entryDeadLetter, '*', { note: 'to drop' });
+  const unowned = `${service}-unowned`;
+
+  const env = { REDIS_URL: redis.server.url, REDIS_USERNAME: user, REDIS_PASSWORD: password };
+  const rsc = (...args: string[]) => runCli(cli.bin, [...args.slice(0, 1), '--service', service, ...args.slice(1)], { env });
+  for (const args of [
+    ['dead-letter', 'list', '--kind', 'entries'],
+    ['dead-letter', 'show', '--kind', 'entries', recordId],
+    ['dead-letter', 'requeue', '--kind', 'entries', recordId],
+    ['dead-letter', 'requeue', lbsRecord!],
+    ['dead-letter', 'drop', '--kind', 'entries', dropped],
+    ['position', 'get', stream],
+    ['position', 'set', unowned, '1-0'],
+  ]) {
+    const result = await rsc(...args);
+    expect(result.stderr, args.join(' ')).toBe('');
+    expect(result.code, args.join(' ')).toBe(0);
+  }
+  await waitFor(() => seen.count === 4);
+  expect(seen.numbers(stream)).toEqual([0, 2, 1]);
+  expect(seen.numbers(wrongType)).toEqual([0]);
+  expect(await redis.admin.hGet(keys.positions, unowned)).toBe('1-0');
+  // A refusal inside a script's pcall would not reach rsc: ACL LOG shows it. Nothing but CLIENT SETINFO.
+  expect((await denials(user)).filter((denial) => !/client\|setinfo/.test(denial))).toEqual([]);
+
+  // Refused: set while owned (the owner named, exit 1), inspect (read commands it does not need), another service.
+  expect((await rsc('position', 'set', stream, '1-0')).stderr).toMatch(/^rsc: refused to set the position .* consumer 'worker-1' owns it/);
+  const inspect = await rsc('inspect');
+  expect(inspect.code).toBe(1);
+  expect(inspect.stderr).toMatch(/^rsc: NOPERM /);
+  const other = await runCli(cli.bin, ['dead-letter', 'drop', '--service', serviceName(), '1-0'], { env });
+  expect(other.code).toBe(1);
+  expect(other.stderr).toMatch(/^rsc: NOPERM /);
 });

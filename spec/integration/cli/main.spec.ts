@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,8 @@ describe('help and version', () => {
       expect(result.stdout).toContain('Usage: rsc <command> [options]');
       expect(result.stdout).toMatch(/^ {2}inspect\s+Show/m);
       expect(result.stdout).toMatch(/^ {2}add\s+Add/m);
+      expect(result.stdout).toMatch(/^ {2}dead-letter\s+List, show, requeue or drop/m);
+      expect(result.stdout).toMatch(/^ {2}position\s+Show a stream's position/m);
     }
     for (const args of [['help', 'inspect'], ['inspect', '--help']]) {
       const result = await runCli(cli.bin, args);
@@ -46,6 +48,8 @@ describe('help and version', () => {
     }
     const add = await runCli(cli.bin, ['help', 'add']);
     expect(add.stdout).toContain('Usage: rsc add --service NAME [options] STREAM');
+    expect((await runCli(cli.bin, ['help', 'dead-letter'])).stdout).toContain('Usage: rsc dead-letter --service NAME [options] list|show|requeue|drop [ID...]');
+    expect((await runCli(cli.bin, ['position', '--help'])).stdout).toContain('Usage: rsc position --service NAME [options] get|set STREAM [ID]');
   });
 
   it('--version prints the package version', async () => {
@@ -77,6 +81,22 @@ describe('bad usage: exit 2, one line naming the argument, then where to read th
     ['add with --info not JSON', ['add', '--service', 's', '--url', 'DEAD', 'orders-1', '--info', '{region:eu}'], /^rsc: --info is not valid JSON: .*position 1.*\nRun 'rsc help add' for usage\.\n$/],
     ['add with --info not an object', ['add', '--service', 's', '--url', 'DEAD', 'orders-1', '--info', '[1]'], "rsc: --info must be a JSON object, got an array\nRun 'rsc help add' for usage.\n"],
     ['add of a stream in the library\'s key space', ['add', '--service', 's', '--url', 'DEAD', 'rsc:x'], `rsc: STREAM must lie outside the library's own key space "rsc:", got "rsc:x"\nRun 'rsc help add' for usage.\n`],
+    ['dead-letter without an action', ['dead-letter', '--service', 's', '--url', 'DEAD', ], "rsc: missing ACTION: list, show, requeue or drop\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter with an unknown action', ['dead-letter', '--service', 's', '--url', 'DEAD', 'retry', '1-0'], "rsc: unknown action 'retry': list, show, requeue or drop\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter requeue without an ID', ['dead-letter', '--service', 's', '--url', 'DEAD', 'requeue'], "rsc: missing ID: requeue takes the id of one record or more\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter show of an ID that is not a stream id', ['dead-letter', '--service', 's', '--url', 'DEAD', 'show', '1-0', 'latest'], "rsc: ID must be a stream id such as 1700000000000-0, got 'latest'\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter with a bad --kind', ['dead-letter', '--service', 's', '--url', 'DEAD', 'list', '--kind', 'entry'], "rsc: --kind must be lbs or entries, got 'entry'\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter list with a bad --count', ['dead-letter', '--service', 's', '--url', 'DEAD', 'list', '--count', '0'], "rsc: --count must be a positive integer, got '0'\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter list with too large a --count', ['dead-letter', '--service', 's', '--url', 'DEAD', 'list', '--count', '10001'], "rsc: --count must be at most 10000, got '10001'\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter list with a bad --from', ['dead-letter', '--service', 's', '--url', 'DEAD', 'list', '--from', '+'], "rsc: --from must be a stream id such as 1700000000000-0, got '+'\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter list with an ID', ['dead-letter', '--service', 's', '--url', 'DEAD', 'list', '1-0'], "rsc: unexpected argument '1-0': list takes no ID (--from ID starts a page)\nRun 'rsc help dead-letter' for usage.\n"],
+    ['dead-letter drop with --count', ['dead-letter', '--service', 's', '--url', 'DEAD', 'drop', '1-0', '--count', '5'], "rsc: --count is for list, not drop\nRun 'rsc help dead-letter' for usage.\n"],
+    ['position without an action', ['position', '--service', 's', '--url', 'DEAD', ], "rsc: missing ACTION: get or set\nRun 'rsc help position' for usage.\n"],
+    ['position with an unknown action', ['position', '--service', 's', '--url', 'DEAD', 'put', 's', '1-0'], "rsc: unknown action 'put': get or set\nRun 'rsc help position' for usage.\n"],
+    ['position get without its STREAM', ['position', '--service', 's', '--url', 'DEAD', 'get'], "rsc: missing STREAM\nRun 'rsc help position' for usage.\n"],
+    ['position set without its ID', ['position', '--service', 's', '--url', 'DEAD', 'set', 'orders-1'], "rsc: missing ID\nRun 'rsc help position' for usage.\n"],
+    ['position set of an ID that is not a stream id', ['position', '--service', 's', '--url', 'DEAD', 'set', 'orders-1', '1700000000000'], "rsc: ID must be a stream id such as 1700000000000-0, got '1700000000000'\nRun 'rsc help position' for usage.\n"],
+    ['position get of an empty STREAM', ['position', '--service', 's', '--url', 'DEAD', 'get', ''], "rsc: STREAM must be a non-empty name\nRun 'rsc help position' for usage.\n"],
   ];
   it.each(cases)('%s', async (_, args, stderr) => {
     const result = await runCli(cli.bin, args.map((arg) => (arg === 'DEAD' ? deadUrl : arg)));
@@ -128,11 +148,15 @@ describe('an unreachable Redis: exit 1 within the timeout, with the reason', () 
 });
 
 it('without the redis package: exit 1, saying what to install', async () => {
-  // The binary bundles everything but `redis`: a copy of it where no node_modules lies above has none.
+  // An installation without the peer dependency: a copy of the binary with the package's own dependencies beside it
+  // (as npm installs them) and no `redis`, where no other node_modules lies above.
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rsc-no-redis-'));
   try {
     const bin = path.join(dir, 'cli.js');
     await copyFile(cli.bin, bin);
+    await mkdir(path.join(dir, 'node_modules'));
+    const { dependencies } = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string> };
+    for (const name of Object.keys(dependencies)) await symlink(path.resolve('node_modules', name), path.join(dir, 'node_modules', name), 'dir');
     const result = await runCli(bin, ['inspect', '--service', 's', '--url', deadUrl]);
     expect(result).toMatchObject({
       code: 1,
