@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'tsup';
+import { afterAll, beforeAll } from 'vitest';
 import { cliBuild } from '../../tsup.config.js';
 import { nodeRedisMajor } from './node-redis.js';
 
@@ -79,6 +80,22 @@ export function startCli(bin: string, args: readonly string[], { env = {}, timeo
 }
 
 /** Runs `rsc` to its end. */
+/** Builds the binary once for the spec file that calls it (at the top level), and removes it after: `cli.bin` is
+ * its path, from the tests on. */
+export function useBuiltCli(): { readonly bin: string } {
+  let built: BuiltCli | undefined;
+  beforeAll(async () => {
+    built = await buildCli();
+  });
+  afterAll(() => built?.remove());
+  return {
+    get bin(): string {
+      if (!built) throw new Error('The binary is built in beforeAll: use cli.bin in a test');
+      return built.bin;
+    },
+  };
+}
+
 export function runCli(bin: string, args: readonly string[], options?: CliOptions): Promise<CliResult> {
   return startCli(bin, args, options).exited;
 }

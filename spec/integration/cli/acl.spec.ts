@@ -1,18 +1,14 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { ServiceInspection } from '../../../lib/admin/inspect.js';
 import { addStream, keysFor } from '../../../lib/index.js';
-import { buildCli, inspectAclRule, operatorAclRule, runCli, type BuiltCli } from '../../support/cli.js';
+import { inspectAclRule, operatorAclRule, runCli, useBuiltCli } from '../../support/cli.js';
 import { deadLetterIds, entryDeadLetter } from '../../support/dead-letters.js';
 import { serviceName } from '../../support/fleet.js';
 import { useRedisServer } from '../../support/use-redis-server.js';
 import { waitFor } from '../../support/wait.js';
 
 const redis = useRedisServer();
-let cli: BuiltCli;
-beforeAll(async () => {
-  cli = await buildCli();
-});
-afterAll(() => cli?.remove());
+const cli = useBuiltCli();
 
 /** ACL LOG entries of `user`: what Redis refused it. */
 async function denials(user: string): Promise<string[]> {

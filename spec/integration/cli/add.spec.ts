@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { keysFor } from '../../../lib/index.js';
-import { buildCli, runCli, type BuiltCli } from '../../support/cli.js';
+import { runCli, useBuiltCli } from '../../support/cli.js';
 import { serviceName } from '../../support/fleet.js';
 import { useRedisServer } from '../../support/use-redis-server.js';
 import { waitFor } from '../../support/wait.js';
 
 const redis = useRedisServer();
-let cli: BuiltCli;
-beforeAll(async () => {
-  cli = await buildCli();
-});
-afterAll(() => cli?.remove());
+const cli = useBuiltCli();
 
 it('adds a stream that a consumer of the service then owns, with its info; prints the LBS entry id', async () => {
   const service = serviceName();

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { DeadLetterJson } from '../../../lib/cli/commands/dead-letter.js';
 import { addStream, keysFor } from '../../../lib/index.js';
-import { buildCli, runCli, type BuiltCli } from '../../support/cli.js';
+import { runCli, useBuiltCli } from '../../support/cli.js';
 import { deadLetterIds, entryDeadLetter, processingConsumer } from '../../support/dead-letters.js';
 import { serviceName } from '../../support/fleet.js';
 import { append } from '../../support/processing.js';
@@ -9,11 +9,7 @@ import { useRedisServer } from '../../support/use-redis-server.js';
 import { waitFor } from '../../support/wait.js';
 
 const redis = useRedisServer();
-let cli: BuiltCli;
-beforeAll(async () => {
-  cli = await buildCli();
-});
-afterAll(() => cli?.remove());
+const cli = useBuiltCli();
 
 function rsc(service: string, ...args: string[]) {
   return runCli(cli.bin, ['dead-letter', '--service', service, '--url', redis.server.url, ...args]);

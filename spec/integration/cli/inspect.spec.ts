@@ -1,18 +1,14 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { ServiceInspection } from '../../../lib/admin/inspect.js';
 import { addStream, keysFor, type RedisStreamClient } from '../../../lib/index.js';
-import { buildCli, runCli, startCli, type BuiltCli } from '../../support/cli.js';
+import { runCli, startCli, useBuiltCli } from '../../support/cli.js';
 import type { ConsumerChild } from '../../support/consumer-child.js';
 import { serviceName } from '../../support/fleet.js';
 import { useRedisServer } from '../../support/use-redis-server.js';
 import { waitFor } from '../../support/wait.js';
 
 const redis = useRedisServer();
-let cli: BuiltCli;
-beforeAll(async () => {
-  cli = await buildCli();
-});
-afterAll(() => cli?.remove());
+const cli = useBuiltCli();
 
 const HEARTBEAT_MS = 600;
 

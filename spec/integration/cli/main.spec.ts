@@ -3,15 +3,11 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, runCli, type BuiltCli } from '../../support/cli.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, useBuiltCli } from '../../support/cli.js';
 import { nodeRedisMajor } from '../../support/node-redis.js';
 
-let cli: BuiltCli;
-beforeAll(async () => {
-  cli = await buildCli();
-});
-afterAll(() => cli?.remove());
+const cli = useBuiltCli();
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

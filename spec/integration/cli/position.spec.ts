@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { addStream, keysFor } from '../../../lib/index.js';
-import { buildCli, runCli, type BuiltCli } from '../../support/cli.js';
+import { runCli, useBuiltCli } from '../../support/cli.js';
 import { serviceName } from '../../support/fleet.js';
 import { Seen, append } from '../../support/processing.js';
 import { useRedisServer } from '../../support/use-redis-server.js';
 import { waitFor } from '../../support/wait.js';
 
 const redis = useRedisServer();
-let cli: BuiltCli;
-beforeAll(async () => {
-  cli = await buildCli();
-});
-afterAll(() => cli?.remove());
+const cli = useBuiltCli();
 
 function rsc(service: string, ...args: string[]) {
   return runCli(cli.bin, ['position', '--service', service, '--url', redis.server.url, ...args]);

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceInspection } from '../../../lib/admin/inspect.js';
-import { buildCli, runCli, type BuiltCli } from '../../support/cli.js';
+import { runCli, useBuiltCli } from '../../support/cli.js';
 import { Fleet, serviceName } from '../../support/fleet.js';
 import { sentinelUnsupported } from '../../support/node-redis.js';
 import { startCluster, type RedisCluster } from '../../support/redis-cluster.js';
@@ -12,12 +12,8 @@ import { startSentinel, type RedisSentinelSetup } from '../../support/redis-sent
 import { waitFor } from '../../support/wait.js';
 import calculateSlot from 'cluster-key-slot';
 
-let cli: BuiltCli;
+const cli = useBuiltCli();
 let fleet: Fleet;
-beforeAll(async () => {
-  cli = await buildCli();
-});
-afterAll(() => cli?.remove());
 afterEach(() => fleet?.close());
 
 describe('on Redis Cluster', () => {
