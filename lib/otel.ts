@@ -10,6 +10,7 @@ export {
   type InstrumentDescription,
   type InstrumentKind,
   type MetricsSource,
+  type OpenTelemetryMetricsOptions,
   type UnregisterMetrics,
 } from './otel/metrics.js';
 export { traceEachBatch, traceEachEntry, withProcessSpan, type SpanSource } from './otel/spans.js';

@@ -7,7 +7,8 @@
  *   prometheus - recording, registered on a prom-client registry scraped every second (each scrape reads
  *                `serviceMetrics()` from Redis too);
  *   otel       - recording, registered on an OpenTelemetry MeterProvider collected every second (its histograms
- *                recorded on every heartbeat and handler call), to an exporter that drops what it is given.
+ *                recorded on every heartbeat and handler call), to an exporter that drops what it is given;
+ *   otel-lean  - the same with `handlerDurations: false`: no recording per handler call.
  */
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
@@ -16,9 +17,9 @@ import { registerOpenTelemetryMetrics } from '../../lib/otel.js';
 import { registerPrometheusMetrics } from '../../lib/prometheus.js';
 import type { RedisStreamClient } from '../../lib/index.js';
 
-export type MetricsMode = 'off' | 'on' | 'prometheus' | 'otel';
+export type MetricsMode = 'off' | 'on' | 'prometheus' | 'otel' | 'otel-lean';
 
-export const METRICS_MODES: readonly MetricsMode[] = ['off', 'on', 'prometheus', 'otel'];
+export const METRICS_MODES: readonly MetricsMode[] = ['off', 'on', 'prometheus', 'otel', 'otel-lean'];
 
 /** How often the prometheus mode scrapes and the otel mode collects: 15 times the usual rate of a Prometheus set-up. */
 export const SCRAPE_INTERVAL_MS = 1000;
@@ -41,10 +42,10 @@ export function exportMetrics(mode: MetricsMode, client: RedisStreamClient): () 
     const timer = setInterval(() => void registry.metrics().catch(() => undefined), SCRAPE_INTERVAL_MS);
     return () => clearInterval(timer);
   }
-  if (mode === 'otel') {
+  if (mode === 'otel' || mode === 'otel-lean') {
     const dropping: PushMetricExporter = { export: (_metrics, done) => done({ code: 0 }), forceFlush: async () => undefined, shutdown: async () => undefined };
     const provider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: dropping, exportIntervalMillis: SCRAPE_INTERVAL_MS })] });
-    const unregister = registerOpenTelemetryMetrics(provider.getMeter('bench'), client);
+    const unregister = registerOpenTelemetryMetrics(provider.getMeter('bench'), client, { handlerDurations: mode === 'otel' });
     return () => {
       unregister();
       void provider.shutdown();

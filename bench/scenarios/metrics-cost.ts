@@ -1,9 +1,9 @@
 /**
  * What metrics cost: one consumer draining a backlog (100 streams of 5,000 entries, a no-op eachEntry handler: the
  * library's own work per entry is all there is to slow down) and one idle consumer of 1,000 streams, with metrics
- * off, on (the library as shipped), exported to Prometheus, and exported to OpenTelemetry, in alternating runs
- * (bench/lib/metrics-mode.ts). One consumer, not four: four processes on two cores made the drain rate swing by 2x
- * from run to run, more than anything measured here.
+ * off, on (the library as shipped), exported to Prometheus, and exported to OpenTelemetry with and without handler
+ * durations, in alternating runs (bench/lib/metrics-mode.ts). One consumer, not four: four processes on two cores
+ * made the drain rate swing by 2x from run to run, more than anything measured here.
  */
 import { cleanup, lbsKey, newService, produce, sampleStats, statsDelta, streamNames, type StatsDelta } from '../lib/harness.js';
 import { METRICS_MODES, SCRAPE_INTERVAL_MS, type MetricsMode } from '../lib/metrics-mode.js';
@@ -117,7 +117,7 @@ export function metricsCostReport(data: MetricsCostData): { tables: string[]; ch
           ]),
         ),
     );
-    for (const mode of ['on', 'prometheus', 'otel'] as const) {
+    for (const mode of ['on', 'prometheus', 'otel', 'otel-lean'] as const) {
       const change = (medianOf(mode, rate) - medianOf('off', rate)) / medianOf('off', rate);
       checks.push({
         what: `drain throughput, metrics ${mode} vs off (medians)`,
@@ -131,7 +131,7 @@ export function metricsCostReport(data: MetricsCostData): { tables: string[]; ch
     const perSecond = (run: HeartbeatRun): number => run.redis.commands / run.redis.seconds;
     const off = data.heartbeat.find((run) => run.mode === 'off');
     tables.push(
-      `**Idle consumer of ${fmt(data.heartbeat[0]!.streams)} streams: Redis commands/s (prometheus and otel: a scrape or collection every ${SCRAPE_INTERVAL_MS / 1000} s, each reading serviceMetrics())**\n\n` +
+      `**Idle consumer of ${fmt(data.heartbeat[0]!.streams)} streams: Redis commands/s (prometheus, otel: a scrape or collection every ${SCRAPE_INTERVAL_MS / 1000} s, each reading serviceMetrics())**\n\n` +
         table(
           ['metrics', 'commands/s', 'vs off'],
           data.heartbeat.map((run) => [run.mode, fmt(perSecond(run), 1), off && run !== off ? signed(perSecond(run) - perSecond(off)) : '–']),

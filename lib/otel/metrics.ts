@@ -124,6 +124,16 @@ export const OPENTELEMETRY_INSTRUMENTS: readonly InstrumentDescription[] = [...C
  * histograms no longer recorded (an SDK on cumulative temporality goes on exporting the last values it saw). Idempotent. */
 export type UnregisterMetrics = () => void;
 
+export interface OpenTelemetryMetricsOptions {
+  /**
+   * Records `messaging.process.duration`, on every handler call (true by default). The SDK hashes a recording's
+   * attributes each time, about 1.3 µs here: next to a handler that does almost nothing, at hundreds of thousands of
+   * calls a second, that halves the rate (docs/performance.md, "What metrics cost"); `false` leaves the instrument
+   * out. The durations stay in `client.metrics()` and the Prometheus export, which cost nothing per call.
+   */
+  readonly handlerDurations?: boolean;
+}
+
 /**
  * Reports the metrics of `clients` through `meter` (an OpenTelemetry Meter, from `metrics.getMeter(...)` or a
  * MeterProvider of yours): the figures of `client.metrics()` as observable instruments read once per client per
@@ -132,13 +142,17 @@ export type UnregisterMetrics = () => void;
  * "OpenTelemetry"), never a stream name. Call it once with every client, or once for each; every call returns what
  * unregisters its own clients. A client closed keeps reporting its last counts until then.
  */
-export function registerOpenTelemetryMetrics(meter: Meter, clients: MetricsSource | readonly MetricsSource[]): UnregisterMetrics {
+export function registerOpenTelemetryMetrics(
+  meter: Meter,
+  clients: MetricsSource | readonly MetricsSource[],
+  { handlerDurations = true }: OpenTelemetryMetricsOptions = {},
+): UnregisterMetrics {
   const sources = (Array.isArray(clients) ? clients : [clients as MetricsSource]).map((client, index) => sourceOf(client, index));
   const consumerObservables = CONSUMER_INSTRUMENTS.map((instrument) => observableOf(meter, instrument));
   const serviceObservables = SERVICE_INSTRUMENTS.map((instrument) => observableOf(meter, instrument));
   const readable = observableOf(meter, SERVICE_READ);
   const heartbeat = histogramOf(meter, HISTOGRAMS.heartbeat);
-  const processing = histogramOf(meter, HISTOGRAMS.processing);
+  const processing = handlerDurations ? histogramOf(meter, HISTOGRAMS.processing) : undefined;
 
   const readConsumers: BatchObservableCallback = (result) => {
     for (const { client, attributes } of sources) {
@@ -228,12 +242,13 @@ function histogramOf(meter: Meter, histogram: (typeof HISTOGRAMS)[keyof typeof H
   });
 }
 
-/** Records a client's heartbeats and handler calls into the histograms, with its attributes (computed once). */
-function histogramsObserver(attributes: Attributes, heartbeat: Histogram, processing: Histogram): MetricsObserver {
+/** Records a client's heartbeats and handler calls (unless `processing` is left out) into the histograms, with its
+ * attributes (computed once). */
+function histogramsObserver(attributes: Attributes, heartbeat: Histogram, processing: Histogram | undefined): MetricsObserver {
   const returned = { ...attributes, ...PROCESS_OPERATION };
   const threw = { ...returned, 'error.type': HANDLER_THREW };
   return {
     heartbeat: (roundTripMs) => heartbeat.record(seconds(roundTripMs), attributes),
-    handled: (_entries, ms, outcome) => processing.record(seconds(ms), outcome === 'processed' ? returned : threw),
+    ...(processing && { handled: (_entries, ms, outcome) => processing.record(seconds(ms), outcome === 'processed' ? returned : threw) }),
   };
 }

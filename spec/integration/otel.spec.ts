@@ -237,6 +237,30 @@ it('traces each handler call under run(): a CONSUMER span with the entry, its to
   expect(text).not.toContain(stream);
 });
 
+it('leaves messaging.process.duration out with handlerDurations: false, and records nothing per handler call', async () => {
+  const service = serviceName();
+  const stream = `untimed-${service}`;
+  await append(redis.admin, stream, 3);
+  const { meter, collect } = meterWithReader();
+  const { client } = await redis.fleet.consumer({ serviceName: service, heartbeatMs: HEARTBEAT_MS });
+  registerOpenTelemetryMetrics(meter, client, { handlerDurations: false });
+  const heartbeatsBefore = client.metrics().heartbeat.roundTripMs.count;
+  const told: string[] = [];
+  client[METRICS_OBSERVERS]({ handled: () => void told.push('handled') });
+  client.run({ eachEntry: () => undefined });
+  await addStream(redis.admin, service, stream);
+  await waitFor(() => client.metrics().processing.processed === 3);
+
+  const points = await collect();
+  expect(points.filter((point) => point.name === 'messaging.process.duration')).toEqual([]);
+  expect(total(points, 'messaging.client.consumed.messages', { 'messaging.client.id': client.id() })).toBe(3);
+  // The heartbeat histogram is still recorded (from registration on); the handler's duration stays in metrics().
+  await waitFor(() => client.metrics().heartbeat.roundTripMs.count > heartbeatsBefore);
+  expect(total(await collect(), 'rsc.heartbeat.duration')).toBeGreaterThan(0);
+  expect(told).toHaveLength(3);
+  expect(client.metrics().processing.durationMs.count).toBe(3);
+});
+
 it('traces eachBatch calls with the batch size, and entries processed by hand through withProcessSpan', async () => {
   const service = serviceName();
   const batched = `batched-${service}`;
