@@ -2,6 +2,7 @@ import { sessionKey } from '../keys.js';
 import { idTime } from '../processing/stream-id.js';
 import { pendingSummary, readServiceMetrics, type ServiceMetrics } from '../service-metrics.js';
 import type { ServiceRedis } from './service-redis.js';
+import { pendingEntry } from './stream-owner.js';
 
 /** One consumer as Redis records it. Times are the Redis server's clock (ms since the epoch). */
 export interface ConsumerInspection {
@@ -139,7 +140,7 @@ export async function inspectService(redis: ServiceRedis, { limit }: InspectOpti
       const lbsId = owners.get(name) ?? null;
       const position = positions[i] ?? null;
       const [entry, lagMs] = await Promise.all([
-        lbsId === null ? undefined : pendingEntry(service, keys.lbs, keys.group, lbsId),
+        lbsId === null ? undefined : pendingEntry(redis, lbsId),
         position === null ? null : lagAfter(redis, name, position, serverTime),
       ]);
       const owner = entry?.owner ?? null;
@@ -157,18 +158,6 @@ export async function inspectService(redis: ServiceRedis, { limit }: InspectOpti
     }),
   );
   return { service: redis.service, found: Number(lbsExists) === 1, serverTime, consumers, streamCount: names.length, streams, metrics };
-}
-
-/** The LBS entry `id` as the group's pending entries list has it; undefined when it is not pending (finished). */
-async function pendingEntry(
-  service: ReturnType<ServiceRedis['at']>,
-  lbs: string,
-  group: string,
-  id: string,
-): Promise<{ owner: string; idleMs: number; deliveries: number } | undefined> {
-  const reply = (await service.sendCommand(['XPENDING', lbs, group, id, id, '1'])) as Array<[string, string, number, number]>;
-  const [, owner, idle, deliveries] = reply[0] ?? [];
-  return owner === undefined ? undefined : { owner, idleMs: Number(idle), deliveries: Number(deliveries) };
 }
 
 /** How long the first entry after `position` has waited (by the time in its id); 0 when there is none. */

@@ -20,18 +20,29 @@ export async function currentOwner(service: ServiceRedis, stream: string): Promi
   const redis = service.at(keys.lbs);
   const lbsId = await redis.sendCommand(['HGET', keys.owners, stream]);
   if (typeof lbsId !== 'string') return undefined;
-  let pending: unknown;
+  const entry = await pendingEntry(service, lbsId);
+  if (!entry) return undefined;
+  const live = Number(await redis.sendCommand(['EXISTS', sessionKey(keys, entry.owner)])) === 1;
+  return { consumerId: entry.owner, lbsId, live };
+}
+
+/** The LBS entry `lbsId` as the group's pending entries list has it: its consumer, how long it has been pending
+ * there and how many times it was delivered; undefined when it is not pending (finished, or no group: a Redis that
+ * lost its data). */
+export async function pendingEntry(
+  service: ServiceRedis,
+  lbsId: string,
+): Promise<{ owner: string; idleMs: number; deliveries: number } | undefined> {
+  const { keys } = service;
+  let reply: unknown;
   try {
-    pending = await redis.sendCommand(['XPENDING', keys.lbs, keys.group, lbsId, lbsId, '1']);
+    reply = await service.at(keys.lbs).sendCommand(['XPENDING', keys.lbs, keys.group, lbsId, lbsId, '1']);
   } catch (error) {
-    // No LBS or no group (a Redis that lost its data): nothing is pending.
     if (error instanceof Error && /^NOGROUP|no such key/i.test(error.message)) return undefined;
     throw error;
   }
-  const consumerId = Array.isArray(pending) && Array.isArray(pending[0]) ? pending[0][1] : undefined;
-  if (consumerId === undefined) return undefined;
-  const live = Number(await redis.sendCommand(['EXISTS', sessionKey(keys, String(consumerId))])) === 1;
-  return { consumerId: String(consumerId), lbsId, live };
+  const [, owner, idle, deliveries] = (Array.isArray(reply) && Array.isArray(reply[0]) ? reply[0] : []) as unknown[];
+  return owner === undefined ? undefined : { owner: String(owner), idleMs: Number(idle), deliveries: Number(deliveries) };
 }
 
 /**
